@@ -1,0 +1,47 @@
+# trilho — every target sets itself up: a fresh machine needs nothing but Python 3.11+.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+QUICK ?=
+export QUICK
+
+.PHONY: help install demo test test-fast lint format clean bench bench-%
+
+help:
+	@echo "make demo    - set up and run the end-to-end demo on embedded defaults"
+	@echo "make test    - set up and run the test suite"
+	@echo "make lint    - ruff"
+	@echo "make bench-<name> [QUICK=1] - run one benchmark (contracts, serving, rollout, measure, evals, recsys)"
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+# Reinstall only when the pins or the project metadata change.
+$(STAMP): $(BIN)/python requirements.lock pyproject.toml
+	$(BIN)/python -m pip install --quiet -c requirements.lock -e ".[dev]"
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/trilho demo
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q -n 2 --dist loadgroup
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -x -m "not slow"
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks
+
+format: $(STAMP)
+	$(BIN)/ruff format src tests benchmarks
+
+bench-%: $(STAMP)
+	$(BIN)/python -m benchmarks.bench_$* $(if $(QUICK),--quick,)
+
+clean:
+	rm -rf $(VENV) .trilho .pytest_cache .ruff_cache

@@ -1,0 +1,87 @@
+"""What every command shares: settings from the global options, ``--json`` output, errors → exit codes.
+
+Exit codes: 0 ok, 1 a check failed (breaking change, failed gate, invalid data), 2 usage or input error.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+
+from trilho.config import Settings, resolve_settings
+from trilho.errors import TrilhoError
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
+
+console = Console()
+err_console = Console(stderr=True)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def settings(ctx: typer.Context) -> Settings:
+    """The settings resolved from ``--home`` / ``--database-url`` on the root command (or the environment)."""
+    root = ctx.find_root()
+    obj = root.obj or {}
+    return resolve_settings(obj.get("home"), obj.get("database_url"))
+
+
+def open_store(ctx: typer.Context):
+    """Open and migrate the store the global options point at."""
+    from trilho.store import open_store as _open
+
+    return _open(settings(ctx))
+
+
+def dump_json(data: Any) -> str:
+    """Stable JSON for machines: sorted keys, ISO dates, no NaN."""
+    return json.dumps(data, indent=2, sort_keys=True, default=_json_default, allow_nan=False)
+
+
+def _json_default(value: Any) -> Any:
+    import datetime
+    import pathlib
+
+    if isinstance(value, datetime.datetime | datetime.date):
+        return value.isoformat()
+    if isinstance(value, pathlib.Path):
+        return str(value)
+    if hasattr(value, "to_dict"):
+        return value.to_dict()
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    if isinstance(value, set | frozenset | tuple):
+        return sorted(value) if isinstance(value, set | frozenset) else list(value)
+    raise TypeError(f"cannot serialise {type(value).__name__} to JSON")
+
+
+def emit(data: Any, json_mode: bool, render: Callable[[Console], None] | None = None) -> None:
+    """Print ``data`` as JSON (``--json``) or let ``render`` draw it for people."""
+    if json_mode:
+        sys.stdout.write(dump_json(data) + "\n")
+    elif render is not None:
+        render(console)
+    else:
+        console.print(data)
+
+
+def handles_errors(func: F) -> F:
+    """Turn a ``TrilhoError`` into one clear line on stderr (and a JSON body with ``--json``) and its exit code."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except TrilhoError as exc:
+            if kwargs.get("json_out") or kwargs.get("json_mode"):
+                sys.stdout.write(dump_json({"ok": False, **exc.to_dict()}) + "\n")
+            err_console.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False, soft_wrap=True)
+            raise typer.Exit(exc.exit_code) from None
+
+    return wrapper  # type: ignore[return-value]

@@ -1,0 +1,1 @@
+"""trilho.contracts (being built)."""

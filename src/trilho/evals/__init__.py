@@ -1,0 +1,1 @@
+"""trilho.evals (being built)."""

@@ -1,0 +1,1 @@
+"""trilho.golden (being built)."""

@@ -1,0 +1,1 @@
+"""pytest plugin for golden suites (being built)."""

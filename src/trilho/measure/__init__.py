@@ -1,0 +1,1 @@
+"""trilho.measure (being built)."""

@@ -1,0 +1,39 @@
+"""Structured JSON logs through structlog, configured once per process."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+
+import structlog
+
+_configured = False
+
+
+def configure_logging(level: str | None = None, *, json: bool | None = None, stream=None) -> None:
+    """Set up structlog: JSON lines by default (``TRILHO_LOG_FORMAT=console`` for people), ISO timestamps."""
+    global _configured
+    level_name = (level or os.environ.get("TRILHO_LOG_LEVEL") or "INFO").upper()
+    as_json = json if json is not None else os.environ.get("TRILHO_LOG_FORMAT", "json") != "console"
+    renderer = structlog.processors.JSONRenderer() if as_json else structlog.dev.ConsoleRenderer(colors=False)
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.format_exc_info,
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(getattr(logging, level_name, logging.INFO)),
+        logger_factory=structlog.PrintLoggerFactory(file=stream or sys.stderr),
+        cache_logger_on_first_use=False,
+    )
+    _configured = True
+
+
+def get_logger(name: str, **bound: object) -> structlog.stdlib.BoundLogger:
+    """A logger bound to a component name (and any fixed fields)."""
+    if not _configured:
+        configure_logging()
+    return structlog.get_logger(component=name, **bound)

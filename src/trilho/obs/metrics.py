@@ -1,0 +1,72 @@
+"""Prometheus metrics named ``trilho_<area>_<thing>_<unit>``, created once and shared per process."""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Sequence
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+CONTENT_TYPE = CONTENT_TYPE_LATEST
+
+_NAME = re.compile(r"^trilho_[a-z][a-z0-9]*_[a-z0-9_]+$")
+_UNITS = ("_total", "_seconds", "_bytes", "_ratio", "_count", "_info", "_requests", "_items", "_rows", "_score")
+_lock = threading.Lock()
+_made: dict[str, object] = {}
+
+# Latency buckets from 100 µs to 10 s: fine enough for a sub-millisecond gateway and a slow judge alike.
+LATENCY_BUCKETS = (
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.0075, 0.01, 0.025, 0.05, 0.075,
+    0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+)  # fmt: skip
+
+
+def metric_name(area: str, thing: str, unit: str) -> str:
+    """Build and check a metric name: ``metric_name("serving", "requests", "total")``."""
+    name = f"trilho_{area}_{thing}_{unit}"
+    if not _NAME.match(name):
+        raise ValueError(f"metric name {name!r} must look like trilho_<area>_<thing>_<unit> in lowercase")
+    return name
+
+
+def _check(name: str) -> None:
+    if not _NAME.match(name):
+        raise ValueError(f"metric name {name!r} must look like trilho_<area>_<thing>_<unit> in lowercase")
+
+
+def _get_or_make(kind: type, name: str, doc: str, labels: Sequence[str], **kw: object):
+    _check(name)
+    with _lock:
+        existing = _made.get(name)
+        if existing is not None:
+            if not isinstance(existing, kind):
+                raise ValueError(f"metric {name!r} already exists as {type(existing).__name__}")
+            return existing
+        metric = kind(name, doc, labelnames=tuple(labels), registry=REGISTRY, **kw)
+        _made[name] = metric
+        return metric
+
+
+def counter(name: str, doc: str, labels: Sequence[str] = ()) -> Counter:
+    """A process-wide counter (created on first use, shared afterwards); name it ``..._total``."""
+    return _get_or_make(Counter, name, doc, labels)
+
+
+def gauge(name: str, doc: str, labels: Sequence[str] = ()) -> Gauge:
+    """A process-wide gauge."""
+    return _get_or_make(Gauge, name, doc, labels)
+
+
+def histogram(
+    name: str, doc: str, labels: Sequence[str] = (), buckets: Sequence[float] = LATENCY_BUCKETS
+) -> Histogram:
+    """A process-wide histogram (latency buckets by default)."""
+    return _get_or_make(Histogram, name, doc, labels, buckets=tuple(buckets))
+
+
+def render_latest(registry: CollectorRegistry = REGISTRY) -> bytes:
+    """The text exposition format for a ``/metrics`` endpoint."""
+    return generate_latest(registry)

@@ -1,0 +1,48 @@
+"""OpenTelemetry tracing set up from the environment: ``TRILHO_TRACING=none|console|otlp``.
+
+``otlp`` exports over HTTP to ``OTEL_EXPORTER_OTLP_ENDPOINT`` (the standard OTel variable).
+"""
+
+from __future__ import annotations
+
+import os
+
+from opentelemetry import trace
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SimpleSpanProcessor
+
+from trilho.errors import ConfigError
+
+_MODES = ("none", "console", "otlp")
+_provider: TracerProvider | None = None
+
+
+def configure_tracing(mode: str | None = None, service_name: str = "trilho", exporter=None) -> TracerProvider:
+    """Install a tracer provider once; ``exporter`` (e.g. an in-memory one) wins over ``mode`` in tests."""
+    global _provider
+    mode = (mode or os.environ.get("TRILHO_TRACING") or "none").lower()
+    if mode not in _MODES:
+        raise ConfigError(
+            f"TRILHO_TRACING={mode!r} is not a tracing mode",
+            fix=f"use one of {', '.join(_MODES)}",
+            field="TRILHO_TRACING",
+            value=mode,
+        )
+    if _provider is None:
+        _provider = TracerProvider(resource=Resource.create({"service.name": service_name}))
+        trace.set_tracer_provider(_provider)
+    if exporter is not None:
+        _provider.add_span_processor(SimpleSpanProcessor(exporter))
+    elif mode == "console":
+        _provider.add_span_processor(SimpleSpanProcessor(ConsoleSpanExporter()))
+    elif mode == "otlp":
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+        _provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+    return _provider
+
+
+def get_tracer(name: str) -> trace.Tracer:
+    """A tracer for a component; spans are no-ops until ``configure_tracing`` installs a provider."""
+    return trace.get_tracer(name)

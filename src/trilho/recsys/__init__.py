@@ -1,0 +1,1 @@
+"""trilho.recsys (being built)."""

@@ -1,0 +1,1 @@
+"""trilho.registry (being built)."""

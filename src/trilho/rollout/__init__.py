@@ -1,0 +1,1 @@
+"""trilho.rollout (being built)."""

@@ -1,0 +1,1 @@
+"""trilho.serving (being built)."""

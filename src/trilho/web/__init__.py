@@ -1,0 +1,1 @@
+"""trilho.web (being built)."""

@@ -1,0 +1,85 @@
+"""Shared fixtures: a migrated store on SQLite *and* PostgreSQL, an isolated TRILHO_HOME, a CLI runner."""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+import pytest
+from sqlalchemy import create_engine, text
+
+PG_URL = os.environ.get("TRILHO_TEST_PG_URL", "postgresql+psycopg://127.0.0.1:5432/test")
+
+
+def _pg_available() -> bool:
+    try:
+        engine = create_engine(PG_URL, connect_args={"connect_timeout": 2})
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        engine.dispose()
+        return True
+    except Exception:
+        return False
+
+
+@pytest.fixture(scope="session")
+def pg_available() -> bool:
+    return _pg_available()
+
+
+@pytest.fixture
+def pg_schema(pg_available):
+    """A fresh PostgreSQL schema, dropped afterwards; yields (url, schema)."""
+    if not pg_available:
+        if os.environ.get("CI"):
+            pytest.fail(f"PostgreSQL is not reachable at {PG_URL} in CI")
+        pytest.skip("PostgreSQL not reachable")
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    engine = create_engine(PG_URL)
+    with engine.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        yield PG_URL, schema
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def store(request, tmp_path):
+    """A migrated ``trilho.store.Store`` on each backend."""
+    from trilho.store import Store
+
+    if request.param == "sqlite":
+        s = Store(f"sqlite:///{tmp_path / 'trilho.db'}")
+    else:
+        url, schema = request.getfixturevalue("pg_schema")
+        s = Store(url, schema=schema)
+    s.migrate()
+    yield s
+    s.dispose()
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    """An isolated TRILHO_HOME for CLI tests."""
+    h = tmp_path / "home"
+    monkeypatch.setenv("TRILHO_HOME", str(h))
+    monkeypatch.delenv("TRILHO_DATABASE_URL", raising=False)
+    return h
+
+
+@pytest.fixture
+def cli():
+    """Invoke the trilho CLI in-process: ``cli("version", "--json")`` returns a click Result."""
+    from typer.testing import CliRunner
+
+    from trilho.cli.main import app
+
+    runner = CliRunner()
+
+    def invoke(*args: str, input: str | None = None):
+        return runner.invoke(app, list(args), input=input, catch_exceptions=False)
+
+    return invoke
