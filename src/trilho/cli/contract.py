@@ -3,3 +3,7 @@
 import typer
 
 app = typer.Typer(help="contract commands.", no_args_is_help=True)
+
+
+def register(root: typer.Typer) -> None:
+    root.add_typer(app, name="contract")

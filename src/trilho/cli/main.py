@@ -40,12 +40,15 @@ def version(json_out: JsonFlag = False) -> None:
     emit({"version": __version__}, json_out, lambda c: c.print(f"trilho {__version__}"))
 
 
-def _register() -> None:
-    from trilho.cli import contract, golden, model
+# Each module owns one verb group (or top-level verb) and exposes ``register(app)``.
+_COMMAND_MODULES = ("contract", "model", "golden", "measure", "evals", "recsys", "serve")
 
-    app.add_typer(contract.app, name="contract")
-    app.add_typer(model.app, name="model")
-    app.add_typer(golden.app, name="golden")
+
+def _register() -> None:
+    import importlib
+
+    for name in _COMMAND_MODULES:
+        importlib.import_module(f"trilho.cli.{name}").register(app)
 
 
 _register()

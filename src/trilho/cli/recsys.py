@@ -1,0 +1,9 @@
+"""`trilho recsys` commands."""
+
+import typer
+
+app = typer.Typer(help="recsys commands.", no_args_is_help=True)
+
+
+def register(root: typer.Typer) -> None:
+    root.add_typer(app, name="recsys")
