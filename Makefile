@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 QUICK ?=
 export QUICK
 
-.PHONY: help install demo test test-fast lint format clean bench bench-%
+.PHONY: help install system-deps demo test test-fast lint format clean bench bench-%
 
 help:
 	@echo "make demo    - set up and run the end-to-end demo on embedded defaults"
@@ -25,10 +25,13 @@ $(STAMP): $(BIN)/python requirements.lock pyproject.toml
 
 install: $(STAMP)
 
+system-deps:
+	@bash scripts/ensure-system-deps.sh
+
 demo: $(STAMP)
 	$(BIN)/trilho demo
 
-test: $(STAMP)
+test: $(STAMP) system-deps
 	$(BIN)/python -m pytest -q -n 2 --dist loadgroup
 
 test-fast: $(STAMP)
@@ -40,7 +43,7 @@ lint: $(STAMP)
 format: $(STAMP)
 	$(BIN)/ruff format src tests benchmarks
 
-bench-%: $(STAMP)
+bench-%: $(STAMP) system-deps
 	$(BIN)/python -m benchmarks.bench_$* $(if $(QUICK),--quick,)
 
 clean:

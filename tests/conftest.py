@@ -8,6 +8,8 @@ import uuid
 import pytest
 from sqlalchemy import create_engine, text
 
+pytest_plugins = ["pytester"]  # for testing pytest plugins (golden suites)
+
 PG_URL = os.environ.get("TRILHO_TEST_PG_URL", "postgresql+psycopg://127.0.0.1:5432/test")
 
 

@@ -41,7 +41,7 @@ def version(json_out: JsonFlag = False) -> None:
 
 
 # Each module owns one verb group (or top-level verb) and exposes ``register(app)``.
-_COMMAND_MODULES = ("contract", "model", "golden", "measure", "evals", "recsys", "serve")
+_COMMAND_MODULES = ("contract", "model", "golden", "measure", "evals", "recsys", "serve", "demo")
 
 
 def _register() -> None:

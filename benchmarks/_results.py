@@ -1,0 +1,84 @@
+"""Writing a benchmark's results: the table people read and the targets machines check, as one JSON file."""
+
+from __future__ import annotations
+
+import json
+import platform
+import time
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+RESULTS_DIR = Path(__file__).parent / "results"
+
+
+def target(name: str, goal: str, value: Any, met: bool) -> dict[str, Any]:
+    """One target: its name, the goal as text, the measured value and whether it was met."""
+    return {"name": name, "goal": goal, "value": value, "met": bool(met)}
+
+
+def print_table(title: str, rows: list[dict[str, Any]], console: Console | None = None) -> None:
+    """Print rows (dicts with the same keys) as a rich table."""
+    console = console or Console()
+    if not rows:
+        console.print(f"[yellow]{title}: no rows")
+        return
+    table = Table(title=title)
+    for key in rows[0]:
+        table.add_column(str(key))
+    for row in rows:
+        table.add_row(*(_fmt(v) for v in row.values()))
+    console.print(table)
+
+
+def print_targets(targets: list[dict[str, Any]], console: Console | None = None) -> None:
+    """Print the targets with met/missed marks."""
+    console = console or Console()
+    table = Table(title="targets")
+    for col in ("target", "goal", "measured", "met"):
+        table.add_column(col)
+    for t in targets:
+        table.add_row(t["name"], t["goal"], _fmt(t["value"]), "[green]yes" if t["met"] else "[red]no")
+    console.print(table)
+
+
+def write_results(
+    name: str,
+    table: list[dict[str, Any]],
+    targets: list[dict[str, Any]],
+    *,
+    quick: bool,
+    extra: dict[str, Any] | None = None,
+) -> Path:
+    """Write ``benchmarks/results/<name>.json`` and return its path."""
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    payload = {
+        "benchmark": name,
+        "quick": quick,
+        "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "machine": {
+            "python": platform.python_version(),
+            "cpu_count": _cpus(),
+            "platform": platform.platform(),
+        },
+        "table": table,
+        "targets": targets,
+        **(extra or {}),
+    }
+    path = RESULTS_DIR / f"{name}.json"
+    path.write_text(json.dumps(payload, indent=2, default=str) + "\n")
+    return path
+
+
+def _cpus() -> int:
+    import os
+
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    return str(v)

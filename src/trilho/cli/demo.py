@@ -1,0 +1,40 @@
+"""`trilho demo`: the end-to-end story on embedded defaults."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from trilho.cli._common import JsonFlag, emit, handles_errors, settings
+
+
+def register(root: typer.Typer) -> None:
+    root.command("demo")(demo)
+
+
+@handles_errors
+def demo(
+    ctx: typer.Context,
+    quick: Annotated[bool, typer.Option("--quick", help="Reduced scale (what CI runs).")] = False,
+    json_out: JsonFlag = False,
+) -> None:
+    """Run the end-to-end demo: contracts, registry, golden tests, serving, rollouts, evals, measurement."""
+    import os
+
+    from trilho.demo.acts import ACTS
+    from trilho.demo.runner import run_demo
+    from trilho.obs import configure_logging
+
+    # The story is told on the console; component logs stay quiet unless asked for.
+    configure_logging(level=os.environ.get("TRILHO_LOG_LEVEL", "WARNING"))
+
+    from rich.console import Console
+
+    # With --json, stdout carries only the JSON; the narration goes to stderr.
+    results = run_demo(settings(ctx), ACTS, quick=quick, console=Console(stderr=json_out))
+    ok = all(r.ok for r in results) and len(results) == len(ACTS)
+    if json_out:
+        emit({"ok": ok, "acts": [r.to_dict() for r in results]}, True)
+    if not ok:
+        raise typer.Exit(1)

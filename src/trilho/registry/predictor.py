@@ -1,0 +1,58 @@
+"""The loaded model: one batch-first call, ``predict(list of records) -> list of records``."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from trilho.errors import RegistryError
+from trilho.obs import histogram
+from trilho.registry.records import ModelVersion
+
+_latency = histogram(
+    "trilho_registry_predict_seconds",
+    "Time spent inside a loaded model's predict call.",
+    ["model", "version"],
+)
+
+
+class Predictor:
+    """A loaded model version with its contract; ``predict`` maps a batch of records to a batch of records."""
+
+    def __init__(
+        self,
+        fn: Callable[[list[dict[str, Any]]], list[dict[str, Any]]],
+        model_version: ModelVersion,
+        contract: Any,
+    ) -> None:
+        self._fn = fn
+        self.model_version = model_version
+        self.contract = contract
+        self._timer = _latency.labels(model=model_version.name, version=str(model_version.version))
+
+    @property
+    def ref(self) -> str:
+        """``NAME@VERSION`` of the loaded version."""
+        return self.model_version.ref
+
+    def predict(self, records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Predict a batch: one output record per input record, in order."""
+        batch = list(records)
+        start = time.perf_counter()
+        out = self._fn(batch)
+        self._timer.observe(time.perf_counter() - start)
+        if not isinstance(out, list) or len(out) != len(batch):
+            raise RegistryError(
+                f"{self.ref} returned {len(out) if isinstance(out, list) else type(out).__name__} results "
+                f"for {len(batch)} records",
+                fix="predict must return a list with one record per input record",
+            )
+        return out
+
+    def predict_one(self, record: dict[str, Any]) -> dict[str, Any]:
+        """Predict a single record (a batch of one)."""
+        return self.predict([record])[0]
+
+    def __repr__(self) -> str:
+        return f"Predictor({self.ref}, flavor={self.model_version.flavor})"
