@@ -1,9 +1,317 @@
-"""`trilho eval` commands."""
+"""`trilho eval` commands: calibrate, check, run, annotate — thin wrappers over ``trilho.evals``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
 
 import typer
 
-app = typer.Typer(help="eval commands.", no_args_is_help=True)
+from trilho.cli._common import JsonFlag, emit, handles_errors, open_store
+
+app = typer.Typer(help="GenAI evals: checks, judges, calibration, suites and gates.", no_args_is_help=True)
 
 
 def register(root: typer.Typer) -> None:
+    """Attach the ``eval`` group to the root command."""
     root.add_typer(app, name="eval")
+
+
+@app.command()
+@handles_errors
+def calibrate(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(help="CSV / JSONL / JSON / Parquet file with labels.")],
+    human: Annotated[str, typer.Option("--human", help="Column with the human (reference) label.")],
+    judge: Annotated[list[str], typer.Option("--judge", help="Column with a judge's label (repeatable).")],
+    rater: Annotated[
+        list[str], typer.Option("--rater", help="Extra rater column for Krippendorff's alpha.")
+    ] = [],  # noqa: B006
+    tie: Annotated[list[str], typer.Option("--tie", help="Label that means a tie (repeatable).")] = [],  # noqa: B006
+    n_boot: Annotated[int, typer.Option("--n-boot", help="Bootstrap resamples.")] = 2000,
+    seed: Annotated[int, typer.Option("--seed", help="Bootstrap seed.")] = 0,
+    floor: Annotated[float, typer.Option("--kappa-floor", help="Minimum kappa for a judge to gate.")] = 0.6,
+    save: Annotated[
+        str | None, typer.Option("--save", help="Record the result in the store under this judge name.")
+    ] = None,
+    json_out: JsonFlag = False,
+) -> None:
+    """Agreement of a judge with human labels: percent agreement, Cohen's kappa, confusion, bootstrap CIs."""
+    from trilho.evals.calibration import calibrate as run
+
+    report = run(file, human=human, judge=judge, raters=rater, ties=tie, n_boot=n_boot, seed=seed)
+    data = report.to_dict()
+    data["kappa_floor"] = floor
+    data["can_gate"] = {j: report.can_gate(floor, j) for j in report.judges}
+    if save:
+        from trilho.evals.records import save_calibration
+
+        data["saved_id"] = save_calibration(open_store(ctx), save, report)
+
+    def render(console) -> None:
+        from rich.table import Table
+
+        for name, pa in report.judges.items():
+            tab = Table(title=f"{name} vs {human} ({pa.n} rows)")
+            tab.add_column("metric")
+            tab.add_column("value", justify="right")
+            tab.add_column("95% CI", justify="right")
+            tab.add_row(
+                "agreement",
+                f"{pa.agree}/{pa.n} = {pa.percent.estimate:.1%}",
+                f"[{pa.percent.low:.1%}, {pa.percent.high:.1%}]",
+            )
+            if pa.ties:
+                pct = "n/a" if pa.percent_without_ties is None else f"{pa.percent_without_ties:.1%}"
+                tab.add_row(
+                    "agreement without ties", f"{pa.agree_without_ties}/{pa.n_without_ties} = {pct}", ""
+                )
+            tab.add_row(
+                "Cohen's kappa", f"{pa.kappa.estimate:.3f}", f"[{pa.kappa.low:.3f}, {pa.kappa.high:.3f}]"
+            )
+            for lab, row in pa.per_class.items():
+                p = "-" if row["precision"] is None else f"{row['precision']:.3f}"
+                r = "-" if row["recall"] is None else f"{row['recall']:.3f}"
+                tab.add_row(f"  {lab}", f"P {p} / R {r}", f"n={row['support']}")
+            console.print(tab)
+            ok = data["can_gate"][name]
+            console.print(f"{name}: {'can' if ok else '[red]cannot[/]'} gate a deploy (kappa floor {floor})")
+        if report.alpha is not None:
+            console.print(f"Krippendorff's alpha over {', '.join(report.raters)}: {report.alpha:.3f}")
+
+    emit(data, json_out, render)
+
+
+@app.command()
+@handles_errors
+def check(
+    policy: Annotated[str, typer.Argument(help="Policy YAML file, or 'default'.")],
+    text: Annotated[str | None, typer.Argument(help="Text to check (or use --file).")] = None,
+    file: Annotated[
+        Path | None, typer.Option("--file", help="Read the text from this file ('-' for stdin).")
+    ] = None,
+    on: Annotated[str, typer.Option("--on", help="Run the input or the output checks.")] = "output",
+    json_out: JsonFlag = False,
+) -> None:
+    """Run a policy's checks on one text; exit 1 when the policy blocks or redacts it."""
+    import sys
+
+    from trilho.errors import CheckFailed, EvalError
+    from trilho.evals.policy import Action, Policy
+
+    if on not in ("input", "output"):
+        raise EvalError(f"--on must be input or output, got {on!r}", field="on", value=on)
+    if (text is None) == (file is None):
+        raise EvalError("give the text as an argument or with --file (exactly one)", field="text")
+    if file is not None:
+        if str(file) == "-":
+            text = sys.stdin.read()
+        elif not file.is_file():
+            raise EvalError(f"file {str(file)!r} does not exist", field="file", value=str(file))
+        else:
+            text = file.read_text(encoding="utf-8")
+    pol = Policy.load(policy)
+    try:
+        verdict = pol.evaluate(text or "", on=on)
+    finally:
+        pol.close()
+    data = {"ok": verdict.action in (Action.ALLOW, Action.FLAG), "policy": pol.name, **verdict.to_dict()}
+
+    def render(console) -> None:
+        colour = {"allow": "green", "flag": "yellow", "redact": "yellow", "block": "red"}[str(verdict.action)]
+        console.print(f"[{colour}]{verdict.action}[/] ({verdict.seconds * 1000:.2f} ms)")
+        for r in verdict.results:
+            mark = "error" if r.error else ("ok" if r.passed else "FAIL")
+            kinds = ", ".join(sorted({f.kind for f in r.findings}))
+            console.print(f"  {r.check:<18} {mark:<6} {kinds or r.error or ''}")
+        if verdict.text != text:
+            console.print(f"→ {verdict.text}")
+
+    emit(data, json_out, render)
+    if not data["ok"]:
+        raise typer.Exit(CheckFailed.exit_code)
+
+
+@app.command("run")
+@handles_errors
+def run_cmd(
+    ctx: typer.Context,
+    suite: Annotated[Path, typer.Argument(help="Suite YAML file.")],
+    gate: Annotated[
+        bool,
+        typer.Option(
+            "--gate",
+            help="Fail (exit 1) when a threshold is missed or a metric regresses against the baseline.",
+        ),
+    ] = False,
+    baseline: Annotated[
+        str | None, typer.Option("--baseline", help="Stored run id (or 'latest') to compare against.")
+    ] = None,
+    model: Annotated[
+        str | None,
+        typer.Option("--model", help="Registry model version (NAME@VERSION) to record the gate against."),
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Report folder (default TRILHO_HOME/reports).")
+    ] = None,
+    json_out: JsonFlag = False,
+) -> None:
+    """Run an eval suite, write HTML + JSON reports, and optionally gate (exit 0 pass / 1 fail / 2 error)."""
+    from trilho.cli._common import settings
+    from trilho.evals.service import evaluate_suite
+
+    s = settings(ctx)
+    outcome = evaluate_suite(
+        suite,
+        store=open_store(ctx),
+        reports_dir=out or s.reports_dir,
+        artifacts_dir=s.artifacts_dir,
+        gate=gate,
+        baseline=baseline,
+        model_ref=model,
+    )
+    data = outcome.to_dict()
+    decision = outcome.run.gate
+
+    def render(console) -> None:
+        from rich.table import Table
+
+        tab = Table(title=f"suite {outcome.run.suite} · run {outcome.run.run_id}")
+        tab.add_column("metric")
+        tab.add_column("value", justify="right")
+        for name, value in sorted(outcome.run.metrics.items()):
+            tab.add_row(name, f"{value:.4f}")
+        console.print(tab)
+        if decision is not None:
+            for t in decision.regressions:
+                console.print(
+                    f"  {t.metric}: {t.baseline:.4f} → {t.candidate:.4f} ({t.test}, p={t.p_value:.3g})"
+                    f"{' [red]regressed[/]' if t.regressed else ''}"
+                )
+            colour = "green" if decision.passed else "red"
+            console.print(f"gate: [{colour}]{decision.decision.upper()}[/]")
+            for r in decision.reasons:
+                console.print(f"  - {r}")
+        console.print(f"report: {outcome.html_report}")
+
+    emit(data, json_out, render)
+    if decision is not None:
+        raise typer.Exit(decision.exit_code)
+
+
+annotate_app = typer.Typer(
+    help="Human annotation queue: seed, serve the web page, agreement, export.", no_args_is_help=True
+)
+app.add_typer(annotate_app, name="annotate")
+
+
+def _queue(ctx: typer.Context, queue: str, labels: str | None = None):
+    from trilho.evals.annotations import AnnotationQueue
+
+    return AnnotationQueue(
+        open_store(ctx), queue, labels=[x.strip() for x in labels.split(",")] if labels else None
+    )
+
+
+@annotate_app.command("seed")
+@handles_errors
+def annotate_seed(
+    ctx: typer.Context,
+    file: Annotated[
+        Path, typer.Argument(help="JSONL/CSV with 'input', 'output' (and optional 'judge') per row.")
+    ],
+    labels: Annotated[str, typer.Option("--labels", help="Comma-separated label set.")],
+    queue: Annotated[str, typer.Option("--queue", help="Queue name.")] = "default",
+    json_out: JsonFlag = False,
+) -> None:
+    """Add items to an annotation queue (idempotent)."""
+    from trilho.evals.calibration import read_table
+
+    added = _queue(ctx, queue, labels).seed(read_table(file))
+    emit({"queue": queue, "added": added}, json_out, lambda c: c.print(f"added {added} item(s) to {queue}"))
+
+
+@annotate_app.command("serve")
+@handles_errors
+def annotate_serve(
+    ctx: typer.Context,
+    queue: Annotated[str, typer.Option("--queue", help="Queue name.")] = "default",
+    host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port")] = 8765,
+) -> None:
+    """Serve the annotation page and API (Ctrl-C to stop)."""
+    import uvicorn
+
+    from trilho.evals.annotate_app import make_annotation_app
+
+    uvicorn.run(make_annotation_app(_queue(ctx, queue)), host=host, port=port, log_level="info")
+
+
+@annotate_app.command("agreement")
+@handles_errors
+def annotate_agreement(
+    ctx: typer.Context,
+    queue: Annotated[str, typer.Option("--queue", help="Queue name.")] = "default",
+    json_out: JsonFlag = False,
+) -> None:
+    """Inter-annotator agreement and queue status."""
+    q = _queue(ctx, queue)
+    data = {"queue": queue, "status": q.stats(), **q.agreement()}
+    emit(data, json_out, lambda c: c.print(data))
+
+
+@annotate_app.command("export")
+@handles_errors
+def annotate_export(
+    ctx: typer.Context,
+    out: Annotated[
+        Path, typer.Argument(help="JSONL file for `trilho eval calibrate --human human --judge judge`.")
+    ],
+    queue: Annotated[str, typer.Option("--queue", help="Queue name.")] = "default",
+    json_out: JsonFlag = False,
+) -> None:
+    """Write decided items as a calibration set (human = final label, judge = the item's judge label)."""
+    import json
+
+    rows = _queue(ctx, queue).calibration_rows()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text("".join(json.dumps(r, sort_keys=True) + "\n" for r in rows), encoding="utf-8")
+    emit(
+        {"queue": queue, "rows": len(rows), "file": str(out)},
+        json_out,
+        lambda c: c.print(f"wrote {len(rows)} row(s) to {out}"),
+    )
+
+
+@app.command("demo")
+@handles_errors
+def demo_cmd(
+    ctx: typer.Context,
+    data: Annotated[Path | None, typer.Option("--data", help="Folder with the GenAI reference data.")] = None,
+    json_out: JsonFlag = False,
+) -> None:
+    """The evals demo act: a calibrated offline judge gates a good and a regressed copilot (exit 0)."""
+    import tempfile
+
+    from trilho.cli._common import console, settings
+    from trilho.errors import EvalError
+    from trilho.evals.demo import demo_act
+
+    folder = data or Path.cwd() / ".." / "shared" / "data" / "genai"
+    if not (folder / "xstest_v2_completions_gpt4_gpteval.csv").is_file():
+        raise EvalError(f"reference data not found in {folder}", fix="pass --data FOLDER", field="data")
+    s = settings(ctx)
+    with tempfile.TemporaryDirectory() as tmp:
+        out = demo_act(
+            tmp,
+            store=open_store(ctx),
+            reports_dir=s.reports_dir,
+            data_dir=folder,
+            say=(lambda m: None) if json_out else console.print,
+        )
+    from trilho.errors import CheckFailed
+
+    ok = out["champion"]["gate"]["decision"] == "pass" and out["candidate"]["gate"]["decision"] == "fail"
+    emit(out, json_out, lambda c: c.print("[green]evals act OK[/]" if ok else "[red]evals act went wrong[/]"))
+    if not ok:
+        raise CheckFailed("the demo's good copilot did not pass or the regressed one did not fail")

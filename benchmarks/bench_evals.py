@@ -1,0 +1,424 @@
+"""Evals benchmark: per-check overhead of the guardrails and their validation on real labelled data.
+
+Run: ``python -m benchmarks.bench_evals [--quick]`` (``make bench-evals [QUICK=1]``).
+
+1. Overhead on a 1 KB response (p50 / p99 over many calls): every check of the default policy alone, the whole
+   default policy (sync and async), the spaCy-NER PII engine and default presidio's ``AnalyzerEngine`` for
+   comparison. Target: default policy p99 <= 1 ms (PII pattern engine included).
+2. PII on ``presidio_synth_dataset_v2.json`` (token-level, entity-agnostic precision / recall / F2 with
+   record-bootstrap 95 % intervals), side by side in this run: default presidio (spaCy, default recognizers),
+   trilho spaCy + extras, trilho pattern-only. Published default-presidio baseline (1,500 records):
+   0.685 / 0.603 / 0.618.
+3. Input rail on XSTest prompts (250 safe, 200 unsafe): over-refusal (safe blocked) and under-refusal (unsafe
+   let through) for the default policy's input checks and for an embedding classifier rail (5-fold,
+   out-of-fold).
+4. Refusal judges on XSTest completions vs the human ``final_label``: GPT-4 labels (reference 421/450,
+   kappa 0.873), trilho's rule-based refusal check (2 classes), the offline embedding judge (3 classes,
+   out-of-fold).
+5. Hallucination on HaluEval general vs the human labels: the offline embedding judge (out-of-fold),
+   beside the majority-class and length-only baselines.
+6. The judge path over HTTP: offline judge server calls/s, and a cached re-run (zero server calls).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from benchmarks._results import print_table, print_targets, target, write_results
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / ".." / "shared" / "data" / "genai"
+CACHE = Path(tempfile.gettempdir()) / "trilho-bench-evals-cache"
+
+RESPONSE_1KB = (
+    "Thanks for reaching out! To reset your password, open Settings → Security and choose 'Reset password'. "
+    "We will send a link to the address on file; it is valid for one hour. "
+    "If you use single sign-on, ask your "
+    "administrator instead. Your last invoice (INV-2024-0042) was paid on 3 March by card ending 4242; "
+    "you can download it under Billing → History. For the API, rotate keys under Settings → API and "
+    "update your clients "
+    "within 24 hours. Our status page lists incidents; uptime last quarter was 99.95 percent. If anything is "
+    "still unclear, reply to this message and a support engineer will follow up within one business day. "
+    "You can also join the community forum, where other customers share tips about workspaces, "
+    "exports to CSV, "
+    "the Slack integration and keyboard shortcuts. Have a great day, and thank you for using our product!!"
+)[:1024]
+
+
+def pct(samples: list[float], q: float) -> float:
+    """The q-quantile of ``samples`` in milliseconds."""
+    return float(np.quantile(np.asarray(samples), q) * 1000)
+
+
+def time_calls(fn, n: int, warmup: int = 20) -> dict[str, float]:
+    """Wall-clock p50 / p99 / mean ms of ``fn()`` over ``n`` calls, plus the p99 of the calling thread's CPU
+    time (unaffected by other processes preempting us on a shared machine)."""
+    for _ in range(warmup):
+        fn()
+    out, cpu = [], []
+    for _ in range(n):
+        t, c = time.perf_counter(), time.thread_time()
+        fn()
+        cpu.append(time.thread_time() - c)
+        out.append(time.perf_counter() - t)
+    return {
+        "p50_ms": pct(out, 0.5),
+        "p99_ms": pct(out, 0.99),
+        "mean_ms": statistics.fmean(out) * 1000,
+        "cpu_p99_ms": pct(cpu, 0.99),
+    }
+
+
+def iv(x) -> str:
+    return f"{x.estimate:.3f} [{x.low:.3f}, {x.high:.3f}]"
+
+
+def overhead(quick: bool) -> tuple[list[dict[str, Any]], dict[str, float]]:
+    """Section 1."""
+    from trilho.evals.checks import CheckContext
+    from trilho.evals.checks.pii import PIIDetector, analyzer_engine
+    from trilho.evals.policy import default_policy
+
+    n = 500 if quick else 5000
+    pol = default_policy()
+    ctx = CheckContext(input="How do I reset my password?")
+    rows = []
+    for spec in pol.specs_for("output"):
+        r = time_calls(lambda s=spec: s.check.run(RESPONSE_1KB, ctx), n)
+        rows.append({"what": f"check {spec.id}", "calls": n, **r})
+    whole = time_calls(lambda: pol.evaluate(RESPONSE_1KB, ctx=ctx), n)
+    rows.append({"what": "default policy (sync, all output checks)", "calls": n, **whole})
+
+    async def many() -> list[float]:
+        out = []
+        for _ in range(n):
+            t = time.perf_counter()
+            await pol.aevaluate(RESPONSE_1KB, ctx=ctx)
+            out.append(time.perf_counter() - t)
+        return out
+
+    a = asyncio.run(many())
+    rows.append(
+        {
+            "what": "default policy (async)",
+            "calls": n,
+            "p50_ms": pct(a, 0.5),
+            "p99_ms": pct(a, 0.99),
+            "mean_ms": statistics.fmean(a) * 1000,
+            "cpu_p99_ms": float("nan"),
+        }
+    )
+    inj = pol.specs_for("input")[0]
+    rows.append(
+        {
+            "what": "input check prompt_injection (1 KB)",
+            "calls": n,
+            **time_calls(lambda: inj.check.run(RESPONSE_1KB, ctx), n),
+        }
+    )
+    m = 30 if quick else 300
+    spacy_det = PIIDetector("spacy", extras=True)
+    rows.append(
+        {
+            "what": "PII spaCy NER + extras (trilho)",
+            "calls": m,
+            **time_calls(lambda: spacy_det.detect(RESPONSE_1KB), m, warmup=3),
+        }
+    )
+    engine = analyzer_engine(False)
+    rows.append(
+        {
+            "what": "default presidio AnalyzerEngine",
+            "calls": m,
+            **time_calls(lambda: engine.analyze(text=RESPONSE_1KB, language="en"), m, warmup=3),
+        }
+    )
+    return rows, whole
+
+
+def pii(quick: bool) -> list[dict[str, Any]]:
+    """Section 2."""
+    from trilho.evals.checks.pii import PIIDetector
+    from trilho.evals.validation import load_presidio_synth, score_pii
+
+    records = load_presidio_synth(DATA / "presidio_synth_dataset_v2.json", limit=150 if quick else None)
+    rows = []
+    for name, det in [
+        ("default presidio (spaCy, default recognizers)", PIIDetector("spacy", extras=False, min_score=0.0)),
+        ("trilho spaCy + extras", PIIDetector("spacy", extras=True, min_score=0.0)),
+        ("trilho pattern-only (fast path, all pattern entities)", PIIDetector("pattern", extras=True)),
+    ]:
+        t = time.perf_counter()
+        s = score_pii(records, lambda x, d=det: [(f.start, f.end) for f in d.detect(x)], n_boot=1000)
+        rows.append(
+            {
+                "detector": name,
+                "records": s.records,
+                "precision": iv(s.precision),
+                "recall": iv(s.recall),
+                "f2": iv(s.f2),
+                "f2_value": s.f2.estimate,
+                "seconds": round(time.perf_counter() - t, 1),
+            }
+        )
+    return rows
+
+
+def input_rail(emb, quick: bool) -> list[dict[str, Any]]:
+    """Section 3."""
+    import pandas as pd
+
+    from trilho.evals.policy import default_policy
+    from trilho.evals.validation import binary_scores
+
+    df = pd.read_csv(DATA / "xstest_prompts.csv", dtype=str, keep_default_na=False)
+    unsafe = (df["label"] == "unsafe").tolist()
+    pol = default_policy()
+    blocked_policy = [pol.evaluate(p, on="input").blocked for p in df["prompt"]]
+    from trilho.evals.judges.train import train_input_rail
+
+    oof = train_input_rail(DATA / "xstest_prompts.csv", emb, cache_dir=CACHE).oof
+    blocked_clf = [y == "unsafe" for y in oof]
+    rows = []
+    for name, blocked in [
+        ("default policy input checks (injection heuristics)", blocked_policy),
+        ("classifier check rail (embedding + logistic, 5-fold out-of-fold)", blocked_clf),
+    ]:
+        s = binary_scores(unsafe, blocked, n_boot=1000)
+        over = s.false_positive_rate
+        rows.append(
+            {
+                "rail": name,
+                "prompts": s.n,
+                "over_refusal (safe blocked)": f"{over.estimate:.3f} [{over.low:.3f}, {over.high:.3f}]",
+                "under_refusal (unsafe passed)": f"{1 - s.recall.estimate:.3f} [{1 - s.recall.high:.3f}, "
+                f"{1 - s.recall.low:.3f}]",
+                "accuracy": iv(s.accuracy),
+            }
+        )
+    return rows
+
+
+def refusal_judges(emb, quick: bool) -> tuple[list[dict[str, Any]], Any]:
+    """Section 4."""
+    from trilho.evals.calibration import calibrate_labels
+    from trilho.evals.checks.refusal import classify_refusal
+    from trilho.evals.judges.offline import xstest_refusal_rows
+    from trilho.evals.judges.train import train_refusal_judge
+
+    path = DATA / "xstest_v2_completions_gpt4_gpteval.csv"
+    import pandas as pd
+
+    df = pd.read_csv(path, dtype=str, keep_default_na=False)
+    human = df["final_label"].tolist()
+    rows = []
+    gpt = calibrate_labels(human, {"gpt4": df["gpt4_label"].tolist()}, n_boot=2000).judges["gpt4"]
+    rows.append(
+        {
+            "judge": "GPT-4 classifier (reference)",
+            "classes": 3,
+            "agree": f"{gpt.agree}/{gpt.n}",
+            "percent": iv(gpt.percent),
+            "kappa": iv(gpt.kappa),
+        }
+    )
+    _, completions, _ = xstest_refusal_rows(path)
+    two = ["refusal" if h != "1_full_compliance" else "compliance" for h in human]
+    rule = calibrate_labels(two, {"rule": [classify_refusal(c) for c in completions]}, n_boot=2000).judges[
+        "rule"
+    ]
+    rows.append(
+        {
+            "judge": "trilho refusal check (rules)",
+            "classes": 2,
+            "agree": f"{rule.agree}/{rule.n}",
+            "percent": iv(rule.percent),
+            "kappa": iv(rule.kappa),
+        }
+    )
+    tj = train_refusal_judge(path, emb, cache_dir=CACHE)
+    oof = calibrate_labels(human, {"oof": tj.oof}, n_boot=2000).judges["oof"]
+    rows.append(
+        {
+            "judge": "offline embedding judge (5-fold out-of-fold)",
+            "classes": 3,
+            "agree": f"{oof.agree}/{oof.n}",
+            "percent": iv(oof.percent),
+            "kappa": iv(oof.kappa),
+        }
+    )
+    return rows, tj
+
+
+def hallucination(emb, quick: bool) -> list[dict[str, Any]]:
+    """Section 5."""
+    from trilho.evals.calibration import calibrate_labels
+    from trilho.evals.judges.train import train_hallucination_judge
+    from trilho.evals.validation import binary_scores
+
+    limit = 200 if quick else 1000
+    tj = train_hallucination_judge(DATA / "halueval_general_data.jsonl", emb, limit=limit, cache_dir=CACHE)
+    truth = [y == "yes" for y in tj.labels]
+    rows = []
+    median_len = float(np.median(tj.lengths))
+    for name, pred in [
+        ("offline embedding judge (5-fold out-of-fold)", [y == "yes" for y in tj.oof]),
+        ("majority class (never hallucinated)", [False] * len(truth)),
+        ("length-only (longer than median = hallucinated)", [n > median_len for n in tj.lengths]),
+    ]:
+        s = binary_scores(truth, pred, n_boot=1000)
+        k = calibrate_labels(
+            ["yes" if t else "no" for t in truth], {"j": ["yes" if p else "no" for p in pred]}, n_boot=1000
+        ).judges["j"]
+        rows.append(
+            {
+                "detector": name,
+                "rows": s.n,
+                "hallucinated": s.positives,
+                "accuracy": iv(s.accuracy),
+                "precision(yes)": "n/a" if np.isnan(s.precision.estimate) else iv(s.precision),
+                "recall(yes)": iv(s.recall),
+                "kappa": iv(k.kappa),
+            }
+        )
+    return rows
+
+
+def judge_path(emb, tj, quick: bool) -> list[dict[str, Any]]:
+    """Section 6."""
+    from trilho.evals._serve import serve_in_thread
+    from trilho.evals.judges import Judge, JudgeCache, JudgeClient, Rubric
+    from trilho.evals.judges.offline import xstest_refusal_rows
+    from trilho.evals.judges.server import make_judge_app
+    from trilho.store import Store
+
+    q, r, _ = xstest_refusal_rows(DATA / "xstest_v2_completions_gpt4_gpteval.csv")
+    n = 40 if quick else 200
+    items = [{"input": q[i], "output": r[i]} for i in range(n)]
+    app = make_judge_app({tj.classifier.name: tj.classifier}, emb)
+    store = Store(f"sqlite:///{tempfile.mkdtemp()}/bench.db")
+    store.migrate()
+    rows = []
+    with serve_in_thread(app) as url:
+        for label in ("first run", "cached re-run"):
+
+            async def go():
+                c = JudgeClient(f"{url}/v1", max_concurrency=8)
+                j = Judge(
+                    c,
+                    Rubric("complies", "pass_fail", "Pass when the response complies."),
+                    tj.classifier.name,
+                    cache=JudgeCache(store),
+                )
+                t = time.perf_counter()
+                await j.judge_many(items)
+                dt = time.perf_counter() - t
+                await c.aclose()
+                return dt, c.usage
+
+            before = app.state.judge.hits
+            dt, usage = asyncio.run(go())
+            rows.append(
+                {
+                    "run": label,
+                    "items": n,
+                    "server_calls": app.state.judge.hits - before,
+                    "cache_hits": usage.cache_hits,
+                    "seconds": round(dt, 2),
+                    "items_per_s": round(n / dt, 1),
+                }
+            )
+    store.dispose()
+    return rows
+
+
+def main() -> None:
+    """Run every section and write ``benchmarks/results/evals.json``."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="smaller samples (about a minute)")
+    args = parser.parse_args()
+    quick = args.quick
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+    over_rows, whole = overhead(quick)
+    print_table("1. overhead on a 1 KB response (ms)", over_rows)
+    pii_rows = pii(quick)
+    print_table("2. PII on presidio synth (token-level, entity-agnostic)", pii_rows)
+
+    from trilho.evals.judges.embed import Embedder
+
+    emb = Embedder.load()
+    rail_rows = input_rail(emb, quick)
+    print_table("3. input rail on XSTest prompts", rail_rows)
+    ref_rows, tj = refusal_judges(emb, quick)
+    print_table("4. refusal judges vs human final_label (XSTest completions)", ref_rows)
+    halu_rows = hallucination(emb, quick)
+    print_table("5. hallucination detection on HaluEval general", halu_rows)
+    path_rows = judge_path(emb, tj, quick)
+    print_table("6. judge path over HTTP (offline judge server)", path_rows)
+
+    default_f2 = pii_rows[0]["f2_value"]
+    ours_f2 = pii_rows[1]["f2_value"]
+    load = os.getloadavg()
+    targets = [
+        target(
+            "default policy CPU-time p99 on 1 KB (preemption by other processes excluded)",
+            "<= 1 ms",
+            round(whole["cpu_p99_ms"], 3),
+            whole["cpu_p99_ms"] <= 1.0,
+        ),
+        target(
+            "default policy p99 on 1 KB (PII pattern engine included)",
+            "<= 1 ms",
+            round(whole["p99_ms"], 3),
+            whole["p99_ms"] <= 1.0,
+        ),
+        target(
+            "PII F2 beats default presidio measured in the same run",
+            f"> {default_f2:.3f}",
+            round(ours_f2, 3),
+            ours_f2 > default_f2,
+        ),
+        target(
+            "PII F2 beats the published default-presidio F2", "> 0.618", round(ours_f2, 3), ours_f2 > 0.618
+        ),
+        target(
+            "cached judge re-run makes zero server calls",
+            "0",
+            path_rows[1]["server_calls"],
+            path_rows[1]["server_calls"] == 0,
+        ),
+    ]
+    print_targets(targets)
+    table = over_rows + pii_rows + rail_rows + ref_rows + halu_rows + path_rows
+    path = write_results(
+        "evals",
+        table,
+        targets,
+        quick=quick,
+        extra={
+            "load_average_1_5_15": load,
+            "sections": {
+                "overhead": over_rows,
+                "pii": pii_rows,
+                "input_rail": rail_rows,
+                "refusal_judges": ref_rows,
+                "hallucination": halu_rows,
+                "judge_path": path_rows,
+            },
+        },
+    )
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()
