@@ -1,9 +1,510 @@
-"""`trilho measure` commands."""
+"""`trilho measure` commands: A/B analysis, geo experiments, power, market selection, simulation, reports.
+
+A thin layer over :mod:`trilho.measure.api`: parse flags, call the API, print rich tables or ``--json``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
 
 import typer
+from rich.table import Table
 
-app = typer.Typer(help="measure commands.", no_args_is_help=True)
+from trilho.cli._common import JsonFlag, emit, err_console, handles_errors
+from trilho.errors import CheckFailed, MeasurementError
+
+app = typer.Typer(
+    help="Causal measurement: A/B with CUPED, geo experiments, power, simulation, reports.",
+    no_args_is_help=True,
+)
 
 
 def register(root: typer.Typer) -> None:
     root.add_typer(app, name="measure")
+
+
+def _split(value: str | None) -> list[str]:
+    return [v.strip() for v in value.split(",") if v.strip()] if value else []
+
+
+def _maybe_report(payload: dict, report_dir: Path | None, seed: int | None) -> None:
+    if report_dir is None:
+        return
+    from trilho.measure.report import build_report, write_report
+
+    j, h = write_report(build_report(payload["result"], seed=seed, inputs=payload["inputs"]), report_dir)
+    payload["report"] = {"json": str(j), "html": str(h)}
+
+
+@app.command("ab")
+@handles_errors
+def ab_cmd(
+    data: Annotated[
+        str, typer.Argument(help="CSV/Parquet file, folder or glob (or a database URL with --table).")
+    ],
+    variant: Annotated[str, typer.Option("--variant", help="Column holding the arm of each unit.")],
+    metric: Annotated[
+        list[str], typer.Option("--metric", help="Metric column (mean/proportion); repeatable.")
+    ] = [],  # noqa: B006
+    ratio: Annotated[
+        list[str], typer.Option("--ratio", help="Ratio metric NUM/DEN (delta method); repeatable.")
+    ] = [],  # noqa: B006
+    covariate: Annotated[
+        list[str],
+        typer.Option(
+            "--covariate",
+            help="Pre-period covariate per metric, in order, or METRIC=COV (NUM/DEN for ratios).",
+        ),
+    ] = [],  # noqa: B006
+    covariate_time: Annotated[
+        list[str],
+        typer.Option("--covariate-time", help="COL=TIMESTAMP (window end) or COL=@TIME_COLUMN (per unit)."),
+    ] = [],  # noqa: B006
+    control: Annotated[
+        str | None, typer.Option("--control", help="Control value of the variant column.")
+    ] = None,
+    variants: Annotated[
+        str | None, typer.Option("--variants", help="Expected variant values, comma-separated.")
+    ] = None,
+    start: Annotated[
+        str | None, typer.Option("--start", help="Exposure start (ISO), for covariate timing.")
+    ] = None,
+    exposure_col: Annotated[
+        str | None, typer.Option("--exposure-col", help="Per-unit first exposure time.")
+    ] = None,
+    alpha: Annotated[float, typer.Option("--alpha")] = 0.05,
+    correction: Annotated[str, typer.Option("--correction", help="holm | bh | none")] = "holm",
+    srm_method: Annotated[str, typer.Option("--srm-method", help="chisquare | binomial")] = "chisquare",
+    no_srm: Annotated[bool, typer.Option("--no-srm", help="Skip the sample-ratio check.")] = False,
+    relative_ci: Annotated[str, typer.Option("--relative-ci", help="log | delta")] = "log",
+    sequential: Annotated[
+        float | None,
+        typer.Option("--sequential", help="Planned total units: add anytime-valid confidence sequences."),
+    ] = None,
+    table: Annotated[
+        str | None, typer.Option("--table", help="Read DATA as a SQLAlchemy URL and this table.")
+    ] = None,
+    schema: Annotated[str | None, typer.Option("--schema")] = None,
+    threads: Annotated[int | None, typer.Option("--threads", help="DuckDB threads.")] = None,
+    report: Annotated[Path | None, typer.Option("--report", help="Also write report.html/json here.")] = None,
+    json_out: JsonFlag = False,
+) -> None:
+    """Analyse an A/B test from sufficient statistics computed in SQL (DuckDB or a database)."""
+    from trilho.measure.api import run_ab
+
+    res = run_ab(
+        data,
+        variant=variant,
+        metrics=metric,
+        ratios=ratio,
+        covariates=covariate,
+        covariate_times=covariate_time,
+        start=start,
+        exposure_column=exposure_col,
+        table=table,
+        schema=schema,
+        threads=threads,
+        control=control,
+        variants=_split(variants) or None,
+        alpha=alpha,
+        correction=correction,
+        srm=not no_srm,
+        srm_method=srm_method,
+        relative_ci=relative_ci,
+        sequential_planned_n=sequential,
+    )
+    inputs = {
+        "data": table if table else Path(data).name,
+        "variant": variant,
+        "metrics": metric,
+        "ratios": ratio,
+        "covariates": covariate,
+    }
+    payload = {"ok": not res.headline_blocked, "result": res.to_dict(), "inputs": inputs, "seed": None}
+    _maybe_report(payload, report, None)
+
+    def render(c):
+        t = Table(title=f"A/B analysis of {inputs['data']} (control = {res.control})")
+        for col in (
+            "metric",
+            "arm",
+            "control",
+            "treatment",
+            "relative effect",
+            "interval",
+            "p",
+            "CUPED var. ↓",
+        ):
+            t.add_column(col)
+        for e in res.effects:
+            p = e.pvalue_adjusted if e.pvalue_adjusted is not None else e.pvalue
+            t.add_row(
+                e.metric,
+                e.treatment_arm,
+                f"{e.control_mean:.4g}",
+                f"{e.treatment_mean:.4g}",
+                "blocked" if res.headline_blocked else f"{e.relative:+.2%}",
+                f"[{e.relative_ci_lower:+.2%}, {e.relative_ci_upper:+.2%}]",
+                f"{p:.3g}",
+                f"{e.variance_reduction:.0%}" if e.variance_reduction is not None else "-",
+            )
+        c.print(t)
+        if res.srm:
+            c.print(
+                f"sample ratio: {res.srm.counts}, p = {res.srm.pvalue:.3g} "
+                f"({'ok' if res.srm.passed else 'MISMATCH'})"
+            )
+        for w in res.warnings:
+            c.print(f"[yellow]warning:[/] {w}")
+
+    emit(payload, json_out, render)
+    if res.headline_blocked:  # a failed check: results are printed, the exit code says "do not ship"
+        err_console.print(
+            "[bold red]check failed:[/] sample ratio mismatch, no lift is claimed "
+            "(fix: find the assignment or logging bug)"
+        )
+        raise typer.Exit(CheckFailed.exit_code)
+
+
+@app.command("geo")
+@handles_errors
+def geo_cmd(
+    data: Annotated[str, typer.Argument(help="Long panel CSV/Parquet: one row per unit and time.")],
+    treated: Annotated[str, typer.Option("--treated", help="Treated units, comma-separated.")],
+    start: Annotated[str, typer.Option("--start", help="First treated time.")],
+    end: Annotated[
+        str | None, typer.Option("--end", help="Last treated time (default: end of panel).")
+    ] = None,
+    unit_col: Annotated[str, typer.Option("--unit-col")] = "location",
+    time_col: Annotated[str, typer.Option("--time-col")] = "date",
+    outcome_col: Annotated[str, typer.Option("--outcome-col")] = "Y",
+    method: Annotated[str, typer.Option("--method", help="demeaned | classic | ridge")] = "demeaned",
+    donors: Annotated[str | None, typer.Option("--donors", help="Donor pool (default: all others).")] = None,
+    exclude: Annotated[str | None, typer.Option("--exclude", help="Units never used as donors.")] = None,
+    inference: Annotated[
+        str, typer.Option("--inference", help="conformal | placebo | both | none")
+    ] = "conformal",
+    permutations: Annotated[
+        str, typer.Option("--permutations", help="block (exact) | iid (Monte Carlo)")
+    ] = "block",
+    statistic: Annotated[str, typer.Option("--statistic", help="mean (average effect) | lq (CWZ)")] = "mean",
+    draws: Annotated[int, typer.Option("--draws")] = 1000,
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+    alpha: Annotated[float, typer.Option("--alpha")] = 0.1,
+    ridge_lambda: Annotated[float | None, typer.Option("--ridge-lambda")] = None,
+    spend: Annotated[float | None, typer.Option("--spend", help="Incremental spend, for iROAS.")] = None,
+    report: Annotated[Path | None, typer.Option("--report", help="Also write report.html/json here.")] = None,
+    json_out: JsonFlag = False,
+) -> None:
+    """Estimate a geo test's effect with synthetic control, with conformal and/or placebo inference."""
+    from trilho.measure.api import run_geo
+
+    res = run_geo(
+        data,
+        treated=_split(treated),
+        start=start,
+        end=end,
+        unit_col=unit_col,
+        time_col=time_col,
+        outcome_col=outcome_col,
+        method=method,
+        donors=_split(donors) or None,
+        exclude=_split(exclude),
+        inference=inference,
+        permutations=permutations,
+        statistic=statistic,
+        draws=draws,
+        seed=seed,
+        alpha=alpha,
+        ridge_lambda=ridge_lambda,
+        spend=spend,
+    )
+    inputs = {
+        "data": Path(data).name,
+        "treated": _split(treated),
+        "start": start,
+        "end": end,
+        "method": method,
+        "inference": inference,
+        "permutations": permutations,
+        "statistic": statistic,
+        "draws": draws,
+    }
+    payload = {"ok": True, "result": res.to_dict(), "inputs": inputs, "seed": seed}
+    _maybe_report(payload, report, seed)
+
+    def render(c):
+        c.print(
+            f"[bold]{' + '.join(res.treated)}[/]: ATT {res.att:.4g} per unit-period, lift {res.lift:+.2%}, "
+            f"incremental {res.incremental:.5g} ({res.method} synthetic control)"
+        )
+        if res.conformal:
+            cf = res.conformal
+            mc = (
+                f", {cf.draws} draws, MC s.e. {cf.mc_se:.3f}"
+                if cf.mc_se is not None
+                else f", {cf.draws} shifts"
+            )
+            c.print(
+                f"conformal p = {cf.pvalue:.3g}{mc}; {1 - alpha:.0%} set: "
+                + (", ".join(f"[{lo:.4g}, {hi:.4g}]" for lo, hi in cf.ci.pieces) or "empty")
+            )
+        if res.placebo:
+            c.print(f"placebo rank {res.placebo.rank}/{res.placebo.units}, p = {res.placebo.pvalue:.3g}")
+        t = Table(title="donor weights")
+        t.add_column("donor")
+        t.add_column("weight")
+        for k, v in res.weights.items():
+            t.add_row(k, f"{v:.4f}")
+        c.print(t)
+        c.print(f"pre-period RMSPE {res.pre_rmspe:.4g}, scaled L2 imbalance {res.scaled_l2_imbalance:.4f}")
+        for w in res.warnings:
+            c.print(f"[yellow]warning:[/] {w}")
+
+    emit(payload, json_out, render)
+
+
+@app.command("power")
+@handles_errors
+def power_cmd(
+    data: Annotated[
+        str | None, typer.Argument(help="Historical unit data (A/B) or a geo panel (with --treated).")
+    ] = None,
+    mde: Annotated[
+        float, typer.Option("--mde", help="Minimum detectable effect (relative unless --absolute).")
+    ] = 0.05,
+    units_per_day: Annotated[float, typer.Option("--units-per-day")] = 10_000,
+    metric: Annotated[str | None, typer.Option("--metric", help="Metric column or NUM/DEN.")] = None,
+    covariate: Annotated[
+        str | None, typer.Option("--covariate", help="CUPED covariate: its correlation is used.")
+    ] = None,
+    sd: Annotated[float | None, typer.Option("--sd")] = None,
+    baseline: Annotated[float | None, typer.Option("--baseline")] = None,
+    rho: Annotated[float | None, typer.Option("--rho", help="Pre-period correlation for CUPED.")] = None,
+    absolute: Annotated[bool, typer.Option("--absolute")] = False,
+    alpha: Annotated[float, typer.Option("--alpha")] = 0.05,
+    power: Annotated[float, typer.Option("--power")] = 0.8,
+    treated: Annotated[
+        str | None, typer.Option("--treated", help="Geo mode: candidate treated units.")
+    ] = None,
+    duration: Annotated[int, typer.Option("--duration", help="Geo mode: test length in periods.")] = 14,
+    effects: Annotated[
+        str, typer.Option("--effects", help="Geo mode: lifts to simulate.")
+    ] = "0,0.025,0.05,0.1,0.2",
+    windows: Annotated[int, typer.Option("--windows")] = 10,
+    unit_col: Annotated[str, typer.Option("--unit-col")] = "location",
+    time_col: Annotated[str, typer.Option("--time-col")] = "date",
+    outcome_col: Annotated[str, typer.Option("--outcome-col")] = "Y",
+    json_out: JsonFlag = False,
+) -> None:
+    """Plan an A/B test (sample size, duration, CUPED saving) or simulate geo-test power on history."""
+    from trilho.measure import api
+
+    if treated:
+        if data is None:
+            raise MeasurementError("geo power needs a panel file", fix="pass DATA", field="data")
+        curve = api.geo_power(
+            data,
+            treated=_split(treated),
+            duration=duration,
+            effects=[float(x) for x in _split(effects)],
+            windows=windows,
+            unit_col=unit_col,
+            time_col=time_col,
+            outcome_col=outcome_col,
+            alpha=alpha,
+        )
+        out = curve.to_dict()
+
+        def render(c):
+            t = Table(
+                title=f"power by simulation: {' + '.join(curve.treated)}, {duration} periods, "
+                f"{curve.simulations} windows"
+            )
+            t.add_column("lift")
+            t.add_column("power")
+            for e, p in zip(curve.effects, curve.power, strict=True):
+                t.add_row(f"{e:.1%}", f"{p:.0%}")
+            c.print(t)
+            c.print(f"MDE at 80% power: {curve.mde if curve.mde is None else f'{curve.mde:.1%}'}")
+
+        emit(out, json_out, render)
+        return
+    plan = api.ab_design(
+        data,
+        mde=mde,
+        units_per_day=units_per_day,
+        metric=metric,
+        covariate=covariate,
+        sd=sd,
+        baseline=baseline,
+        rho=rho,
+        relative=not absolute,
+        alpha=alpha,
+        power=power,
+    )
+
+    def render_ab(c):
+        c.print(
+            f"to detect {plan.mde:.4g} (absolute) with {power:.0%} power at alpha {alpha}: "
+            f"{plan.n_control:,} + {plan.n_treatment:,} units, {plan.days} day(s)"
+        )
+        c.print(
+            f"with CUPED (rho = {plan.rho:.3f}): "
+            f"{plan.n_control_cuped:,} + {plan.n_treatment_cuped:,} units, "
+            f"{plan.days_cuped} day(s) — {plan.saving:.0%} fewer units"
+        )
+
+    emit(plan.to_dict(), json_out, render_ab)
+
+
+@app.command("select-markets")
+@handles_errors
+def select_markets_cmd(
+    data: Annotated[str, typer.Argument(help="Historical geo panel (long CSV/Parquet).")],
+    sizes: Annotated[str, typer.Option("--sizes", help="Numbers of treated markets to try, e.g. 2,3.")] = "2",
+    duration: Annotated[int, typer.Option("--duration")] = 14,
+    effects: Annotated[str, typer.Option("--effects")] = "0,0.05,0.1,0.15,0.2",
+    include: Annotated[str | None, typer.Option("--include", help="Markets that must be treated.")] = None,
+    exclude: Annotated[
+        str | None, typer.Option("--exclude", help="Markets that must not be treated.")
+    ] = None,
+    candidates: Annotated[int, typer.Option("--candidates", help="Sampled groups per size.")] = 20,
+    windows: Annotated[int, typer.Option("--windows")] = 5,
+    cost_per_unit: Annotated[
+        float | None, typer.Option("--cost-per-unit", help="Cost per incremental unit.")
+    ] = None,
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+    top: Annotated[int, typer.Option("--top")] = 10,
+    unit_col: Annotated[str, typer.Option("--unit-col")] = "location",
+    time_col: Annotated[str, typer.Option("--time-col")] = "date",
+    outcome_col: Annotated[str, typer.Option("--outcome-col")] = "Y",
+    json_out: JsonFlag = False,
+) -> None:
+    """Rank candidate treatment markets by the lift they can detect (power by simulation)."""
+    from rich.progress import Progress
+
+    from trilho.measure import api
+
+    with Progress(transient=True, disable=json_out) as prog:
+        prog.add_task("simulating candidate markets", total=None)
+        curves = api.markets(
+            data,
+            sizes=[int(s) for s in _split(sizes)],
+            duration=duration,
+            effects=[float(x) for x in _split(effects)],
+            include=_split(include),
+            exclude=_split(exclude),
+            candidates=candidates,
+            windows=windows,
+            cost_per_unit=cost_per_unit,
+            seed=seed,
+            unit_col=unit_col,
+            time_col=time_col,
+            outcome_col=outcome_col,
+        )
+    out = {"seed": seed, "ranking": [c.to_dict() for c in curves[:top]]}
+
+    def render(c):
+        t = Table(title=f"market selection ({duration} periods)")
+        for col in ("rank", "markets", "MDE", "false-positive rate", "investment"):
+            t.add_column(col)
+        for i, cv in enumerate(curves[:top], 1):
+            fpr = cv.power[cv.effects.index(0.0)] if 0.0 in cv.effects else float("nan")
+            t.add_row(
+                str(i),
+                ", ".join(cv.treated),
+                "-" if cv.mde is None else f"{cv.mde:.1%}",
+                f"{fpr:.0%}",
+                "-" if cv.investment is None else f"{cv.investment:,.0f}",
+            )
+        c.print(t)
+
+    emit(out, json_out, render)
+
+
+@app.command("simulate")
+@handles_errors
+def simulate_cmd(
+    kind: Annotated[str, typer.Argument(help="impressions | geo")],
+    out: Annotated[Path, typer.Argument(help="Output folder (impressions) or CSV path (geo).")],
+    days: Annotated[int, typer.Option("--days")] = 30,
+    per_day: Annotated[int, typer.Option("--per-day", help="Impressions per day.")] = 10_000_000,
+    lift: Annotated[float, typer.Option("--lift", help="True relative lift.")] = 0.02,
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+    chunk_rows: Annotated[int, typer.Option("--chunk-rows")] = 2_000_000,
+    units: Annotated[int, typer.Option("--units", help="Geo: number of geos.")] = 40,
+    periods: Annotated[int, typer.Option("--periods", help="Geo: number of periods.")] = 120,
+    treated: Annotated[int, typer.Option("--treated", help="Geo: number of treated geos.")] = 2,
+    test_periods: Annotated[int, typer.Option("--test-periods")] = 15,
+    json_out: JsonFlag = False,
+) -> None:
+    """Write simulated data with a known true lift: impression logs (Parquet) or a geo panel (CSV)."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from trilho.measure.simulate import ImpressionSpec, simulate_geo_panel, simulate_impressions
+
+    if kind == "impressions":
+        spec = ImpressionSpec(days=days, per_day=per_day, lift=lift, seed=seed, chunk_rows=chunk_rows)
+        with Progress(
+            TextColumn("simulating"),
+            BarColumn(),
+            TextColumn("{task.completed:,}/{task.total:,} rows"),
+            TimeRemainingColumn(),
+            disable=json_out,
+        ) as prog:
+            task = prog.add_task("rows", total=days * per_day)
+            truth = simulate_impressions(out, spec, lambda done, total: prog.update(task, completed=done))
+    elif kind == "geo":
+        _, truth = simulate_geo_panel(
+            out,
+            units=units,
+            periods=periods,
+            treated=treated,
+            test_periods=test_periods,
+            lift=lift,
+            seed=seed,
+        )
+    else:
+        raise MeasurementError(
+            f"unknown simulation kind {kind!r}", fix="use impressions or geo", field="kind", value=kind
+        )
+    emit(
+        {"ok": True, "out": str(out), "truth": truth},
+        json_out,
+        lambda c: c.print(
+            f"wrote {out} (truth: {json.dumps(truth.get('true_relative_lift_clicks', truth))})"
+        ),
+    )
+
+
+@app.command("report")
+@handles_errors
+def report_cmd(
+    result: Annotated[Path, typer.Argument(help="JSON written by `trilho measure ab/geo --json`.")],
+    out: Annotated[Path, typer.Option("--out", help="Folder for report.html and report.json.")] = Path(
+        "report"
+    ),
+    json_out: JsonFlag = False,
+) -> None:
+    """Write a self-contained HTML lift report (plotly inline) and the JSON behind it."""
+    from trilho.measure.report import build_report, write_report
+
+    if not result.exists():
+        raise MeasurementError(
+            f"result file {result} does not exist",
+            fix="run `trilho measure ab/geo --json > r.json`",
+            field="result",
+            value=str(result),
+        )
+    try:
+        payload = json.loads(result.read_text())
+    except json.JSONDecodeError as exc:
+        raise MeasurementError(
+            f"{result} is not JSON ({exc.msg})", field="result", value=str(result)
+        ) from None
+    body = payload.get("result", payload)
+    j, h = write_report(build_report(body, seed=payload.get("seed"), inputs=payload.get("inputs")), out)
+    emit({"ok": True, "json": str(j), "html": str(h)}, json_out, lambda c: c.print(f"wrote {h} and {j}"))

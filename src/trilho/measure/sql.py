@@ -1,0 +1,202 @@
+"""Sufficient statistics in SQL: one GROUP BY pass per experiment, identical text on DuckDB and PostgreSQL.
+
+:func:`moments_sql` writes the query; a :class:`Source` runs it where the data lives — DuckDB over
+Parquet/CSV files (the embedded default) or any SQLAlchemy connection (PostgreSQL, a warehouse). Only the
+per-arm aggregates come back; unit-level rows never reach Python.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from trilho.errors import MeasurementError
+from trilho.measure.moments import Moments
+
+
+def quote(name: str) -> str:
+    """A double-quoted SQL identifier (works on DuckDB, PostgreSQL and ANSI warehouses)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def moments_sql(source: str, variant: str | None, columns: Sequence[str]) -> str:
+    """The query returning, per variant: n, non-null counts, Σc and Σc·c' for every pair of ``columns``.
+
+    ``variant=None`` pools every row into one group (for designs from historical data).
+    """
+    v = f"CAST({quote(variant)} AS VARCHAR)" if variant else "'all'"
+    sel = [f"{v} AS variant", "COUNT(*) AS n"]
+    cast = [f"CAST({quote(c)} AS DOUBLE PRECISION)" for c in columns]
+    for i, c in enumerate(columns):
+        sel.append(f"COUNT({quote(c)}) AS k{i}")
+        sel.append(f"SUM({cast[i]}) AS s{i}")
+    for i in range(len(columns)):
+        for j in range(i, len(columns)):
+            sel.append(f"SUM({cast[i]} * {cast[j]}) AS p{i}_{j}")
+    group = f" GROUP BY {v} ORDER BY 1" if variant else ""
+    return f"SELECT {', '.join(sel)} FROM {source}{group}"
+
+
+def late_covariate_sql(source: str, time_column: str, exposure: str) -> str:
+    """Count units whose covariate time is after their exposure (``exposure`` is a column or a literal)."""
+    return (
+        f"SELECT COUNT(*) FROM {source} WHERE CAST({quote(time_column)} AS TIMESTAMP) > "
+        f"CAST({exposure} AS TIMESTAMP)"
+    )
+
+
+class Source(Protocol):
+    """Where experiment data lives: something that can list its columns and run an aggregate query."""
+
+    name: str
+
+    def columns(self) -> list[str]: ...
+
+    def relation(self) -> str: ...
+
+    def query(self, sql: str) -> list[tuple[Any, ...]]: ...
+
+
+@dataclass
+class DuckDBSource:
+    """Parquet or CSV file(s) (a path or a glob) read by an embedded DuckDB."""
+
+    path: str | Path
+    threads: int | None = None
+    memory_limit: str | None = None
+
+    def __post_init__(self) -> None:
+        import duckdb
+
+        self.name = Path(str(self.path)).name
+        p = str(self.path)
+        if "*" not in p and not Path(p).exists():
+            raise MeasurementError(
+                f"data file {p} does not exist", fix="check the path", field="data", value=p
+            )
+        self._con = duckdb.connect()
+        if self.threads:
+            self._con.execute(f"SET threads = {int(self.threads)}")
+        if self.memory_limit:
+            self._con.execute(f"SET memory_limit = '{self.memory_limit}'")
+
+    def relation(self) -> str:
+        """The FROM clause reading the file(s)."""
+        p = str(self.path).replace("'", "''")
+        low = p.lower()
+        if low.endswith((".parquet", ".pq")) or Path(p).is_dir():
+            target = f"{p}/**/*.parquet" if Path(p).is_dir() else p
+            return f"read_parquet('{target}')"
+        return f"read_csv_auto('{p}')"
+
+    def columns(self) -> list[str]:
+        """Column names, from the schema only."""
+        return [r[0] for r in self._con.execute(f"DESCRIBE SELECT * FROM {self.relation()}").fetchall()]
+
+    def query(self, sql: str) -> list[tuple[Any, ...]]:
+        """Run ``sql`` and return its (few) rows."""
+        return self._con.execute(sql).fetchall()
+
+    def close(self) -> None:
+        """Close the DuckDB connection."""
+        self._con.close()
+
+
+@dataclass
+class SQLAlchemySource:
+    """A table reachable through a SQLAlchemy engine (PostgreSQL or any warehouse with a dialect)."""
+
+    engine: Any
+    table: str
+    schema: str | None = None
+
+    def __post_init__(self) -> None:
+        self.name = self.table
+
+    def relation(self) -> str:
+        """The FROM clause naming the table."""
+        return f"{quote(self.schema)}.{quote(self.table)}" if self.schema else quote(self.table)
+
+    def columns(self) -> list[str]:
+        """Column names, from the database catalogue."""
+        from sqlalchemy import inspect
+
+        cols = inspect(self.engine).get_columns(self.table, schema=self.schema)
+        if not cols:
+            raise MeasurementError(f"table {self.relation()} does not exist or has no columns", field="data")
+        return [c["name"] for c in cols]
+
+    def query(self, sql: str) -> list[tuple[Any, ...]]:
+        """Run ``sql`` and return its (few) rows."""
+        from sqlalchemy import text
+
+        with self.engine.connect() as conn:
+            return [tuple(r) for r in conn.execute(text(sql)).fetchall()]
+
+
+def require_columns(source: Source, needed: Sequence[str], *, flag: str = "metric") -> None:
+    """Raise a MeasurementError naming the first missing column and listing what exists."""
+    have = source.columns()
+    for col in needed:
+        if col not in have:
+            raise MeasurementError(
+                f"column '{col}' is missing from {source.name}",
+                fix=f"pass --{flag} with one of: {', '.join(have)}",
+                field=flag,
+                value=col,
+            )
+
+
+def _row_moments(row: Sequence[Any], cols: Sequence[str], variant: str) -> Moments:
+    name, n = row[0], int(row[1])
+    if name is None:
+        raise MeasurementError(
+            f"{n} row(s) have no value in variant column '{variant}'",
+            fix="drop unassigned rows or fill the variant",
+            field="variant",
+            value=variant,
+        )
+    sums, cross = {}, {}
+    k = len(cols)
+    for i, c in enumerate(cols):
+        nn, s = int(row[2 + 2 * i]), row[3 + 2 * i]
+        if nn != n:
+            raise MeasurementError(
+                f"column '{c}' has {n - nn} missing value(s) in variant {name}",
+                fix=f"fill or filter missing '{c}' values before the analysis",
+                field="column",
+                value=c,
+            )
+        if s is None or not math.isfinite(float(s)):
+            raise MeasurementError(
+                f"column '{c}' contains NaN or infinite values in variant {name}",
+                fix=f"clean '{c}' (NaN/inf) before the analysis",
+                field="column",
+                value=c,
+            )
+        sums[c] = float(s)
+    pos = 2 + 2 * k
+    for i in range(k):
+        for j in range(i, k):
+            cross[(cols[i], cols[j])] = float(row[pos] or 0.0)
+            pos += 1
+    return Moments.from_sums(cols, n, sums, cross)
+
+
+def read_moments(source: Source, variant: str, columns: Sequence[str]) -> dict[str, Moments]:
+    """Per-variant :class:`Moments` over ``columns``; refuses NULLs and NaNs, naming the column."""
+    cols = list(dict.fromkeys(columns))
+    rows = source.query(moments_sql(source.relation(), variant, cols))
+    return {str(row[0]): _row_moments(row, cols, variant) for row in rows}
+
+
+def read_pooled_moments(source: Source, columns: Sequence[str]) -> Moments:
+    """:class:`Moments` over every row (no variant split), e.g. historical data for a design."""
+    cols = list(dict.fromkeys(columns))
+    rows = source.query(moments_sql(source.relation(), None, cols))
+    if not rows or int(rows[0][1]) == 0:
+        raise MeasurementError(f"{source.name} has no rows", field="data")
+    return _row_moments(rows[0], cols, "-")
