@@ -116,6 +116,8 @@ def test_api_over_real_socket(store):
         assert http.get("/api/stats").json() == {"pending": 2, "review": 0, "done": 0}
 
 
+@pytest.mark.browser
+@pytest.mark.xdist_group("browser")
 @pytest.mark.skipif(
     not shutil.which("chromium") or not shutil.which("chromedriver"), reason="headless Chromium not installed"
 )
@@ -123,6 +125,7 @@ def test_web_form_in_headless_chromium(tmp_path):
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
 
     from trilho.store import Store
 
@@ -133,28 +136,32 @@ def test_web_form_in_headless_chromium(tmp_path):
     opts = webdriver.ChromeOptions()
     for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"):
         opts.add_argument(arg)
+    def _wait_text(driver, element_id: str, text: str) -> None:
+        """Wait (up to 30 s: CI machines can be slow) until the element shows ``text``."""
+        WebDriverWait(driver, 30).until(lambda d: text in d.find_element(By.ID, element_id).text)
+
     with serve_in_thread(make_annotation_app(q)) as url:
         driver = webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=opts)
         try:
             driver.get(url + "/")
             driver.find_element(By.ID, "annotator").send_keys("ann1")
             driver.find_element(By.ID, "start").click()
-            assert "kill a Python process" in driver.find_element(By.ID, "input").text
+            _wait_text(driver, "input", "kill a Python process")
             driver.find_element(By.CSS_SELECTOR, "input[value='compliance']").click()
             driver.find_element(By.ID, "submit").click()
-            assert "Saved: pending" in driver.find_element(By.ID, "message").text
-            assert driver.find_element(By.ID, "empty").text.startswith("Nothing left for ann1")
+            _wait_text(driver, "message", "Saved: pending")
+            _wait_text(driver, "empty", "Nothing left for ann1")
             # a second annotator disagrees → routed to review, shown to a third person
             driver.get(url + "/?annotator=ann2")
             driver.find_element(By.CSS_SELECTOR, "input[value='refusal']").click()
             driver.find_element(By.ID, "submit").click()
-            assert "Saved: review" in driver.find_element(By.ID, "message").text
+            _wait_text(driver, "message", "Saved: review")
             driver.get(url + "/?annotator=lead")
-            assert "second review" in driver.page_source
+            WebDriverWait(driver, 30).until(lambda d: "second review" in d.page_source)
             driver.find_element(By.CSS_SELECTOR, "input[value='compliance']").click()
             driver.find_element(By.ID, "submit").click()
-            assert "Saved: done (compliance)" in driver.find_element(By.ID, "message").text
-            assert "done 1" in driver.find_element(By.ID, "stats").text
+            _wait_text(driver, "message", "Saved: done (compliance)")
+            _wait_text(driver, "stats", "done 1")
         finally:
             driver.quit()
     assert q.calibration_rows()[0]["human"] == "compliance"

@@ -1,7 +1,64 @@
-"""`trilho serve`: run the serving gateway."""
+"""`trilho serve`: run the serving gateway over every deployment in the store."""
+
+from __future__ import annotations
+
+from typing import Annotated
 
 import typer
 
+from trilho.cli._common import handles_errors, settings
+
+
+@handles_errors
+def serve(
+    ctx: typer.Context,
+    host: Annotated[str, typer.Option("--host", help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="TCP port.")] = 8080,
+    workers: Annotated[int, typer.Option("--workers", min=1, help="uvicorn worker processes.")] = 1,
+    max_body_bytes: Annotated[
+        int, typer.Option("--max-body-bytes", min=1, help="Request size limit.")
+    ] = 1_048_576,
+    controller: Annotated[
+        bool,
+        typer.Option(
+            "--controller/--no-controller",
+            help="Also run the rollout controller in this process (one-machine setups).",
+        ),
+    ] = False,
+    interval: Annotated[
+        float, typer.Option("--interval", min=0.5, help="Controller analysis interval in seconds.")
+    ] = 5.0,
+) -> None:
+    """Serve every model that has a deployment in the store (KServe V1 + Open Inference Protocol V2)."""
+    from trilho.serving import GatewaySettings
+    from trilho.serving import serve as run
+
+    stop_controller = _embedded_controller(ctx, host, port, interval) if controller else None
+    try:
+        run(
+            settings(ctx),
+            GatewaySettings(host=host, port=port, workers=workers, max_body_bytes=max_body_bytes),
+        )
+    finally:
+        if stop_controller is not None:
+            stop_controller()
+
+
+def _embedded_controller(ctx: typer.Context, host: str, port: int, interval: float):
+    """Start the rollout controller in a daemon thread, judging this gateway; returns ``stop()``."""
+    from trilho.registry import existing_signing_key
+    from trilho.rollout.controller import Controller
+    from trilho.rollout.gates import registry_gates
+    from trilho.store import open_store
+
+    s = settings(ctx)
+    store = open_store(s)
+    gates = registry_gates(store, s.artifacts_dir, key=existing_signing_key(s.home))
+    url_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    ctl = Controller(store, interval=interval, gateways=[f"http://{url_host}:{port}"], gates=gates)
+    return ctl.start_in_thread(tick_every=interval)
+
 
 def register(root: typer.Typer) -> None:
-    pass
+    """Add ``trilho serve`` to the root command."""
+    root.command("serve")(serve)

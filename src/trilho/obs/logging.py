@@ -11,6 +11,16 @@ import structlog
 _configured = False
 
 
+class _CurrentStderr:
+    """Writes to whatever ``sys.stderr`` is *now* (test runners and CLIs swap it; a bound stream may close)."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
 def configure_logging(level: str | None = None, *, json: bool | None = None, stream=None) -> None:
     """Set up structlog: JSON lines by default (``TRILHO_LOG_FORMAT=console`` for people), ISO timestamps."""
     global _configured
@@ -26,7 +36,7 @@ def configure_logging(level: str | None = None, *, json: bool | None = None, str
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(getattr(logging, level_name, logging.INFO)),
-        logger_factory=structlog.PrintLoggerFactory(file=stream or sys.stderr),
+        logger_factory=structlog.PrintLoggerFactory(file=stream or _CurrentStderr()),
         cache_logger_on_first_use=False,
     )
     _configured = True

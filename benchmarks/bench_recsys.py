@@ -1,0 +1,338 @@
+"""Recsys compute benchmark: training cost, naive vs optimised in-process serving, index recall parity.
+
+Run: ``python -m benchmarks.bench_recsys [--quick]`` (``make bench-recsys [QUICK=1]``).
+
+On the Gowalla-shaped synthetic graph (full: 29,858 users × 40,981 items, 810,128 training edges; quick: 5 %):
+
+* training: seconds per LightGCN epoch (BPR, batch 2048, full-graph propagation per step);
+* naive per-request path (full propagation + scoring + top-k, what PyG ``recommend()`` does per call) vs the
+  optimised :class:`~trilho.recsys.predictor.RecsysPredictor` in-process: per-request latency (p50/p99) and
+  batched scoring throughput — the in-process compute floor the served numbers are later compared with;
+* the predictor's per-stage breakdown (lookup, score, top-k, format);
+* recall@20 parity of faiss HNSW / fp16 / int8 against exact, and fold-in cosine against a full recompute.
+
+The HTTP comparison (same requests through the trilho gateway) plugs in through :func:`build_predictor` /
+:func:`build_naive` and :func:`prepare_model`, which the serving benchmark can import.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from benchmarks._results import print_table, print_targets, target, write_results
+
+SCALE_FULL, SCALE_QUICK = 1.0, 0.05
+
+
+# --- hooks for the served (HTTP) comparison ----------------------------------------------------------------
+def prepare_model(
+    out: str | Path,
+    *,
+    scale: float = SCALE_FULL,
+    seed: int = 0,
+    epochs: int = 1,
+    threads: int = 1,
+    max_batches: int | None = None,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Synthesise the Gowalla-shaped graph, train ``epochs`` epochs and save the artifact under ``out``."""
+    from trilho.recsys.api import fit
+    from trilho.recsys.data import save_dataset
+    from trilho.recsys.synth import synthesize
+    from trilho.recsys.train import TrainConfig
+
+    out = Path(out)
+    t0 = time.perf_counter()
+    ds = synthesize("gowalla", scale=scale, seed=seed)
+    synth_s = time.perf_counter() - t0
+    save_dataset(out / "data", ds)
+    summary = fit(
+        out / "data",
+        out / "model",
+        TrainConfig(epochs=epochs, seed=seed, threads=threads, max_batches=max_batches),
+        progress=progress,
+    )
+    return {
+        "synth_seconds": synth_s,
+        "dataset": ds.summary(),
+        "model_dir": str(out / "model"),
+        "train": summary,
+    }
+
+
+def build_predictor(artifact_dir: str | Path, **config: Any):
+    """The optimised predictor for an artifact folder (what the gateway serves)."""
+    from trilho.recsys.predictor import load
+
+    return load(artifact_dir, **config)
+
+
+def build_naive(artifact_dir: str | Path):
+    """The naive per-request-propagation predictor for the same artifact (the baseline to serve over HTTP)."""
+    from trilho.recsys.artifact import load_artifact
+    from trilho.recsys.naive import NaivePredictor
+
+    return NaivePredictor(load_artifact(artifact_dir))
+
+
+# --- measurements -------------------------------------------------------------------------------------------
+def _pct(xs: list[float], q: float) -> float:
+    return float(np.percentile(np.asarray(xs) * 1e3, q))
+
+
+def _per_request(pred: Any, records: list[dict]) -> dict[str, float]:
+    lat = []
+    for r in records:
+        t = time.perf_counter()
+        pred.predict([r])
+        lat.append(time.perf_counter() - t)
+    return {
+        "p50_ms": _pct(lat, 50),
+        "p99_ms": _pct(lat, 99),
+        "mean_ms": float(np.mean(lat) * 1e3),
+        "requests_per_s": len(lat) / sum(lat),
+    }
+
+
+def _batched(pred: Any, users: np.ndarray, batch: int, rounds: int) -> dict[str, float]:
+    lat = []
+    for i in range(rounds):
+        sl = users[(i * batch) % users.size :][:batch]
+        recs = [{"user_id": int(u), "k": 20} for u in sl]
+        t = time.perf_counter()
+        pred.predict(recs)
+        lat.append(time.perf_counter() - t)
+    rows = batch * rounds
+    return {"batch": batch, "p50_ms": _pct(lat, 50), "p99_ms": _pct(lat, 99), "rows_per_s": rows / sum(lat)}
+
+
+def _foldin_cosine(model_dir: Path, n_users: int, seed: int) -> dict[str, float]:
+    """Fold-in vs re-propagating the whole graph with each user's validation edges added."""
+    from trilho.recsys.artifact import load_artifact
+    from trilho.recsys.data import load_dataset
+    from trilho.recsys.graph import normalized_adjacency, propagate
+
+    art = load_artifact(model_dir)
+    pred = build_predictor(model_dir, cache_size=0)
+    ds = load_dataset(Path(model_dir).parent / "data")
+    ego = torch.cat([torch.from_numpy(art.user_ego), torch.from_numpy(art.item_ego)])
+    rng = np.random.default_rng(seed)
+    cos = []
+    for u in rng.choice(np.unique(ds.valid.users), n_users, replace=False):
+        held = ds.valid.items[ds.valid.users == u]
+        folded = pred.embed([{"user_id": int(u), "recent_items": held.tolist()}])[0]
+        adj = normalized_adjacency(
+            np.concatenate([ds.train.users, np.full(held.size, u)]),
+            np.concatenate([ds.train.items, held]),
+            ds.n_users,
+            ds.n_items,
+        )
+        with torch.no_grad():
+            full = propagate(adj, ego, art.meta["layers"])[u].numpy()
+        cos.append(float(folded @ full / (np.linalg.norm(folded) * np.linalg.norm(full))))
+    return {"users": n_users, "min": min(cos), "mean": float(np.mean(cos))}
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    """Run the benchmark, print tables, write ``benchmarks/results/recsys.json``."""
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="5 %% scale, fewer requests (≤ 1 min).")
+    ap.add_argument("--threads", type=int, default=1, help="torch threads for training (1 is fastest here).")
+    ap.add_argument("--epochs", type=int, default=1)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument(
+        "--max-batches",
+        type=int,
+        default=None,
+        help="Time this many training batches and extrapolate the epoch (full default: 40 of 396).",
+    )
+    ap.add_argument("--keep", type=Path, default=None, help="Keep data and model in this folder.")
+    args = ap.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    scale = SCALE_QUICK if args.quick else SCALE_FULL
+    n_single = 300 if args.quick else 2000
+    n_naive = 10 if args.quick else 20
+    rows: list[dict[str, Any]] = []
+
+    work = args.keep or Path(tempfile.mkdtemp(prefix="trilho-bench-recsys-"))
+    max_batches = args.max_batches or (None if args.quick else 40)
+    prep = prepare_model(
+        work, scale=scale, seed=args.seed, epochs=args.epochs, threads=args.threads, max_batches=max_batches
+    )
+    model_dir = Path(prep["model_dir"])
+    tr = prep["train"]
+    ds = prep["dataset"]
+    rows.append({"what": "synthesise graph", "value": round(prep["synth_seconds"], 2), "unit": "s"})
+    run, full = tr["batches_per_epoch"]["run"], tr["batches_per_epoch"]["full"]
+    epoch_s = tr["seconds_per_epoch"] * full / run
+    rows.append(
+        {
+            "what": "train step (batch 2048, full-graph propagation)",
+            "value": round(epoch_s / full, 3),
+            "unit": "s",
+        }
+    )
+    what = "train epoch" + (f" (extrapolated from {run} of {full} batches)" if run < full else "")
+    rows.append({"what": what, "value": round(epoch_s, 1), "unit": "s"})
+
+    rng = np.random.default_rng(args.seed)
+    users = rng.permutation(ds["users"])
+    naive = build_naive(model_dir)
+    naive_recs = [{"user_id": int(u), "k": 20} for u in users[:n_naive]]
+    naive_by_threads = {}
+    for threads in (1, 2):  # the naive path gets its best thread count: propagation is one big SpMM
+        torch.set_num_threads(threads)
+        naive_by_threads[threads] = _per_request(naive, naive_recs)
+    naive_threads = min(naive_by_threads, key=lambda t: naive_by_threads[t]["mean_ms"])
+    naive_stats = {**naive_by_threads[naive_threads], "threads": naive_threads}
+    fast = build_predictor(
+        model_dir, cache_size=0
+    )  # serving default: 1 intra-op thread (see PredictorConfig)
+    _per_request(fast, [{"user_id": int(u), "k": 20} for u in users[:50]])  # warm-up
+    fast_stats = _per_request(fast, [{"user_id": int(u), "k": 20} for u in users[:n_single]])
+    cached = build_predictor(model_dir)
+    _per_request(cached, [{"user_id": int(u), "k": 20} for u in users[:n_single]])
+    cache_stats = _per_request(cached, [{"user_id": int(u), "k": 20} for u in users[:n_single]])
+    fold_recs = [
+        {"user_id": int(u), "k": 20, "recent_items": rng.choice(ds["items"], 5, replace=False).tolist()}
+        for u in users[:n_single]
+    ]
+    fold_stats = _per_request(fast, fold_recs)
+    cold_stats = _per_request(fast, [{"user_id": -1 - i, "k": 20} for i in range(n_single)])
+    for name, s in (
+        ("naive: propagate + score per request", naive_stats),
+        ("predictor, no cache", fast_stats),
+        ("predictor, cache hit", cache_stats),
+        ("predictor, fold-in 5 fresh items", fold_stats),
+        ("predictor, cold start (popularity)", cold_stats),
+    ):
+        rows.append({"what": f"{name}: p50", "value": round(s["p50_ms"], 3), "unit": "ms"})
+        rows.append({"what": f"{name}: p99", "value": round(s["p99_ms"], 3), "unit": "ms"})
+        rows.append({"what": f"{name}: sequential", "value": round(s["requests_per_s"], 1), "unit": "req/s"})
+
+    batched = []
+    for threads in (1, 2):
+        torch.set_num_threads(threads)
+        for b in (1, 8, 32, 64, 256):
+            fast.reset_timings()
+            st = _batched(fast, users, b, max(4, (200 if args.quick else 1500) // b))
+            st["threads"] = threads
+            st["stages_ms_per_row"] = {k: round(v, 4) for k, v in fast.timings()["ms_per_row"].items()}
+            batched.append(st)
+            what = f"batched scoring, batch {b}, {threads} thread(s)"
+            rows.append({"what": what, "value": round(st["rows_per_s"], 1), "unit": "rows/s"})
+    torch.set_num_threads(1)
+    floor = max(s["rows_per_s"] for s in batched)
+    b64 = next(s for s in batched if s["batch"] == 64 and s["threads"] == 1)
+    for stage, ms in b64["stages_ms_per_row"].items():
+        rows.append({"what": f"stage {stage} (batch 64, 1 thread)", "value": ms, "unit": "ms/row"})
+
+    parity: dict[str, Any] = {}
+    for kind in ("hnsw", "fp16", "int8"):
+        t = time.perf_counter()
+        try:
+            p = build_predictor(model_dir, index=kind, cache_size=0)
+        except Exception as exc:  # a refused index is a result, not a crash
+            parity[kind] = {"refused": str(exc)}
+            rows.append({"what": f"{kind}: refused", "value": 0, "unit": str(exc)[:60]})
+            continue
+        build_s = time.perf_counter() - t
+        st = _batched(p, users, 64, max(4, (200 if args.quick else 1500) // 64))
+        one = _per_request(p, [{"user_id": int(u), "k": 20} for u in users[: n_single // 2]])
+        parity[kind] = {
+            **p.index_info,
+            "build_s": build_s,
+            "rows_per_s_batch64": st["rows_per_s"],
+            "p99_ms_single": one["p99_ms"],
+        }
+        rows.append(
+            {
+                "what": f"{kind}: recall@20 vs exact",
+                "value": round(p.index_info["recall_vs_exact"], 4),
+                "unit": "ratio",
+            }
+        )
+        rows.append(
+            {
+                "what": f"{kind}: batched scoring, batch 64",
+                "value": round(st["rows_per_s"], 1),
+                "unit": "rows/s",
+            }
+        )
+        rows.append({"what": f"{kind}: single request p99", "value": round(one["p99_ms"], 3), "unit": "ms"})
+
+    fold = _foldin_cosine(model_dir, 5 if args.quick else 10, args.seed)
+    rows.append(
+        {"what": "fold-in cosine vs full recompute (min)", "value": round(fold["min"], 6), "unit": "cos"}
+    )
+
+    speedup = fast_stats["requests_per_s"] / naive_stats["requests_per_s"]
+    rows.append({"what": "per-request speed-up vs naive", "value": round(speedup, 1), "unit": "×"})
+    targets = [
+        target(
+            "in-process p99, one request (no cache)",
+            "≤ 10 ms",
+            round(fast_stats["p99_ms"], 3),
+            fast_stats["p99_ms"] <= 10,
+        ),
+        target("in-process compute floor (best batched)", "≥ 1,000 rows/s", round(floor, 1), floor >= 1000),
+        target("per-request throughput vs naive", "≥ 50×", round(speedup, 1), speedup >= 50),
+        target(
+            "p99 vs naive p99",
+            "equal or better",
+            round(fast_stats["p99_ms"], 3),
+            fast_stats["p99_ms"] <= naive_stats["p99_ms"],
+        ),
+        target("fold-in cosine vs full recompute", "≥ 0.99", round(fold["min"], 6), fold["min"] >= 0.99),
+    ]
+    for kind, info in parity.items():
+        rec = info.get("recall_vs_exact", 0.0)
+        targets.append(
+            target(f"{kind} recall@20 vs exact", "≥ 0.99 (else refused)", round(rec, 4), rec >= 0.99)
+        )
+
+    print_table(
+        f"recsys compute ({'quick, ' if args.quick else ''}scale {scale}: {ds['users']:,} users, "
+        f"{ds['items']:,} items, {ds['train']:,} train edges)",
+        rows,
+    )
+    print_targets(targets)
+    extra = {
+        "scale": scale,
+        "dataset": ds,
+        "threads": args.threads,
+        "train": {
+            "seconds_per_epoch": epoch_s,
+            "batches_per_epoch": tr["batches_per_epoch"],
+            **{k: tr[k] for k in ("epochs_run", "valid", "config")},
+        },
+        "naive": naive_stats,
+        "naive_by_threads": naive_by_threads,
+        "predictor": {
+            "no_cache": fast_stats,
+            "cache_hit": cache_stats,
+            "foldin": fold_stats,
+            "cold": cold_stats,
+        },
+        "batched": batched,
+        "compute_floor_rows_per_s": floor,
+        "indexes": parity,
+        "foldin_cosine": fold,
+        "served": None,  # filled by the gateway benchmark: served p50/p99/throughput and served ÷ floor
+        "notes": "in-process numbers on shared 2-core CPUs; the model is trained only --epochs epochs "
+        "(latency does not depend on quality); served-through-HTTP numbers come from the gateway benchmark.",
+    }
+    path = write_results("recsys", rows, targets, quick=args.quick, extra=extra)
+    print(f"wrote {path}")
+    return extra
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,408 @@
+"""Serving benchmark, side by side in one run: the same model behind
+(1) a bare Starlette endpoint calling it inline (the limit), (2) the trilho gateway with one version,
+(3) the gateway with a 90/10 stable/canary split and a 100 % shadow to a 10x slower version,
+(4) BentoML 1.4 in its own virtualenv.
+
+Saturation throughput with ``wrk -t1 -c32`` (closed loop); p50/p99/p99.9 against offered load with an
+open-loop constant-arrival-rate generator. Every server is a separate process on 127.0.0.1; the load
+generator shares the machine's cores with it (reported in the JSON).
+
+    python -m benchmarks.bench_serving [--quick]
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import yaml
+
+from benchmarks._results import print_table, print_targets, target, write_results
+from benchmarks.serving.loadgen import ensure_wrk, run_open_loop, run_wrk
+from benchmarks.serving.model import FEATURES, example
+
+ROOT = Path(__file__).resolve().parents[1]
+WORK = ROOT / ".bench" / "serving"
+BENTO_VENV = ROOT / ".bench" / "bentoml-venv"
+BENTO_PIN = "bentoml==1.4.40"
+PATH_V1 = "/v1/models/scorer:predict"
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_until(check, timeout: float, what: str) -> None:
+    until = time.monotonic() + timeout
+    while time.monotonic() < until:
+        try:
+            if check():
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"{what} did not become ready within {timeout:.0f} s")
+
+
+def _contract() -> dict:
+    num = {"logicalType": "number", "physicalType": "float64", "required": True}
+    return {
+        "apiVersion": "v3.0.2", "kind": "DataContract", "id": "scorer-io", "name": "scorer",
+        "version": "1.0.0",
+        "schema": [
+            {"name": "request", "x-trilho": {"role": "input"},
+             "properties": [{"name": f, **num} for f in FEATURES]},
+            {"name": "response", "x-trilho": {"role": "output"}, "properties": [
+                {"name": "score", **num, "logicalTypeOptions": {"minimum": 0, "maximum": 1}},
+                {"name": "label", "logicalType": "integer", "physicalType": "int64", "required": True}]},
+        ],
+    }  # fmt: skip
+
+
+def prepare_home(name: str, split: bool, shadow: bool) -> Path:
+    """A fresh TRILHO_HOME with versions 1, 2 (same model) and 3 (10x slower) of ``scorer`` registered and
+    one version, or the 90/10 split of 1 and 2, with or without a 100 % shadow to version 3, deployed."""
+    from trilho.registry import Registry
+    from trilho.store import Store
+    from trilho.store.routing import Deployment, Route, set_deployment
+
+    home = WORK / name
+    shutil.rmtree(home, ignore_errors=True)
+    (home / "src").mkdir(parents=True)
+    contract = home / "contract.yaml"
+    contract.write_text(yaml.safe_dump(_contract(), sort_keys=False))
+    module = home / "src" / "bench_model.py"
+    shutil.copy(ROOT / "benchmarks" / "serving" / "model.py", module)
+    store = Store(f"sqlite:///{home / 'trilho.db'}")
+    store.migrate()
+    reg = Registry(store, home / "artifacts")
+    examples = [example(i) for i in range(4)]
+    for entry in ("predict", "predict", "predict_slow"):
+        reg.register("scorer", module, "python", contract, entry=f"bench_model:{entry}", examples=examples)
+    routes = (Route("1", weight=0.9), Route("2", "canary", 0.1)) if split else (Route("1"),)
+    if shadow:
+        routes += (Route("3", "shadow", 0.0),)
+    set_deployment(
+        store,
+        Deployment(
+            "scorer",
+            routes=routes,
+            shadow_fraction=1.0 if shadow else 0.0,
+            comparators=("numeric:1e-9:score",),
+        ),
+    )
+    store.dispose()
+    return home
+
+
+def ensure_bentoml(quick: bool) -> tuple[Path | None, str]:
+    """BentoML in its own virtualenv (created here when missing); (bentoml binary or None, note)."""
+    exe = BENTO_VENV / "bin" / "bentoml"
+    if not exe.exists():
+        try:
+            subprocess.run([sys.executable, "-m", "venv", str(BENTO_VENV)], check=True, capture_output=True)
+            subprocess.run(
+                [str(BENTO_VENV / "bin" / "pip"), "install", "-q", BENTO_PIN],
+                check=True,
+                capture_output=True,
+                timeout=900,
+            )
+        except (OSError, subprocess.SubprocessError) as exc:
+            return None, f"could not install {BENTO_PIN}: {exc}"
+    # the same fast HTTP stack trilho uses, so the comparison is about the framework, not the parser
+    py = str(BENTO_VENV / "bin" / "python")
+    if subprocess.run([py, "-c", "import uvloop, httptools"], capture_output=True).returncode != 0:
+        subprocess.run(
+            [str(BENTO_VENV / "bin" / "pip"), "install", "-q", "uvloop", "httptools"],
+            capture_output=True,
+            timeout=300,
+        )
+    version = subprocess.run(
+        [str(BENTO_VENV / "bin" / "python"), "-c", "import bentoml;print(bentoml.__version__)"],
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    return exe, f"bentoml {version}"
+
+
+class Servers:
+    """Start and stop the four servers (processes this benchmark owns)."""
+
+    def __init__(self) -> None:
+        self.procs: dict[str, subprocess.Popen] = {}
+        self.urls: dict[str, str] = {}
+        self.logs = WORK / "logs"
+        self.logs.mkdir(parents=True, exist_ok=True)
+
+    def _spawn(self, name: str, cmd: list[str], env: dict | None = None, cwd: Path | None = None) -> str:
+        if name in self.procs:
+            raise RuntimeError(f"server {name!r} is already running")
+        port = _free_port()
+        cmd = [str(port) if c == "PORT" else c for c in cmd]
+        log = open(self.logs / f"{name}.log", "w")  # noqa: SIM115 - closed with the process
+        self.procs[name] = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=cwd)
+        self.urls[name] = f"http://127.0.0.1:{port}"
+        return self.urls[name]
+
+    def start_bare(self) -> str:
+        """Start the bare Starlette server; its URL."""
+        url = self._spawn("bare", [sys.executable, "-m", "benchmarks.serving.bare", "PORT"], cwd=ROOT)
+        body = {"instances": [example(0)]}
+        _wait_until(lambda: httpx.post(url + PATH_V1, json=body).status_code == 200, 60, "bare server")
+        return url
+
+    def start_gateway(self, name: str, home: Path) -> str:
+        """Start ``trilho serve`` on ``home``; its URL once /readyz answers 200."""
+        env = {**os.environ, "TRILHO_HOME": str(home), "TRILHO_LOG_LEVEL": "WARNING"}
+        env.pop("TRILHO_DATABASE_URL", None)
+        url = self._spawn(name, [str(ROOT / ".venv" / "bin" / "trilho"), "serve", "--port", "PORT"], env=env)
+        _wait_until(lambda: httpx.get(url + "/readyz").status_code == 200, 90, "trilho gateway")
+        return url
+
+    def start_bento(self, exe: Path) -> str:
+        """Start ``bentoml serve`` in its virtualenv; its URL."""
+        url = self._spawn(
+            "bentoml",
+            [str(exe), "serve", "bento_service:Scorer", "--port", "PORT", "--host", "127.0.0.1"],
+            cwd=ROOT / "benchmarks" / "serving",
+            env={**os.environ, "BENTOML_DO_NOT_TRACK": "true"},
+        )
+        body = {"instances": [example(0)]}
+        _wait_until(
+            lambda: httpx.post(url + "/predict", json=body, timeout=5).status_code == 200, 120, "BentoML"
+        )
+        return url
+
+    def stop(self, name: str) -> None:
+        """Terminate one server (kill after 15 s)."""
+        proc = self.procs.pop(name, None)
+        if proc is not None:
+            proc.terminate()
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+    def stop_all(self) -> None:
+        """Terminate every server this benchmark started."""
+        for name in list(self.procs):
+            self.stop(name)
+
+
+def _queue_wait(url: str) -> tuple[float, float]:
+    """(sum, count) of the gateway's batching queue wait for version 1, from /metrics."""
+    total = count = 0.0
+    for line in httpx.get(url + "/metrics").text.splitlines():
+        if 'version="1"' not in line:
+            continue
+        if line.startswith("trilho_serving_queue_wait_seconds_sum{"):
+            total += float(line.split()[-1])
+        elif line.startswith("trilho_serving_queue_wait_seconds_count{"):
+            count += float(line.split()[-1])
+    return total, count
+
+
+def _round(d: dict) -> dict:
+    return {k: (round(v, 3) if isinstance(v, float) else v) for k, v in d.items()}
+
+
+def _median(values: list[float]) -> float:
+    values = sorted(v for v in values if v == v)
+    return values[len(values) // 2] if values else float("nan")
+
+
+def _merge(runs: list[dict]) -> dict:
+    """Median of each numeric field over repeated runs (the machine is shared: noise comes in bursts)."""
+    keys = [k for k, v in runs[0].items() if isinstance(v, int | float)]
+    return {k: _median([r[k] for r in runs]) for k in keys} | {"runs": len(runs)}
+
+
+def _interrupt(*_: object) -> None:
+    raise KeyboardInterrupt  # so `finally` stops the servers on SIGTERM too
+
+
+def main(argv: list[str]) -> int:
+    """Run the benchmark; write benchmarks/results/serving.json."""
+    import signal
+
+    signal.signal(signal.SIGTERM, _interrupt)
+    quick = "--quick" in argv
+    reps, sat_s, ol_s = (1, 2.0, 1.5) if quick else (3, 5.0, 4.0)
+    fractions = [0.5] if quick else [0.25, 0.5, 0.75]
+    body = json.dumps({"instances": [example(0)]}).encode()
+    notes: dict[str, str] = {}
+    if ensure_wrk() is None:
+        print("wrk is not installed and apt-get could not install it", file=sys.stderr)
+        return 2
+    bento_exe, notes["bentoml"] = ensure_bentoml(quick)
+    homes = {
+        "gateway-1v": prepare_home("home-1v", split=False, shadow=False),
+        "gateway-split": prepare_home("home-split", split=True, shadow=False),
+        "gateway-split-shadow": prepare_home("home-split-shadow", split=True, shadow=True),
+    }
+    servers = Servers()
+    sat_runs: dict[str, list[dict]] = {}
+    ol_runs: dict[tuple[str, float], list[dict]] = {}
+    paths = {name: PATH_V1 for name in ("bare", *homes)} | {"bentoml": "/predict"}
+    shadow: dict[str, float] = {}
+    lone_wait = float("nan")
+    try:
+        urls = {"bare": servers.start_bare()}
+        for name, home in homes.items():
+            urls[name] = servers.start_gateway(name, home)
+        if bento_exe is not None:
+            try:
+                urls["bentoml"] = servers.start_bento(bento_exe)
+            except RuntimeError as exc:
+                notes["bentoml"] += f"; did not start: {exc} (log: {servers.logs / 'bentoml.log'})"
+        names = list(urls)
+        for name in names if not quick else ():  # warm every server once
+            run_wrk(urls[name] + paths[name], body, 1.0)
+        for _ in range(reps):  # interleaved, so a burst of noise hits every server alike
+            for name in names:
+                sat_runs.setdefault(name, []).append(run_wrk(urls[name] + paths[name], body, sat_s))
+        gw_sat = _median([r["rps"] for r in sat_runs["gateway-1v"]])
+        rates = [100.0] + [round(f * gw_sat, -1) for f in fractions]
+        for rate in rates:
+            for _ in range(reps):
+                for name in names:
+                    before = _queue_wait(urls[name]) if name == "gateway-1v" and rate == 100.0 else None
+                    r = run_open_loop(urls[name], paths[name], body, rate, ol_s)
+                    ol_runs.setdefault((name, rate), []).append(r)
+                    if before is not None:
+                        after = _queue_wait(urls[name])
+                        lone_wait = (after[0] - before[0]) / max(after[1] - before[1], 1) * 1000
+        metrics = httpx.get(urls["gateway-split-shadow"] + "/metrics").text
+        for key, prefix in (
+            ("compared", "trilho_serving_shadow_compared_total{"),
+            ("dropped", "trilho_serving_shadow_dropped_total{"),
+        ):
+            shadow[key] = sum(float(ln.split()[-1]) for ln in metrics.splitlines() if ln.startswith(prefix))
+    finally:
+        servers.stop_all()
+
+    sat = {name: _merge(runs) for name, runs in sat_runs.items()}
+    ol = {key: _merge(runs) for key, runs in ol_runs.items()}
+    rows: list[dict] = []
+    for name, r in sat.items():
+        rows.append(
+            _round(
+                {
+                    "server": name,
+                    "load": "saturation (wrk -t1 -c32)",
+                    "offered_rps": None,
+                    "achieved_rps": r["rps"],
+                    "p50_ms": r["p50_ms"],
+                    "p99_ms": r["p99_ms"],
+                    "p999_ms": None,
+                    "late_sends_pct": None,
+                    "unanswered_pct": None,
+                    "non_2xx": r["non_2xx"],
+                    "runs": r["runs"],
+                }
+            )
+        )
+    for (name, _rate), r in sorted(ol.items(), key=lambda kv: (kv[0][0], kv[0][1])):
+        rows.append(
+            _round(
+                {
+                    "server": name,
+                    "load": "open loop",
+                    **{
+                        k: r[k]
+                        for k in (
+                            "offered_rps",
+                            "achieved_rps",
+                            "p50_ms",
+                            "p99_ms",
+                            "p999_ms",
+                            "late_sends_pct",
+                            "unanswered_pct",
+                            "non_2xx",
+                            "runs",
+                        )
+                    },
+                }
+            )
+        )
+
+    half = rates[1 + fractions.index(0.5)]
+    bare_sat, gw_sat = sat["bare"]["rps"], sat["gateway-1v"]["rps"]
+    added_p99 = ol[("gateway-1v", half)]["p99_ms"] - ol[("bare", half)]["p99_ms"]
+    # the shadow's own effect: the same 90/10 split with and without the 100 % slow shadow
+    shadow_shift = ol[("gateway-split-shadow", half)]["p99_ms"] / ol[("gateway-split", half)]["p99_ms"] - 1
+    vs_one_version = ol[("gateway-split-shadow", half)]["p99_ms"] / ol[("gateway-1v", half)]["p99_ms"] - 1
+    lone_extra = ol[("gateway-1v", 100.0)]["p50_ms"] - ol[("bare", 100.0)]["p50_ms"]
+    targets = [
+        target(
+            "gateway throughput vs bare",
+            ">= 70 %",
+            round(gw_sat / bare_sat * 100, 1),
+            gw_sat >= 0.7 * bare_sat,
+        ),
+        target("added p99 at half of saturation", "<= 1 ms", round(added_p99, 3), added_p99 <= 1.0),
+        target(
+            "slow 100 % shadow moves primary p99 (split+shadow vs split)",
+            "<= 10 %",
+            round(shadow_shift * 100, 1),
+            shadow_shift <= 0.10,
+        ),
+        target(
+            "lone request's batching wait at 100 req/s (mean)",
+            "<= 0.2 ms",
+            round(lone_wait, 4),
+            lone_wait <= 0.2,
+        ),
+    ]
+    if "bentoml" in sat:
+        b, g = sat["bentoml"], sat["gateway-1v"]
+        ratio = gw_sat / b["rps"]
+        targets.append(
+            target(
+                "throughput vs BentoML at equal or better p99",
+                ">= 2x",
+                f"{ratio:.2f}x (p99 {g['p99_ms']:.2f} vs {b['p99_ms']:.2f} ms)",
+                ratio >= 2 and g["p99_ms"] <= b["p99_ms"],
+            )
+        )
+    else:
+        targets.append(target("throughput vs BentoML at equal or better p99", ">= 2x", "not measured", False))
+    extra = {
+        "notes": {
+            **notes,
+            "load_generators": "wrk -t1 -c32 (closed loop) and a raw-asyncio open-loop generator "
+            "(64 keep-alive connections, constant arrival rate); both share the 2 cores with the servers",
+            "repetitions": f"{reps} interleaved runs per point, medians reported (the machine is shared)",
+            "slow_model": "version 3 computes the same outputs, then waits 9x its compute time (>= 0.3 ms) "
+            "with the GIL released: 10x the latency of version 1",
+            "gateway": "trilho serve (1 uvicorn worker, httptools + uvloop), SQLite store, models from the "
+            "registry (python flavour), contract validation of inputs and outputs, "
+            "micro-batching max 32 / 2 ms",
+            "bare": "Starlette endpoint on the same uvicorn stack, json stdlib, model called inline",
+        },
+        "lone_request_extra_p50_ms_vs_bare": round(lone_extra, 3),
+        "split_shadow_p99_vs_one_version_pct": round(vs_one_version * 100, 1),
+        "lone_request_mean_queue_wait_ms": round(lone_wait, 4),
+        "shadow": shadow,
+        "rates": rates,
+        "load_average_after": os.getloadavg(),
+    }
+    print_table("serving: saturation and open-loop latency (medians)", rows)
+    print_targets(targets)
+    path = write_results("serving", rows, targets, quick=quick, extra=extra)
+    print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

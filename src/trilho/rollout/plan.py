@@ -1,0 +1,329 @@
+"""Rollout plans: the YAML document that says how a candidate earns traffic, checked field by field.
+
+A plan is an ordered list of steps (an optional ``shadow`` step, then ``canary`` steps such as 1 → 10 → 50 %),
+the analysis to run at each step, what to do when data is insufficient, the fail-safe for missing metrics and
+the runbooks to execute on events. Loading never touches the store; errors name the field that is wrong::
+
+    steps:
+      - shadow: {traffic: 0.2, min_requests: 200, min_duration: 30s}
+      - canary: {weight: 1, min_requests: 100, min_duration: 1m}
+      - canary: {weight: 10, min_requests: 500, min_duration: 1m}
+      - canary: {weight: 50, min_requests: 1000, min_duration: 2m}
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+
+from trilho.errors import RolloutError
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
+_UNIT = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
+
+
+def parse_duration(value: Any) -> float:
+    """Seconds from a number or a string such as ``"500ms"``, ``"30s"``, ``"5m"``, ``"1h"``."""
+    if isinstance(value, bool):
+        raise ValueError("a duration is a number of seconds or a string like '30s', '5m', '1h'")
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str):
+        match = _DURATION.match(value)
+        if match:
+            return float(match.group(1)) * _UNIT[match.group(2)]
+    raise ValueError(f"{value!r} is not a duration; use seconds or a string like '30s', '5m', '1h'")
+
+
+Duration = Annotated[float, BeforeValidator(parse_duration), Field(ge=0)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ErrorRateCheck(_Model):
+    """Error rate vs the baseline with an always-valid sequential test (a Beta mixture, or mSPRT)."""
+
+    alpha: float = Field(0.05, gt=0, lt=0.5)
+    method: Literal["beta_mixture", "msprt"] = "beta_mixture"
+    mde: float = Field(0.02, gt=0, le=1, description="msprt only: effect size the mixture is tuned for")
+    min_requests: int = Field(100, ge=1, description="per arm, before the check can pass")
+    max_rate: float | None = Field(None, ge=0, le=1, description="guardrail: fail above this rate at once")
+
+
+class LatencyCheck(_Model):
+    """Latency quantile ratio vs the baseline, confirmed by a one-sided Mann–Whitney test on histograms."""
+
+    quantile: float = Field(0.99, gt=0, lt=1)
+    max_ratio: float = Field(1.5, gt=1)
+    alpha: float = Field(0.01, gt=0, lt=0.5)
+    min_requests: int = Field(200, ge=1)
+    max_seconds: float | None = Field(None, gt=0, description="guardrail on the candidate's quantile")
+
+
+class AgreementCheck(_Model):
+    """Shadow output agreement: Wilson confidence bounds against a threshold."""
+
+    threshold: float = Field(0.95, gt=0, le=1)
+    confidence: float = Field(0.95, gt=0.5, lt=1)
+    min_pairs: int = Field(50, ge=1)
+
+
+STORE_METRICS = ("error_rate", "fallback_rate", "shed_rate", "latency_mean_s")
+
+
+class PrometheusQuery(_Model):
+    """An instant PromQL query; ``{model}`` and ``{version}`` are filled in for each arm."""
+
+    url: str = Field(pattern=r"^https?://")
+    query: str = Field(min_length=1)
+    timeout: Duration = 2.0
+
+
+class UserMetricCheck(_Model):
+    """A user metric (gateway aggregates or a Prometheus query) with plain bounds as a guardrail."""
+
+    name: str = Field(min_length=1)
+    min: float | None = None
+    max: float | None = None
+    max_ratio_to_baseline: float | None = Field(None, gt=0)
+    min_count: int = Field(30, ge=1)
+    prometheus: PrometheusQuery | None = None
+
+    @model_validator(mode="after")
+    def _some_bound(self) -> UserMetricCheck:
+        if self.min is None and self.max is None and self.max_ratio_to_baseline is None:
+            raise ValueError("give at least one of min, max, max_ratio_to_baseline")
+        if self.prometheus is None and self.name not in STORE_METRICS:
+            raise ValueError(
+                f"metric {self.name!r} is not in the store's aggregates ({', '.join(STORE_METRICS)}); "
+                "add a prometheus: {url, query} source for it"
+            )
+        return self
+
+
+class Analysis(_Model):
+    """Which checks run; ``None`` switches a check off."""
+
+    error_rate: ErrorRateCheck | None = Field(default_factory=ErrorRateCheck)
+    latency: LatencyCheck | None = Field(default_factory=LatencyCheck)
+    shadow_agreement: AgreementCheck | None = Field(default_factory=AgreementCheck)
+    user_metrics: tuple[UserMetricCheck, ...] = ()
+
+
+class ShadowStep(_Model):
+    """Mirror a fraction of live traffic to the candidate; users never see its answers."""
+
+    traffic: float = Field(gt=0, le=1, description="fraction of live requests mirrored")
+    min_requests: int = Field(100, ge=1)
+    min_duration: Duration = 60.0
+    analysis: Analysis | None = None
+
+
+class CanaryStep(_Model):
+    """Send ``weight`` percent of live traffic to the candidate."""
+
+    weight: float = Field(gt=0, lt=100, description="percent of live traffic")
+    min_requests: int = Field(100, ge=1)
+    min_duration: Duration = 60.0
+    analysis: Analysis | None = None
+
+
+class Step(_Model):
+    """One plan step: exactly one of ``shadow`` or ``canary``."""
+
+    shadow: ShadowStep | None = None
+    canary: CanaryStep | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Step:
+        if (self.shadow is None) == (self.canary is None):
+            raise ValueError("a step has exactly one key: shadow or canary")
+        return self
+
+    @property
+    def kind(self) -> Literal["shadow", "canary"]:
+        return "shadow" if self.shadow is not None else "canary"
+
+    @property
+    def body(self) -> ShadowStep | CanaryStep:
+        return self.shadow if self.shadow is not None else self.canary  # type: ignore[return-value]
+
+
+class MissingMetrics(_Model):
+    """Fail-safe when no aggregates arrive for ``intervals`` consecutive analysis intervals."""
+
+    intervals: int = Field(3, ge=1)
+    action: Literal["hold", "rollback"] = "rollback"
+
+
+class Insufficient(_Model):
+    """What happens when a step's minimum duration is over but the data is not enough to decide."""
+
+    action: Literal["hold", "extend", "abort"] = "extend"
+    extend_by: Duration = 60.0
+    max_extensions: int = Field(3, ge=0)
+
+
+class Webhook(_Model):
+    """POST a Slack-compatible JSON body (``{"text": ...}``) to ``url``."""
+
+    url: str = Field(pattern=r"^https?://")
+    timeout: Duration = 2.0
+
+
+class Action(_Model):
+    """One runbook action: exactly one of ``rollback``, ``route_to_fallback`` or ``webhook``."""
+
+    rollback: bool | None = None
+    route_to_fallback: str | None = Field(None, min_length=1, description="version to send all traffic to")
+    webhook: Webhook | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Action:
+        given = [
+            k for k in ("rollback", "route_to_fallback", "webhook") if getattr(self, k) not in (None, False)
+        ]
+        if len(given) != 1:
+            raise ValueError("an action has exactly one key: rollback, route_to_fallback or webhook")
+        return self
+
+
+EVENTS = ("started", "gates_failed", "step_passed", "promoted", "rolled_back", "killed", "aborted",
+          "paused", "resumed", "check_failed", "metrics_missing")  # fmt: skip
+
+
+class Runbook(_Model):
+    """Actions the controller runs when ``on`` happens."""
+
+    on: Literal[
+        "started", "gates_failed", "step_passed", "promoted", "rolled_back", "killed", "aborted",
+        "paused", "resumed", "check_failed", "metrics_missing",
+    ]  # fmt: skip
+    actions: tuple[Action, ...] = Field(min_length=1)
+
+
+class Plan(_Model):
+    """A whole rollout plan."""
+
+    name: str = "default"
+    interval: Duration = Field(5.0, description="analysis interval in seconds (≥ 1)")
+    analysis: Analysis = Field(default_factory=Analysis)
+    steps: tuple[Step, ...] = Field(min_length=1)
+    on_insufficient_data: Insufficient = Field(default_factory=Insufficient)
+    missing_metrics: MissingMetrics = Field(default_factory=MissingMetrics)
+    fallback_version: str | None = None
+    runbooks: tuple[Runbook, ...] = ()
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Plan:
+        if self.interval < 1:
+            raise ValueError("interval must be at least 1 second")
+        seen_canary = False
+        last_weight = 0.0
+        for i, step in enumerate(self.steps):
+            if step.kind == "shadow" and seen_canary:
+                raise ValueError(f"steps[{i}]: a shadow step must come before every canary step")
+            if step.kind == "canary":
+                seen_canary = True
+                weight = step.body.weight  # type: ignore[union-attr]
+                if weight <= last_weight:
+                    raise ValueError(
+                        f"steps[{i}]: canary weights must increase (got {weight} after {last_weight})"
+                    )
+                last_weight = weight
+        return self
+
+    def analysis_for(self, index: int) -> Analysis:
+        """The analysis a step runs: its own, or the plan's."""
+        return self.steps[index].body.analysis or self.analysis
+
+    def redacted(self) -> dict[str, Any]:
+        """The plan as JSON-ready data with webhook URLs cut to their host (for logs, audit, API)."""
+        from urllib.parse import urlsplit
+
+        data = self.model_dump(mode="json", exclude_none=True)
+        for book in data.get("runbooks", []):
+            for action in book.get("actions", []):
+                if "webhook" in action:
+                    parts = urlsplit(action["webhook"]["url"])
+                    action["webhook"]["url"] = f"{parts.scheme}://{parts.netloc.rsplit('@', 1)[-1]}/…"
+        return data
+
+    def to_yaml(self) -> str:
+        """The plan as YAML (round-trips through :func:`load_plan`)."""
+        return yaml.safe_dump(self.model_dump(mode="json", exclude_none=True), sort_keys=False)
+
+
+DEFAULT_PLAN_YAML = """\
+name: default
+interval: 5s
+steps:
+  - shadow: {traffic: 0.2, min_requests: 200, min_duration: 30s}
+  - canary: {weight: 1, min_requests: 100, min_duration: 1m}
+  - canary: {weight: 10, min_requests: 500, min_duration: 1m}
+  - canary: {weight: 50, min_requests: 1000, min_duration: 2m}
+"""
+
+
+def load_plan(source: str | Path | dict[str, Any]) -> Plan:
+    """A :class:`Plan` from a YAML file path, YAML text or a dict; ``RolloutError`` names the bad field."""
+    where = "plan"
+    if isinstance(source, dict):
+        data: Any = source
+    else:
+        text = str(source)
+        path = Path(text) if isinstance(source, Path) or ("\n" not in text and len(text) < 4096) else None
+        if path is not None and path.suffix in (".yaml", ".yml", ".json"):
+            if not path.is_file():
+                raise RolloutError(
+                    f"plan file {text!r} does not exist",
+                    fix="pass the path of a YAML plan",
+                    field="plan",
+                    value=text,
+                )
+            where = str(path)
+            text = path.read_text(encoding="utf-8")
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise RolloutError(
+                f"{where} is not valid YAML: {exc}", fix="fix the YAML syntax", field="plan"
+            ) from exc
+    if not isinstance(data, dict):
+        raise RolloutError(
+            f"{where} must be a YAML mapping with a 'steps' list", fix="see DEFAULT_PLAN_YAML", field="plan"
+        )
+    try:
+        return Plan.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        loc = _loc(first["loc"])
+        raise RolloutError(
+            f"{where}: {loc or 'plan'}: {first['msg']}",
+            fix=f"correct '{loc or 'plan'}' (and {len(exc.errors()) - 1} more problem(s))"
+            if len(exc.errors()) > 1
+            else f"correct '{loc or 'plan'}'",
+            field=loc or "plan",
+            value=_short(first.get("input")),
+            errors=[{"field": _loc(e["loc"]), "message": e["msg"]} for e in exc.errors()],
+        ) from None
+
+
+def _loc(parts: tuple[Any, ...]) -> str:
+    out = ""
+    for part in parts:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _short(value: Any) -> Any:
+    text = repr(value)
+    return (
+        value if len(text) <= 80 and isinstance(value, str | int | float | bool | type(None)) else text[:80]
+    )

@@ -1,0 +1,136 @@
+"""Reading the gateways' windowed aggregates from the store into
+:class:`~trilho.rollout.analysis.VersionWindow`.
+
+Canary: the baseline's and the candidate's live windows. Shadow: the baseline's live windows against the
+candidate's shadow-call windows (one comparator's pairs; calls and failures from the shadow histogram)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from trilho.rollout.analysis import VersionWindow
+from trilho.store.routing import read_shadow_windows, read_windows
+
+
+@dataclass(frozen=True)
+class StepData:
+    """Both arms of one step's window, and the newest window end seen (None when nothing arrived)."""
+
+    base: VersionWindow
+    cand: VersionWindow
+    newest: datetime | None
+
+
+def _hist_add(acc: dict[str, Any], doc: dict[str, Any] | None) -> None:
+    if not doc:
+        return
+    bounds = tuple(float(b) for b in doc.get("bounds", ())) + (math.inf,)
+    counts = [float(c) for c in doc.get("counts", ())]
+    if len(counts) == len(bounds) - 1:  # no +Inf bucket written
+        counts.append(0.0)
+    if acc.get("bounds") is None:
+        acc["bounds"], acc["counts"] = bounds, counts
+    elif acc["bounds"] == bounds and len(counts) == len(acc["counts"]):
+        acc["counts"] = [a + b for a, b in zip(acc["counts"], counts, strict=True)]
+    else:
+        acc["mismatch"] = True
+
+
+def _newest(rows: list[dict[str, Any]], current: datetime | None) -> datetime | None:
+    for r in rows:
+        end = r["window_end"]
+        if end.tzinfo is None:
+            from datetime import UTC
+
+            end = end.replace(tzinfo=UTC)
+        current = end if current is None or end > current else current
+    return current
+
+
+def _live(rows: list[dict[str, Any]], version: str) -> VersionWindow:
+    acc: dict[str, Any] = {}
+    n = e = fb = shed = 0
+    lat = 0.0
+    for r in rows:
+        if r["version"] != version or r["variant"] == "shadow":
+            continue
+        n += int(r["requests"])
+        e += int(r["errors"])
+        fb += int(r.get("fallbacks") or 0)
+        shed += int(r.get("shed") or 0)
+        lat += float(r.get("latency_sum_s") or 0.0)
+        _hist_add(acc, r["latency_histogram"])
+    bounds = () if acc.get("mismatch") else acc.get("bounds", ())
+    counts = () if acc.get("mismatch") else tuple(acc.get("counts", ()))
+    metrics = {"error_rate": (float(e), float(n)), "fallback_rate": (float(fb), float(n)),
+               "shed_rate": (float(shed), float(n)), "latency_mean_s": (lat, float(n))}  # fmt: skip
+    return VersionWindow(version, n, e, bounds, counts, metrics=metrics)
+
+
+def read_step(
+    store,
+    model: str,
+    baseline: str,
+    candidate: str,
+    *,
+    since: datetime,
+    shadow: bool,
+    comparator: str | None = None,
+) -> StepData:
+    """Aggregate every window that ended after ``since`` (the step's start) for both arms."""
+    rows = read_windows(store, model, since=since)
+    newest = _newest(rows, None)
+    base = _live(rows, baseline)
+    if not shadow:
+        return StepData(base, _live(rows, candidate), newest)
+    srows = [
+        r
+        for r in read_shadow_windows(store, model, since=since)
+        if r["shadow_version"] == candidate and r["primary_version"] == baseline
+    ]
+    newest = _newest(srows, newest)
+    chosen = comparator or (sorted({r["comparator"] for r in srows})[0] if srows else None)
+    acc: dict[str, Any] = {}
+    calls = errors = pairs = agree = 0
+    lat = 0.0
+    for r in srows:
+        if r["comparator"] != chosen:
+            continue
+        lat += float(r.get("shadow_latency_sum_s") or 0.0)
+        errors += int(r["shadow_errors"])
+        pairs += int(r["compared"])
+        agree += int(r["agreed"])
+        doc = r["shadow_latency_histogram"]
+        _hist_add(acc, doc)
+        calls += int(sum(doc.get("counts", ()))) if doc else 0
+    calls = max(calls, errors)
+    bounds = () if acc.get("mismatch") else acc.get("bounds", base.latency_bounds)
+    counts = () if acc.get("mismatch") else tuple(acc.get("counts", (0.0,) * len(base.latency_bounds)))
+    metrics = {"error_rate": (float(errors), float(calls)), "latency_mean_s": (lat, float(calls))}
+    cand = VersionWindow(candidate, calls, errors, bounds, counts, pairs, agree, metrics)
+    return StepData(base, cand, newest)
+
+
+def with_prometheus(window: VersionWindow, model: str, checks, client) -> VersionWindow:
+    """``window`` with its Prometheus-sourced user metrics (NaN if a query fails → ``error``)."""
+    from dataclasses import replace
+
+    metrics = dict(window.metrics)
+    for check in checks:
+        src = check.prometheus
+        if src is None:
+            continue
+        query = src.query.replace("{model}", model).replace("{version}", window.version)
+        try:
+            resp = client.get(
+                src.url.rstrip("/") + "/api/v1/query", params={"query": query}, timeout=src.timeout
+            )
+            result = resp.json()["data"]["result"]
+            value = float(result[0]["value"][1]) if result else math.nan
+        except Exception:
+            value = math.nan
+        metrics[check.name] = (value * check.min_count, float(check.min_count))
+    return replace(window, metrics=metrics)

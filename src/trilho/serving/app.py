@@ -1,0 +1,429 @@
+"""The ASGI app (Starlette): KServe V1, Open Inference Protocol V2, health, readiness, metrics and the
+OpenAPI document, over a ``Gateway``. Bad input always gets a 4xx JSON body naming the problem."""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import time
+import uuid
+from typing import Any
+
+import msgspec
+from starlette.applications import Starlette
+from starlette.background import BackgroundTask
+from starlette.convertors import Convertor, register_url_convertor
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from trilho import __version__
+from trilho.errors import InputError, SchemaViolation, TrilhoError
+from trilho.obs import get_logger, get_tracer
+from trilho.obs.metrics import CONTENT_TYPE, render_latest
+from trilho.serving.batching import QueueFull
+from trilho.serving.gateway import Answer, Gateway, Unavailable, UnknownModel
+from trilho.serving.openapi import build_openapi
+from trilho.serving.protocols import BadRequest, format_v2, parse_v1, parse_v2
+
+log = get_logger("serving.access")
+tracer = get_tracer("trilho.serving")
+_encode = msgspec.json.Encoder().encode
+_decode = msgspec.json.Decoder().decode
+
+
+class ModelName(Convertor):
+    """A model name in a path: no slash and no colon (so ``{name}:predict`` splits cleanly)."""
+
+    regex = "[^/:]+"
+
+    def convert(self, value: str) -> str:
+        """The path segment as the model name."""
+        return value
+
+    def to_string(self, value: str) -> str:
+        """The model name as a path segment."""
+        return value
+
+
+register_url_convertor("model", ModelName())
+
+
+class Problem(Exception):
+    """An HTTP error with a JSON body."""
+
+    def __init__(self, status: int, error: str, message: str, **fields: Any) -> None:
+        super().__init__(message)
+        self.status = status
+        self.body = {"error": error, "message": message, **{k: v for k, v in fields.items() if v is not None}}
+
+
+def json_response(
+    body: Any,
+    status: int = 200,
+    headers: dict[str, str] | None = None,
+    background: BackgroundTask | None = None,
+) -> Response:
+    """A JSON response encoded with msgspec."""
+    return Response(_encode(body), status, headers, "application/json", background)
+
+
+def _problem_response(p: Problem, headers: dict[str, str] | None = None) -> Response:
+    return json_response(p.body, p.status, headers)
+
+
+async def _read_json(request: Request, limit: int) -> Any:
+    ctype = request.headers.get("content-type")
+    if ctype is not None and not ctype.split(";", 1)[0].strip().lower().endswith(("/json", "+json")):
+        raise Problem(
+            415,
+            "UnsupportedMediaType",
+            f"content type {ctype!r} is not JSON",
+            fix="send Content-Type: application/json",
+            field="content-type",
+            value=ctype[:100],
+        )
+    length = request.headers.get("content-length")
+    if length is not None:
+        try:
+            declared = int(length)
+        except ValueError:
+            raise Problem(
+                400, "BadRequest", "Content-Length is not a number", field="content-length"
+            ) from None
+        if declared > limit:
+            raise Problem(
+                413,
+                "PayloadTooLarge",
+                f"body of {declared} bytes exceeds the {limit}-byte limit",
+                fix="send fewer instances per request",
+                field="body",
+                value=declared,
+                rule=f"maxBytes:{limit}",
+            )
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise Problem(
+                413,
+                "PayloadTooLarge",
+                f"body exceeds the {limit}-byte limit",
+                fix="send fewer instances per request",
+                field="body",
+                rule=f"maxBytes:{limit}",
+            )
+        chunks.append(chunk)
+    body = b"".join(chunks)
+    try:
+        return _decode(body)
+    except msgspec.DecodeError as exc:
+        raise Problem(
+            400, "MalformedJSON", f"the body is not valid JSON: {exc}", fix="send a JSON object", field="body"
+        ) from None
+
+
+def _deadline(request: Request) -> float | None:
+    raw = request.headers.get("x-trilho-deadline-ms")
+    if raw is None:
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        value = float("nan")
+    if not (1 <= value <= 600_000):
+        raise Problem(
+            400,
+            "BadRequest",
+            f"X-Trilho-Deadline-Ms {raw[:40]!r} is not a number in [1, 600000]",
+            fix="send the budget in milliseconds, e.g. 50",
+            field="X-Trilho-Deadline-Ms",
+            value=raw[:40],
+            rule="range:[1,600000]",
+        )
+    return value
+
+
+class GatewayApp:
+    """Request handlers bound to one gateway."""
+
+    def __init__(self, gateway: Gateway) -> None:
+        self.gateway = gateway
+        self.limit = gateway.settings.max_body_bytes
+        self.max_instances = gateway.settings.max_instances
+        self._prefix = uuid.uuid4().hex[
+            :12
+        ]  # unique per process; a counter makes each id (no syscall per request)
+        self._ids = itertools.count()
+
+    def _next_id(self) -> str:
+        return f"{self._prefix}-{next(self._ids):x}"
+
+    async def _serve(self, request: Request, protocol: str) -> Response:
+        start = time.perf_counter()
+        gw = self.gateway
+        name = request.path_params["name"]
+        request_id = (request.headers.get("x-request-id") or self._next_id())[:128]
+        v2_id = None
+        labels = (name, "", "")
+        try:
+            gw.model(name)  # 404 before reading the body
+            body = await _read_json(request, self.limit)
+            if protocol == "v1":
+                records = parse_v1(body, self.max_instances)
+            else:
+                records, v2_id = parse_v2(body, self.max_instances)
+            deadline = _deadline(request)
+            unit = request.headers.get("x-trilho-unit")
+            with tracer.start_as_current_span("trilho.serving.predict") as span:
+                answer: Answer = await gw.predict(
+                    name, records, unit=unit, request_id=request_id, deadline_ms=deadline
+                )
+                if span.is_recording():
+                    span.set_attributes(
+                        {
+                            "model": name,
+                            "version": answer.chosen_version,
+                            "variant": answer.variant,
+                            "request_id": request_id,
+                            "fallback": answer.fallback_reason or "",
+                        }
+                    )
+        except Problem as p:
+            return self._fail(p, labels, start, request_id)
+        except UnknownModel as exc:
+            return self._fail(
+                Problem(404, "UnknownModel", exc.message, fix=exc.fix, **exc.fields),
+                labels,
+                start,
+                request_id,
+            )
+        except SchemaViolation as exc:
+            body = exc.to_dict()
+            return self._fail(
+                Problem(422, body.pop("error"), body.pop("message"), **body), labels, start, request_id
+            )
+        except BadRequest as exc:
+            body = exc.to_dict()
+            status = 422 if exc.fields.get("field") not in (None, "body") else 400
+            body.pop("error")
+            return self._fail(
+                Problem(status, "BadRequest", body.pop("message"), **body), labels, start, request_id
+            )
+        except QueueFull as exc:
+            version, variant = str(exc.fields.get("version", "")), str(exc.fields.get("variant", ""))
+            gw.shed(name, version, variant, "queue_full")
+            gw.account(name, version, variant, 503, time.perf_counter() - start, shed=True)
+            p = Problem(503, "Shed", exc.message, fix=exc.fix, reason="queue_full")
+            return _problem_response(p, {"Retry-After": "1", "X-Request-Id": request_id})
+        except Unavailable as exc:
+            version, variant = str(exc.fields.get("version", "")), str(exc.fields.get("variant", ""))
+            p = Problem(503, "Unavailable", exc.message, fix=exc.fix, reason=exc.fields.get("reason"))
+            gw.account(
+                name,
+                version,
+                variant,
+                503,
+                time.perf_counter() - start,
+                fallback_reason=exc.fields.get("reason"),
+            )
+            return _problem_response(p, {"Retry-After": "1", "X-Request-Id": request_id})
+        except InputError as exc:
+            body = exc.to_dict()
+            return self._fail(
+                Problem(400, body.pop("error"), body.pop("message"), **body), labels, start, request_id
+            )
+        if protocol == "v1":
+            out: dict[str, Any] = {"predictions": answer.outputs}
+        else:
+            out = format_v2(answer.outputs, name, answer.version, v2_id)
+        headers = {
+            "X-Trilho-Model-Version": answer.version,
+            "X-Trilho-Variant": answer.variant,
+            "X-Request-Id": request_id,
+        }
+        if answer.fallback_reason is not None:
+            out["fallback"] = {"reason": answer.fallback_reason, "source": answer.fallback_source}
+            headers["X-Trilho-Fallback"] = f"{answer.fallback_reason}; source={answer.fallback_source}"
+            if protocol == "v2":
+                out["parameters"] = {
+                    "fallback_reason": answer.fallback_reason,
+                    "fallback_source": answer.fallback_source,
+                }
+                del out["fallback"]
+        # async, so Starlette awaits it on the loop after sending (a sync callable would go to a thread)
+        background = BackgroundTask(gw.mirror, answer.shadow) if answer.shadow is not None else None
+        seconds = time.perf_counter() - start
+        gw.account(
+            name, answer.chosen_version, answer.variant, 200, seconds, fallback_reason=answer.fallback_reason
+        )
+        if gw.sample_access_log():
+            log.info(
+                "request",
+                model=name,
+                version=answer.version,
+                variant=answer.variant,
+                status=200,
+                duration_ms=round(seconds * 1000, 3),
+                request_id=request_id,
+                protocol=protocol,
+                fallback=answer.fallback_reason,
+            )
+        return json_response(out, 200, headers, background)
+
+    def _fail(self, p: Problem, labels: tuple[str, str, str], start: float, request_id: str) -> Response:
+        # client errors are counted per served model (an unknown name is not a label: bounded cardinality),
+        # never against a version's window
+        model = labels[0] if labels[0] in self.gateway.models else ""
+        self.gateway.count_client_error(model, p.status)
+        if self.gateway.sample_access_log():
+            log.info(
+                "request",
+                model=labels[0],
+                status=p.status,
+                error=p.body.get("error"),
+                duration_ms=round((time.perf_counter() - start) * 1000, 3),
+                request_id=request_id,
+            )
+        return _problem_response(p, {"X-Request-Id": request_id})
+
+    async def v1_predict(self, request: Request) -> Response:
+        """POST /v1/models/{name}:predict."""
+        return await self._serve(request, "v1")
+
+    async def v2_infer(self, request: Request) -> Response:
+        """POST /v2/models/{name}/infer."""
+        return await self._serve(request, "v2")
+
+    def _model_or_404(self, request: Request):
+        try:
+            return self.gateway.model(request.path_params["name"])
+        except UnknownModel as exc:
+            raise Problem(404, "UnknownModel", exc.message, fix=exc.fix, **exc.fields) from None
+
+    async def v1_model(self, request: Request) -> Response:
+        """GET /v1/models/{name}."""
+        try:
+            mr = self._model_or_404(request)
+        except Problem as p:
+            return _problem_response(p)
+        return json_response({"name": mr.name, "ready": mr.ready})
+
+    async def v2_model(self, request: Request) -> Response:
+        """GET /v2/models/{name}: versions and the contract's fields."""
+        try:
+            mr = self._model_or_404(request)
+        except Problem as p:
+            return _problem_response(p)
+        stable = mr.stable
+        fields = (stable.loaded.fields("input"), stable.loaded.fields("output")) if stable else ([], [])
+        return json_response(
+            {
+                "name": mr.name,
+                "versions": [r.version for r in mr.deployment.routes],
+                "platform": "trilho",
+                "inputs": [{"name": f["name"], "datatype": f["type"], "shape": [-1]} for f in fields[0]],
+                "outputs": [{"name": f["name"], "datatype": f["type"], "shape": [-1]} for f in fields[1]],
+            }
+        )
+
+    async def v2_model_ready(self, request: Request) -> Response:
+        """GET /v2/models/{name}/ready."""
+        try:
+            mr = self._model_or_404(request)
+        except Problem as p:
+            return _problem_response(p)
+        return json_response({"ready": mr.ready}, 200 if mr.ready else 400)
+
+    async def v2_server(self, request: Request) -> Response:
+        """GET /v2: server metadata."""
+        return json_response({"name": "trilho", "version": __version__, "extensions": []})
+
+    async def live(self, request: Request) -> Response:
+        """GET /v2/health/live."""
+        return json_response({"ready": True})
+
+    async def v2_ready(self, request: Request) -> Response:
+        """GET /v2/health/ready."""
+        ready = self.gateway.ready
+        return json_response({"ready": ready}, 200 if ready else 400)
+
+    async def healthz(self, request: Request) -> Response:
+        """GET /healthz: the process answers."""
+        return json_response({"status": "ok"})
+
+    async def readyz(self, request: Request) -> Response:
+        """GET /readyz: 200 only after every live version's warm-up passed."""
+        status = self.gateway.status()
+        return json_response(status, 200 if status["ready"] else 503)
+
+    async def metrics(self, request: Request) -> Response:
+        """GET /metrics: Prometheus text format."""
+        return Response(render_latest(), 200, media_type=CONTENT_TYPE)
+
+    async def openapi(self, request: Request) -> Response:
+        """GET /openapi.json."""
+        schemas = {}
+        for name, mr in self.gateway.models.items():
+            contract = mr.stable.loaded.contract if mr.stable is not None else None
+            try:
+                schemas[name] = contract.json_schema("input") if hasattr(contract, "json_schema") else None
+            except Exception:  # a contract without a JSON Schema export keeps the generic path only
+                schemas[name] = None
+        return json_response(build_openapi(list(self.gateway.models), schemas))
+
+
+async def _http_exception(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    names = {404: "NotFound", 405: "MethodNotAllowed"}
+    return json_response(
+        {
+            "error": names.get(exc.status_code, "HTTPError"),
+            "message": str(exc.detail),
+            "path": request.url.path,
+        },
+        exc.status_code,
+        dict(exc.headers or {}),
+    )
+
+
+async def _unexpected(request: Request, exc: Exception) -> Response:
+    log.error("unhandled error", path=request.url.path, error=f"{type(exc).__name__}: {exc}")
+    body = exc.to_dict() if isinstance(exc, TrilhoError) else {"error": "InternalError", "message": str(exc)}
+    return json_response(body, 500)
+
+
+def create_app(gateway: Gateway, *, lifespan: bool = True) -> Starlette:
+    """The Starlette app over ``gateway``; with ``lifespan`` the app starts and stops the gateway."""
+    h = GatewayApp(gateway)
+    routes = [
+        Route("/v1/models/{name:model}:predict", h.v1_predict, methods=["POST"]),
+        Route("/v1/models/{name:model}", h.v1_model, methods=["GET"]),
+        Route("/v2/models/{name:model}/infer", h.v2_infer, methods=["POST"]),
+        Route("/v2/models/{name:model}/ready", h.v2_model_ready, methods=["GET"]),
+        Route("/v2/models/{name:model}", h.v2_model, methods=["GET"]),
+        Route("/v2/health/live", h.live, methods=["GET"]),
+        Route("/v2/health/ready", h.v2_ready, methods=["GET"]),
+        Route("/v2", h.v2_server, methods=["GET"]),
+        Route("/healthz", h.healthz, methods=["GET"]),
+        Route("/readyz", h.readyz, methods=["GET"]),
+        Route("/metrics", h.metrics, methods=["GET"]),
+        Route("/openapi.json", h.openapi, methods=["GET"]),
+    ]
+
+    @contextlib.asynccontextmanager
+    async def _lifespan(app):
+        await gateway.start()
+        try:
+            yield
+        finally:
+            await gateway.stop()
+
+    app = Starlette(
+        routes=routes,
+        lifespan=_lifespan if lifespan else None,
+        exception_handlers={HTTPException: _http_exception, Exception: _unexpected},
+    )
+    app.state.gateway = gateway
+    return app

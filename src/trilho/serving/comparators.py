@@ -1,0 +1,138 @@
+"""Comparators for shadow outputs: pure functions of (primary output, shadow output) → score in [0, 1] and
+whether they agree. Named by a spec string so deployments can choose them:
+
+``exact`` · ``numeric[:TOL[:FIELD]]`` · ``label:FIELD`` · ``topk:K:FIELD[:MIN_OVERLAP]`` ·
+``cosine:FIELD[:MIN_SIMILARITY]``
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+
+from trilho.errors import InputError
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """One pairwise comparison: a similarity score in [0, 1] and the verdict."""
+
+    score: float
+    agreed: bool
+
+
+Comparator = Callable[[Mapping[str, Any], Mapping[str, Any]], Comparison]
+_YES, _NO = Comparison(1.0, True), Comparison(0.0, False)
+
+
+def _canonical(value: Any) -> bytes:
+    return msgspec.json.encode(value, order="sorted")
+
+
+def exact(primary: Mapping[str, Any], shadow: Mapping[str, Any]) -> Comparison:
+    """Identical outputs (key order does not matter)."""
+    try:
+        return _YES if _canonical(primary) == _canonical(shadow) else _NO
+    except (TypeError, msgspec.EncodeError):
+        return _YES if primary == shadow else _NO
+
+
+def _close(a: Any, b: Any, tol: float) -> bool:
+    """Same structure, numbers within tolerance (relative above 1, absolute below), everything else equal."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return a == b
+    if isinstance(a, int | float) and isinstance(b, int | float):
+        if math.isnan(a) or math.isnan(b):
+            return math.isnan(a) and math.isnan(b)
+        return abs(a - b) <= tol * max(1.0, abs(a), abs(b))
+    if isinstance(a, Mapping) and isinstance(b, Mapping):
+        return a.keys() == b.keys() and all(_close(a[k], b[k], tol) for k in a)
+    if isinstance(a, list | tuple) and isinstance(b, list | tuple):
+        return len(a) == len(b) and all(_close(x, y, tol) for x, y in zip(a, b, strict=True))
+    return a == b
+
+
+def numeric(tolerance: float = 1e-6, field: str | None = None) -> Comparator:
+    """Every numeric leaf (of ``field``, or of the whole output) within a relative/absolute tolerance."""
+
+    def compare(primary: Mapping[str, Any], shadow: Mapping[str, Any]) -> Comparison:
+        a = primary.get(field) if field else primary
+        b = shadow.get(field) if field else shadow
+        return _YES if _close(a, b, tolerance) else _NO
+
+    return compare
+
+
+def label(field: str) -> Comparator:
+    """The same value in one field (a class label, a decision)."""
+
+    def compare(primary: Mapping[str, Any], shadow: Mapping[str, Any]) -> Comparison:
+        return _YES if primary.get(field) == shadow.get(field) else _NO
+
+    return compare
+
+
+def topk(k: int, field: str, min_overlap: float = 0.8) -> Comparator:
+    """Overlap of the first ``k`` items of two ranked lists: |A ∩ B| / k; agree at ``min_overlap`` or more."""
+
+    def compare(primary: Mapping[str, Any], shadow: Mapping[str, Any]) -> Comparison:
+        a, b = primary.get(field) or [], shadow.get(field) or []
+        top_a, top_b = {_key(x) for x in list(a)[:k]}, {_key(x) for x in list(b)[:k]}
+        denom = max(1, min(k, max(len(top_a), len(top_b))))
+        score = len(top_a & top_b) / denom if (top_a or top_b) else 1.0
+        return Comparison(score, score >= min_overlap)
+
+    return compare
+
+
+def _key(x: Any) -> Any:
+    return _canonical(x) if isinstance(x, dict | list) else x
+
+
+def cosine(field: str, min_similarity: float = 0.99) -> Comparator:
+    """Cosine similarity of two embedding vectors, clipped to [0, 1]; agree at ``min_similarity`` or more."""
+
+    def compare(primary: Mapping[str, Any], shadow: Mapping[str, Any]) -> Comparison:
+        a, b = primary.get(field), shadow.get(field)
+        if not isinstance(a, list | tuple) or not isinstance(b, list | tuple) or len(a) != len(b) or not a:
+            return _NO
+        try:
+            dot = sum(float(x) * float(y) for x, y in zip(a, b, strict=True))
+            na = math.sqrt(sum(float(x) ** 2 for x in a))
+            nb = math.sqrt(sum(float(y) ** 2 for y in b))
+        except (TypeError, ValueError):
+            return _NO
+        if na == 0.0 or nb == 0.0:
+            return _YES if na == nb else _NO
+        score = max(0.0, min(1.0, dot / (na * nb)))
+        return Comparison(score, score >= min_similarity)
+
+    return compare
+
+
+def parse_comparator(spec: str) -> Comparator:
+    """Build a comparator from its spec string (see the module docstring)."""
+    kind, *args = spec.split(":")
+    try:
+        if kind == "exact" and not args:
+            return exact
+        if kind == "numeric" and len(args) <= 2:
+            return numeric(float(args[0]) if args else 1e-6, args[1] if len(args) > 1 else None)
+        if kind == "label" and len(args) == 1:
+            return label(args[0])
+        if kind == "topk" and len(args) in (2, 3):
+            return topk(int(args[0]), args[1], float(args[2]) if len(args) == 3 else 0.8)
+        if kind == "cosine" and len(args) in (1, 2):
+            return cosine(args[0], float(args[1]) if len(args) == 2 else 0.99)
+    except ValueError:
+        pass
+    raise InputError(
+        f"comparator {spec!r} is not understood",
+        fix="use exact, numeric[:TOL[:FIELD]], label:FIELD, topk:K:FIELD[:MIN], cosine:FIELD[:MIN]",
+        field="comparators",
+        value=spec,
+    )

@@ -1,0 +1,760 @@
+"""The gateway core, without HTTP: applies routing tables, assigns requests to versions, runs them through
+cache → breaker → micro-batcher → model, answers from the fallback chain when needed, mirrors shadows, keeps
+per-version aggregates and writes them to the store. The ASGI app (``trilho.serving.app``) is a thin layer."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from trilho.errors import SchemaViolation, ServingError, TrilhoError
+from trilho.obs import get_logger
+from trilho.serving import metrics as m
+from trilho.serving.aggregates import WindowAggregator
+from trilho.serving.assignment import Assigner, shadow_selected
+from trilho.serving.batching import DeadlineExceeded, MicroBatcher, QueueFull
+from trilho.serving.breaker import OPEN, CircuitBreaker
+from trilho.serving.cache import ResponseCache, input_key
+from trilho.serving.comparators import Comparator, parse_comparator
+from trilho.serving.context import as_shadow
+from trilho.serving.models import LoadedVersion, ModelProvider
+from trilho.serving.settings import GatewaySettings
+from trilho.store.routing import Deployment, RoutingTable
+
+log = get_logger("serving")
+
+
+class UnknownModel(ServingError):
+    """No deployment serves this model name (404)."""
+
+
+class Unavailable(ServingError):
+    """Neither the chosen version nor any fallback could answer (503)."""
+
+
+_ERROR_REASONS = frozenset({"model_error", "output_contract", "deadline", "breaker_open", "unavailable"})
+
+
+class _BreakerOpen(Exception):
+    pass
+
+
+@dataclass(slots=True)
+class ShadowJob:
+    """A request mirrored to shadow versions after its primary answer was sent."""
+
+    model: str
+    request_id: str
+    primary_version: str
+    records: list[dict[str, Any]]
+    primary_outputs: list[dict[str, Any]]
+
+
+@dataclass(slots=True)
+class Answer:
+    """What the gateway answered: outputs, who answered, and the fallback reason if any."""
+
+    outputs: list[dict[str, Any]]
+    model: str
+    version: str  # the version whose outputs these are ("static" for the deployment's default)
+    chosen_version: str  # the version the router picked (what the rollout analysis attributes it to)
+    variant: str
+    fallback_reason: str | None = None
+    fallback_source: str | None = None
+    shadow: ShadowJob | None = None
+
+
+class VersionRuntime:
+    """One model version in service: loaded predictor, batcher, breaker, readiness, metric children."""
+
+    def __init__(self, loaded: LoadedVersion, role: str, deployment: Deployment, gateway: Gateway) -> None:
+        self.loaded = loaded
+        self.version = loaded.version
+        self.model = loaded.model
+        self.gateway = gateway
+        self.ready = False
+        self.role = ""
+        self.breaker = CircuitBreaker(deployment.breaker.failures, deployment.breaker.reset_after_s)
+        self.batcher: MicroBatcher | None = None
+        self.configure(role, deployment)
+
+    def configure(self, role: str, deployment: Deployment) -> None:
+        """Apply a (new) role and the deployment's batching/breaker settings."""
+        b = deployment.batching
+        shadow = role == "shadow"
+        if self.batcher is None or (self.role == "shadow") != shadow:
+            call = as_shadow(self.loaded.predict) if shadow else self.loaded.predict
+            executor = self.gateway.shadow_executor if shadow else self.gateway.executor
+            self.batcher = MicroBatcher(call, executor=executor, on_batch=self._on_batch)
+        self.batcher.max_batch_size = b.max_batch_size if b.enabled else 1
+        self.batcher.max_wait_s = b.max_wait_ms / 1000.0 if b.enabled else 0.0
+        self.batcher.max_queue = b.max_queue
+        self.batcher.concurrency = 1 if shadow else b.max_concurrency
+        self.breaker.threshold = deployment.breaker.failures
+        self.breaker.reset_after_s = deployment.breaker.reset_after_s
+        self.role = role
+        labels = (self.model, self.version, role)
+        self.labels = labels
+        self._batch_size = m.BATCH_SIZE.labels(*labels)
+        self._queue_wait = m.QUEUE_WAIT.labels(*labels)
+        self._model_duration = m.MODEL_DURATION.labels(*labels)
+        self._breaker_gauge = m.BREAKER.labels(*labels)
+        self.duration = m.DURATION.labels(*labels)
+        m.READY.labels(*labels).set(1.0 if self.ready else 0.0)
+
+    def _on_batch(self, size: int, waits: list[float], duration: float) -> None:
+        self._batch_size.observe(size)
+        for w in waits:
+            self._queue_wait.observe(w)
+        self._model_duration.observe(duration)
+
+    def breaker_changed(self) -> None:
+        """Export the breaker state."""
+        self._breaker_gauge.set(1.0 if self.breaker.state == OPEN else 0.0)
+
+
+class ModelRuntime:
+    """One model in service: its deployment, assigner, versions, cache and comparators."""
+
+    def __init__(
+        self,
+        deployment: Deployment,
+        versions: dict[str, VersionRuntime],
+        cache: ResponseCache | None,
+        comparators: list[tuple[str, Comparator]],
+    ) -> None:
+        self.deployment = deployment
+        self.name = deployment.model
+        self.assigner = Assigner.for_deployment(deployment)
+        self.versions = versions
+        self.stable = versions.get(deployment.stable.version)
+        self.shadows = (
+            []
+            if deployment.kill != "off"
+            else [versions[r.version] for r in deployment.shadows if r.version in versions]
+        )
+        self.cache = cache
+        self.comparators = comparators
+
+    @property
+    def ready(self) -> bool:
+        """Every live (stable/canary) version passed its warm-up."""
+        live = [r.version for r in self.deployment.routes if r.role != "shadow"]
+        return all(v in self.versions and self.versions[v].ready for v in live)
+
+
+class Gateway:
+    """Serve every deployment in the routing table (from the store, or given in code)."""
+
+    def __init__(
+        self,
+        provider: ModelProvider,
+        *,
+        store: Any = None,
+        deployments: list[Deployment] | None = None,
+        settings: GatewaySettings | None = None,
+    ) -> None:
+        if store is None and deployments is None:
+            raise ServingError(
+                "a gateway needs a store or a list of deployments",
+                fix="pass store=open_store() or deployments=[Deployment(...)]",
+            )
+        self.provider = provider
+        self.store = store
+        self.static_table = RoutingTable(0, {d.model: d for d in deployments or []})
+        self.settings = settings or GatewaySettings()
+        self.models: dict[str, ModelRuntime] = {}
+        self.generation = -1
+        self.table_applied = False
+        self.store_ok = store is not None
+        self.aggregator = WindowAggregator(self.settings.gateway_id)
+        self.executor = ThreadPoolExecutor(self.settings.model_threads, thread_name_prefix="trilho-model")
+        self.shadow_executor = ThreadPoolExecutor(
+            self.settings.shadow_threads, thread_name_prefix="trilho-shadow"
+        )
+        self._loaded: dict[tuple[str, str], LoadedVersion] = {}
+        self._runtimes: dict[tuple[str, str], VersionRuntime] = {}
+        self._load_errors: dict[str, str] = {}
+        self._tasks: list[asyncio.Task] = []
+        self._shadow_queue: asyncio.Queue[ShadowJob] | None = None
+        self._apply_lock: asyncio.Lock | None = None
+        self._backlog: tuple[list, list] = ([], [])
+        self._reqs: dict[tuple[str, str, str, str], Any] = {}
+        self._rand = random.Random()
+        self._agreement: dict[tuple[str, str, str, str], list[int]] = {}
+        self._live = 0
+
+    # --- lifecycle -------------------------------------------------------------------------------------
+    async def start(self) -> None:
+        """Load the routing table and its models (warm-up included), then start the background loops."""
+        self._shadow_queue = asyncio.Queue(self.settings.shadow_queue_size)
+        self._apply_lock = asyncio.Lock()
+        await self.refresh()
+        loops = [self._shadow_worker() for _ in range(self.settings.shadow_workers)]
+        if self.store is not None:
+            loops += [self._watch(), self._write_loop()]
+        self._tasks = [asyncio.create_task(c) for c in loops]
+        _set_torch_threads(self.settings.model_threads)
+
+    async def stop(self) -> None:
+        """Stop the loops, write the last window, release the thread pools."""
+        for t in self._tasks:
+            t.cancel()
+        for t in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await t
+        self._tasks = []
+        if self.store is not None:
+            with contextlib.suppress(Exception):
+                await self._flush_windows()
+        self.executor.shutdown(wait=False, cancel_futures=True)
+        self.shadow_executor.shutdown(wait=False, cancel_futures=True)
+
+    @property
+    def ready(self) -> bool:
+        """Ready once a table is applied and every live version's warm-up passed."""
+        return self.table_applied and all(mr.ready for mr in self.models.values())
+
+    # --- routing table ---------------------------------------------------------------------------------
+    async def refresh(self) -> bool:
+        """Reload the routing table if its generation moved; returns whether the store answered."""
+        if self.store is None:
+            if not self.table_applied:
+                await self.apply(self.static_table)
+            return True
+        from trilho.store.routing import current_generation, load_table
+
+        try:
+            gen = await asyncio.to_thread(current_generation, self.store)
+            if gen != self.generation:
+                await self.apply(await asyncio.to_thread(load_table, self.store))
+        except Exception as exc:  # the store is down: keep serving the last table
+            if self.store_ok:
+                log.warning(
+                    "routing store unreachable; serving the last routing table",
+                    generation=self.generation,
+                    error=str(exc).splitlines()[0][:300],
+                )
+            self.store_ok = False
+            m.STORE_UP.set(0.0)
+            return False
+        if not self.store_ok:
+            log.info("routing store reachable again", generation=self.generation)
+        self.store_ok = True
+        m.STORE_UP.set(1.0)
+        m.TABLE_AGE.set(time.time())
+        return True
+
+    async def apply(self, table: RoutingTable) -> None:
+        """Build the runtimes for a table (loading and warming new versions first), then swap atomically."""
+        async with self._apply_lock:
+            models: dict[str, ModelRuntime] = {}
+            for name, dep in table.deployments.items():
+                versions: dict[str, VersionRuntime] = {}
+                for route in dep.routes:
+                    vr = await self._runtime(name, route.version, route.role, dep)
+                    if vr is not None:
+                        versions[route.version] = vr
+                old = self.models.get(name)
+                cache = old.cache if old is not None and old.cache is not None else None
+                if dep.cache.enabled:
+                    if cache is None:
+                        cache = ResponseCache(
+                            dep.cache.max_entries, dep.cache.ttl_s, on_evict=_evict_hook(name)
+                        )
+                    cache.max_entries, cache.ttl_s = dep.cache.max_entries, dep.cache.ttl_s
+                    live = {r.version for r in dep.routes if r.role != "shadow"}
+                    if dep.kill == "candidates":
+                        live = {dep.stable.version}
+                    cache.retain(live)  # nothing of a rolled-back version stays
+                else:
+                    cache = None
+                comparators = [(spec, parse_comparator(spec)) for spec in dep.comparators]
+                models[name] = ModelRuntime(dep, versions, cache, comparators)
+            self.models = models
+            self.generation = table.generation
+            self.table_applied = True
+            m.TABLE_GENERATION.set(table.generation)
+            if self.settings.freeze_gc:
+                import gc
+
+                gc.freeze()
+            log.info("routing table applied", generation=table.generation, models=sorted(models))
+
+    async def _runtime(self, model: str, version: str, role: str, dep: Deployment) -> VersionRuntime | None:
+        key = (model, version)
+        vr = self._runtimes.get(key)
+        if vr is None:
+            try:
+                loaded = self._loaded.get(key) or await asyncio.to_thread(self.provider.load, model, version)
+            except Exception as exc:
+                msg = f"{type(exc).__name__}: {exc}"
+                if self._load_errors.get(f"{model}@{version}") != msg:
+                    log.error("model version failed to load", model=model, version=version, error=msg)
+                self._load_errors[f"{model}@{version}"] = msg
+                return None
+            self._loaded[key] = loaded
+            vr = self._runtimes[key] = VersionRuntime(loaded, role, dep, self)
+        else:
+            vr.configure(role, dep)
+        if not vr.ready:
+            await self._warm_up(vr)
+        return vr
+
+    async def _warm_up(self, vr: VersionRuntime) -> None:
+        records = vr.loaded.warmup_records
+        try:
+            if records:
+                inputs = [vr.loaded.validate_input(r) if vr.loaded.validate_input else r for r in records]
+                outputs = await asyncio.wait_for(vr.batcher.submit(inputs), timeout=60)
+                if vr.loaded.validate_output:
+                    for out in outputs:
+                        vr.loaded.validate_output(out)
+            vr.ready = True
+            self._load_errors.pop(f"{vr.model}@{vr.version}", None)
+            log.info("model version warmed up", model=vr.model, version=vr.version, records=len(records))
+        except Exception as exc:
+            vr.ready = False
+            self._load_errors[f"{vr.model}@{vr.version}"] = f"warm-up failed: {type(exc).__name__}: {exc}"
+            log.error("model version warm-up failed", model=vr.model, version=vr.version, error=str(exc))
+        m.READY.labels(*vr.labels).set(1.0 if vr.ready else 0.0)
+
+    def status(self) -> dict[str, Any]:
+        """Readiness per model and version, load errors, the table generation and the store's state."""
+        return {
+            "ready": self.ready,
+            "generation": self.generation,
+            "store": "none" if self.store is None else ("ok" if self.store_ok else "unreachable"),
+            "models": {
+                name: {
+                    "ready": mr.ready,
+                    "versions": {
+                        v: {"role": vr.role, "ready": vr.ready, "breaker": vr.breaker.state}
+                        for v, vr in mr.versions.items()
+                    },
+                }
+                for name, mr in self.models.items()
+            },
+            "errors": dict(self._load_errors),
+        }
+
+    # --- the request path ------------------------------------------------------------------------------
+    def model(self, name: str) -> ModelRuntime:
+        """The served model called ``name`` or ``UnknownModel``."""
+        mr = self.models.get(name)
+        if mr is None:
+            raise UnknownModel(
+                f"model {name!r} is not served here",
+                fix=f"use one of the served models: {', '.join(sorted(self.models)) or 'none yet'}",
+                field="model",
+                value=name,
+            )
+        return mr
+
+    async def predict(
+        self,
+        name: str,
+        records: list[dict[str, Any]],
+        *,
+        unit: str | None = None,
+        request_id: str = "",
+        deadline_ms: float | None = None,
+    ) -> Answer:
+        """Route, validate, call (batched) and fall back; raises SchemaViolation, UnknownModel, QueueFull,
+        Unavailable."""
+        self._live += 1  # shadow work waits for moments without live requests
+        try:
+            return await self._predict(name, records, unit, request_id, deadline_ms)
+        finally:
+            self._live -= 1
+
+    async def _predict(
+        self,
+        name: str,
+        records: list[dict[str, Any]],
+        unit: str | None,
+        request_id: str,
+        deadline_ms: float | None,
+    ) -> Answer:
+        mr = self.model(name)
+        dep = mr.deployment
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + (deadline_ms or dep.deadline_ms) / 1000.0
+        if unit is None and dep.unit_field and records:
+            value = records[0].get(dep.unit_field)
+            unit = None if value is None else str(value)
+        route = mr.assigner.route_for(unit if unit is not None else request_id)
+        vr = mr.versions.get(route.version)
+        if dep.kill == "all":
+            return self._static(mr, records, route.version, route.role, "killed")
+        if vr is None or not vr.ready:
+            vr = _validating_runtime(mr, vr)
+            records = _validate_inputs(vr, records)
+            return await self._fallback(mr, None, route.version, route.role, records, "unavailable", deadline)
+        records = _validate_inputs(vr, records)
+        try:
+            outputs = await self._call(mr, vr, records, deadline)
+        except QueueFull as exc:
+            exc.fields.update(version=vr.version, variant=vr.role)
+            raise
+        except _BreakerOpen:
+            return await self._fallback(mr, vr, vr.version, vr.role, records, "breaker_open", deadline)
+        except (TimeoutError, DeadlineExceeded):
+            return await self._fallback(mr, vr, vr.version, vr.role, records, "deadline", deadline)
+        except SchemaViolation:
+            return await self._fallback(mr, vr, vr.version, vr.role, records, "output_contract", deadline)
+        except Exception:
+            return await self._fallback(mr, vr, vr.version, vr.role, records, "model_error", deadline)
+        answer = Answer(outputs, name, vr.version, vr.version, vr.role)
+        if mr.shadows and shadow_selected(name, request_id, dep.shadow_fraction):
+            answer.shadow = ShadowJob(name, request_id, vr.version, records, outputs)
+        return answer
+
+    async def _call(
+        self, mr: ModelRuntime, vr: VersionRuntime, records: list[dict[str, Any]], deadline: float
+    ) -> list[dict[str, Any]]:
+        keys = None
+        if mr.cache is not None:
+            keys = [input_key(r) for r in records]
+            hits = [mr.cache.get(vr.version, k) for k in keys]
+            event = "hit" if all(h is not None for h in hits) else "miss"
+            m.CACHE.labels(*vr.labels, event).inc()
+            if event == "hit":
+                return hits
+        if not vr.breaker.allow():
+            vr.breaker_changed()
+            raise _BreakerOpen()
+        try:
+            async with asyncio.timeout_at(deadline):
+                outputs = await vr.batcher.submit(records, deadline)
+            if vr.loaded.validate_output is not None:
+                outputs = [vr.loaded.validate_output(o) for o in outputs]
+        except QueueFull:
+            raise
+        except asyncio.CancelledError:
+            raise
+        except BaseException as exc:
+            vr.breaker.record_failure()
+            vr.breaker_changed()
+            if vr.breaker.consecutive_failures == 1:  # the first failure of a streak, not a flood
+                log.warning(
+                    "model call failed",
+                    model=vr.model,
+                    version=vr.version,
+                    error=f"{type(exc).__name__}: {exc}"[:500],
+                )
+            raise
+        if vr.breaker.state != "closed" or vr.breaker.consecutive_failures:
+            vr.breaker.record_success()
+            vr.breaker_changed()
+        if keys is not None:
+            for k, out in zip(keys, outputs, strict=True):
+                mr.cache.put(vr.version, k, out)
+        return outputs
+
+    async def _fallback(
+        self,
+        mr: ModelRuntime,
+        vr: VersionRuntime | None,
+        chosen: str,
+        variant: str,
+        records: list[dict[str, Any]],
+        reason: str,
+        deadline: float,
+    ) -> Answer:
+        stable = mr.stable
+        loop = asyncio.get_running_loop()
+        if (
+            reason != "deadline"
+            and stable is not None
+            and stable is not vr
+            and stable.ready
+            and loop.time() < deadline
+        ):
+            try:
+                outputs = await self._call(mr, stable, records, deadline)
+                return self._fell_back(mr, outputs, stable.version, chosen, variant, reason, "stable")
+            except QueueFull:
+                raise
+            except BaseException as exc:
+                if isinstance(exc, asyncio.CancelledError):
+                    raise
+        if mr.cache is not None:
+            for version in dict.fromkeys(v for v in (chosen, stable.version if stable else None) if v):
+                hits = [mr.cache.get(version, input_key(r)) for r in records]
+                if all(h is not None for h in hits):
+                    return self._fell_back(mr, hits, version, chosen, variant, reason, "cache")
+        return self._static(mr, records, chosen, variant, reason)
+
+    def _static(
+        self, mr: ModelRuntime, records: list[dict[str, Any]], chosen: str, variant: str, reason: str
+    ) -> Answer:
+        fallback = mr.deployment.fallback_response
+        if fallback is None:
+            m.FALLBACKS.labels(mr.name, chosen, variant, reason, "none").inc()
+            raise Unavailable(
+                f"{mr.name}@{chosen} could not answer ({reason}) and no fallback could",
+                fix="retry later; set fallback_response on the deployment for a static default",
+                reason=reason,
+                model=mr.name,
+                version=chosen,
+                variant=variant,
+            )
+        return self._fell_back(
+            mr, [dict(fallback) for _ in records], "static", chosen, variant, reason, "static"
+        )
+
+    def _fell_back(
+        self,
+        mr: ModelRuntime,
+        outputs: list[dict[str, Any]],
+        version: str,
+        chosen: str,
+        variant: str,
+        reason: str,
+        source: str,
+    ) -> Answer:
+        m.FALLBACKS.labels(mr.name, chosen, variant, reason, source).inc()
+        return Answer(outputs, mr.name, version, chosen, variant, reason, source)
+
+    # --- accounting ------------------------------------------------------------------------------------
+    def account(
+        self,
+        model: str,
+        version: str,
+        variant: str,
+        code: int,
+        seconds: float,
+        *,
+        fallback_reason: str | None = None,
+        shed: bool = False,
+    ) -> None:
+        """Count one answered request in metrics and in the window (attributed to the chosen version)."""
+        key = (model, version, variant, str(code))
+        child = self._reqs.get(key)
+        if child is None:
+            child = self._reqs[key] = (m.REQUESTS.labels(*key), m.DURATION.labels(model, version, variant))
+        child[0].inc()
+        child[1].observe(seconds)
+        error = (code >= 500 and not shed) or fallback_reason in _ERROR_REASONS
+        self.aggregator.record(
+            model, version, variant, seconds, error=error, fallback=fallback_reason is not None, shed=shed
+        )
+
+    def count_client_error(self, model: str, code: int) -> None:
+        """Count a 4xx answer (before any version was chosen)."""
+        m.REQUESTS.labels(model, "", "", str(code)).inc()
+
+    def shed(self, model: str, version: str, variant: str, reason: str) -> None:
+        """Count a shed request."""
+        m.SHED.labels(model, version, variant, reason).inc()
+
+    # --- shadow ----------------------------------------------------------------------------------------
+    async def mirror(self, job: ShadowJob) -> None:
+        """``offer_shadow`` as a coroutine (what the HTTP layer runs after the response is sent)."""
+        self.offer_shadow(job)
+
+    def offer_shadow(self, job: ShadowJob) -> bool:
+        """Queue a shadow copy; when the queue is full it is dropped and counted (never waits)."""
+        try:
+            self._shadow_queue.put_nowait(job)
+            return True
+        except asyncio.QueueFull:
+            m.SHADOW_DROPPED.labels(job.model).inc()
+            mr = self.models.get(job.model)
+            if mr is not None:
+                for svr in mr.shadows:
+                    for spec, _ in mr.comparators:
+                        self.aggregator.record_drop(job.model, job.primary_version, svr.version, spec)
+            return False
+
+    async def _shadow_worker(self) -> None:
+        queue = self._shadow_queue
+        while True:
+            jobs = [await queue.get()]
+            if self.settings.shadow_linger_ms > 0:  # shadows are not latency-bound: let a batch gather
+                await asyncio.sleep(self.settings.shadow_linger_ms / 1000.0)
+            while len(jobs) < 256 and not queue.empty():  # drain: one model call per batch, not per job
+                jobs.append(queue.get_nowait())
+            step = self.settings.shadow_chunk
+            for start in range(0, len(jobs), step):  # small steps: never hold the loop for long
+                await self._idle_moment()
+                by_model: dict[str, list[ShadowJob]] = {}
+                for job in jobs[start : start + step]:
+                    by_model.setdefault(job.model, []).append(job)
+                for model, group in by_model.items():
+                    try:
+                        await self._run_shadow(model, group)
+                    except asyncio.CancelledError:
+                        raise
+                    except Exception as exc:  # never let one bad comparison stop the worker
+                        log.warning("shadow comparison failed", model=model, error=str(exc))
+
+    async def _idle_moment(self) -> None:
+        """Shadow work is best-effort: wait (a bounded time) until no live request is being served."""
+        until = time.monotonic() + self.settings.shadow_max_defer_ms / 1000.0
+        while self._live and time.monotonic() < until:
+            await asyncio.sleep(0.0005)
+
+    async def _run_shadow(self, model: str, jobs: list[ShadowJob]) -> None:
+        mr = self.models.get(model)
+        if mr is None:
+            return
+        records = [r for job in jobs for r in job.records]
+        primary = [o for job in jobs for o in job.primary_outputs]
+        for svr in mr.shadows:
+            if not svr.ready or not svr.loaded.accepts_shadow:
+                continue
+            start = time.perf_counter()
+            size = max(1, svr.batcher.max_batch_size)
+            chunks = [records[i : i + size] for i in range(0, len(records), size)]
+            try:
+                async with asyncio.timeout(self.settings.shadow_timeout_s):
+                    if len(chunks) == 1:
+                        parts = [await svr.batcher.submit(chunks[0])]
+                    else:
+                        parts = await asyncio.gather(*(svr.batcher.submit(c) for c in chunks))
+                outputs = [o for part in parts for o in part]
+                if len(outputs) != len(primary):
+                    raise ServingError("shadow returned a different number of outputs")
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                seconds = time.perf_counter() - start
+                m.SHADOW_ERRORS.labels(*svr.labels).inc(len(jobs))
+                for job in jobs:
+                    for spec, _ in mr.comparators:
+                        self.aggregator.record_shadow(
+                            model, job.primary_version, svr.version, spec, error=True, seconds=seconds
+                        )
+                continue
+            seconds = time.perf_counter() - start
+            m.SHADOW_DURATION.labels(*svr.labels).observe(seconds)
+            self._compare(mr, svr, jobs, primary, outputs, seconds)
+
+    def _compare(
+        self,
+        mr: ModelRuntime,
+        svr: VersionRuntime,
+        jobs: list[ShadowJob],
+        primary: list[dict[str, Any]],
+        outputs: list[dict[str, Any]],
+        seconds: float,
+    ) -> None:
+        """Pair outputs by request (jobs are in order), compare, and record per (primary, comparator)."""
+        for spec, compare in mr.comparators:
+            totals: dict[str, list[float]] = {}
+            offset = 0
+            for job in jobs:
+                n = len(job.records)
+                results = [
+                    compare(p, s)
+                    for p, s in zip(primary[offset : offset + n], outputs[offset : offset + n], strict=True)
+                ]
+                offset += n
+                t = totals.setdefault(job.primary_version, [0, 0, 0.0, 0])
+                t[0] += n
+                t[1] += sum(r.agreed for r in results)
+                t[2] += sum(r.score for r in results)
+                t[3] += 1
+            for primary_version, (n, agreed, score, _jobs) in totals.items():
+                self.aggregator.record_shadow(
+                    mr.name,
+                    primary_version,
+                    svr.version,
+                    spec,
+                    compared=int(n),
+                    agreed=int(agreed),
+                    score_sum=score,
+                    seconds=seconds,
+                )
+                key = (mr.name, svr.version, primary_version, spec)
+                running = self._agreement.setdefault(key, [0, 0])
+                running[0] += int(n)
+                running[1] += int(agreed)
+                lab = (mr.name, svr.version, "shadow", primary_version, spec)
+                if agreed:
+                    m.SHADOW_COMPARED.labels(*lab, "true").inc(agreed)
+                if n - agreed:
+                    m.SHADOW_COMPARED.labels(*lab, "false").inc(n - agreed)
+                m.SHADOW_AGREEMENT.labels(*lab).set(running[1] / running[0])
+
+    # --- background loops ------------------------------------------------------------------------------
+    async def _watch(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.poll_interval_s)
+            await self.refresh()
+
+    async def _write_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.window_interval_s)
+            await self._flush_windows()
+
+    async def _flush_windows(self) -> None:
+        from trilho.store.routing import write_windows
+
+        rows, shadow_rows = self.aggregator.drain()
+        rows, shadow_rows = self._backlog[0] + rows, self._backlog[1] + shadow_rows
+        if not rows and not shadow_rows:
+            return
+        try:
+            await asyncio.to_thread(write_windows, self.store, rows, shadow_rows)
+            self._backlog = ([], [])
+        except Exception as exc:  # keep them (bounded) and try again next window
+            self._backlog = (rows[-5000:], shadow_rows[-5000:])
+            log.warning(
+                "writing serving windows failed; kept for the next attempt",
+                rows=len(rows),
+                error=str(exc).splitlines()[0][:300],
+            )
+
+    def sample_access_log(self) -> bool:
+        """Whether this request goes to the access log (sampled)."""
+        return self._rand.random() < self.settings.access_log_sample
+
+
+def _validating_runtime(mr: ModelRuntime, vr: VersionRuntime | None) -> VersionRuntime | None:
+    if vr is not None:
+        return vr
+    return mr.stable
+
+
+def _validate_inputs(vr: VersionRuntime | None, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    validate = vr.loaded.validate_input if vr is not None else None
+    if validate is None:
+        return records
+    out = []
+    for i, record in enumerate(records):
+        try:
+            out.append(validate(record))
+        except SchemaViolation as exc:
+            exc.fields.setdefault("instance", i)
+            raise
+        except TrilhoError:
+            raise
+    return out
+
+
+def _evict_hook(model: str):
+    def on_evict(version: str, reason: str) -> None:
+        m.CACHE.labels(model, version, "", f"evict_{reason}").inc()
+
+    return on_evict
+
+
+def _set_torch_threads(model_threads: int) -> None:
+    """Keep torch from oversubscribing the cores the executor threads use (only if torch is loaded)."""
+    import os
+    import sys
+
+    torch = sys.modules.get("torch")
+    if torch is None:
+        return
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    with contextlib.suppress(Exception):
+        torch.set_num_threads(max(1, cores // max(1, min(model_threads, cores))))

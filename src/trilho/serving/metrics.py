@@ -1,0 +1,49 @@
+"""The gateway's Prometheus metrics (``trilho_serving_*``), labelled model / version / variant."""
+
+from __future__ import annotations
+
+from trilho.obs import counter, gauge, histogram
+
+MVV = ("model", "version", "variant")
+
+REQUESTS = counter("trilho_serving_requests_total", "Requests answered, by outcome code.", (*MVV, "code"))
+DURATION = histogram("trilho_serving_request_duration_seconds", "Request latency inside the gateway.", MVV)
+BATCH_SIZE = histogram(
+    "trilho_serving_batch_size_items",
+    "Records per model call.",
+    MVV,
+    buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512),
+)
+QUEUE_WAIT = histogram("trilho_serving_queue_wait_seconds", "Time a request waited for its batch.", MVV)
+MODEL_DURATION = histogram("trilho_serving_model_duration_seconds", "Model call time per batch.", MVV)
+FALLBACKS = counter(
+    "trilho_serving_fallbacks_total", "Requests answered by the fallback chain.", (*MVV, "reason", "source")
+)
+SHED = counter(
+    "trilho_serving_shed_requests_total", "Requests refused with 503 (load shedding).", (*MVV, "reason")
+)
+CACHE = counter(
+    "trilho_serving_cache_events_total", "Response cache hits, misses and evictions.", (*MVV, "event")
+)
+BREAKER = gauge("trilho_serving_breaker_open_ratio", "1 while the version's circuit breaker is open.", MVV)
+SHADOW_COMPARED = counter(
+    "trilho_serving_shadow_compared_total",
+    "Shadow outputs compared with the primary's.",
+    ("model", "version", "variant", "primary_version", "comparator", "agreed"),
+)
+SHADOW_AGREEMENT = gauge(
+    "trilho_serving_shadow_agreement_ratio",
+    "Running agreement rate of a shadow version with the primary.",
+    ("model", "version", "variant", "primary_version", "comparator"),
+)
+SHADOW_ERRORS = counter("trilho_serving_shadow_errors_total", "Shadow calls that failed.", MVV)
+SHADOW_DROPPED = counter(
+    "trilho_serving_shadow_dropped_total", "Shadow copies dropped (queue full).", ("model",)
+)
+SHADOW_DURATION = histogram("trilho_serving_shadow_duration_seconds", "Shadow call latency.", MVV)
+STORE_UP = gauge("trilho_serving_store_up_ratio", "1 when the routing store answered the last poll.")
+TABLE_GENERATION = gauge("trilho_serving_routing_generation_count", "Generation of the routing table in use.")
+TABLE_AGE = gauge(
+    "trilho_serving_routing_last_sync_seconds", "Unix time of the last successful routing-table poll."
+)
+READY = gauge("trilho_serving_version_ready_ratio", "1 once the version's warm-up call passed.", MVV)

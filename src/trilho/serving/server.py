@@ -1,0 +1,167 @@
+"""Running the gateway: ``serve()`` in the foreground (``trilho serve``), ``run_in_thread()`` in-process on a
+free port (tests, notebooks, the demo), and ``app_from_env()`` for uvicorn workers."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from dataclasses import dataclass, replace
+from typing import Any
+
+import uvicorn
+
+from trilho.config import Settings, resolve_settings
+from trilho.errors import ServingError
+from trilho.serving.app import create_app
+from trilho.serving.gateway import Gateway
+from trilho.serving.models import ModelProvider, RegistryProvider
+from trilho.serving.settings import GatewaySettings
+from trilho.store.routing import Deployment
+
+
+def gateway_from_settings(
+    settings: Settings | None = None, gateway_settings: GatewaySettings | None = None
+) -> Gateway:
+    """A gateway over the store and registry that ``settings`` point at (the embedded default with none)."""
+    from trilho.store import open_store
+
+    settings = settings or resolve_settings()
+    store = open_store(settings)
+    return Gateway(RegistryProvider(store, settings.artifacts_dir), store=store, settings=gateway_settings)
+
+
+def app_from_env():
+    """ASGI app factory for ``uvicorn --factory`` / multiple workers: settings from the environment."""
+    _dedicated_process_tuning()
+    gs = GatewaySettings(
+        max_body_bytes=int(os.environ.get("TRILHO_SERVING_MAX_BODY_BYTES", 1_048_576)), freeze_gc=True
+    )
+    return create_app(gateway_from_settings(None, gs))
+
+
+def _uvicorn_config(app: Any, gs: GatewaySettings, **kw: Any) -> uvicorn.Config:
+    return uvicorn.Config(
+        app,
+        host=gs.host,
+        port=gs.port,
+        access_log=False,
+        log_level="warning",
+        lifespan="on",
+        timeout_graceful_shutdown=5,
+        **kw,
+    )
+
+
+def _dedicated_process_tuning() -> None:
+    """A serving process runs model threads next to the event loop: switch the GIL every 1 ms instead of
+    5 ms so a model thread holding it delays request handling less."""
+    import sys
+
+    sys.setswitchinterval(0.001)
+
+
+def serve(settings: Settings | None = None, gateway_settings: GatewaySettings | None = None) -> None:
+    """Serve every deployment in the store until interrupted (``trilho serve``)."""
+    gs = replace(gateway_settings or GatewaySettings(), freeze_gc=True)
+    _dedicated_process_tuning()
+    from trilho.obs import get_logger
+
+    get_logger("serving").info(
+        "gateway starting",
+        url=f"http://{gs.host}:{gs.port}",
+        workers=gs.workers,
+        docs=f"http://{gs.host}:{gs.port}/openapi.json",
+    )
+    if gs.workers > 1:
+        settings = settings or resolve_settings()
+        os.environ["TRILHO_HOME"] = str(settings.home)
+        os.environ["TRILHO_DATABASE_URL"] = settings.database_url
+        os.environ["TRILHO_SERVING_MAX_BODY_BYTES"] = str(gs.max_body_bytes)
+        gateway_from_settings(settings, gs).store.dispose()  # migrate once before the workers start
+        uvicorn.run(
+            "trilho.serving.server:app_from_env",
+            factory=True,
+            host=gs.host,
+            port=gs.port,
+            workers=gs.workers,
+            access_log=False,
+            log_level="warning",
+        )
+        return
+    uvicorn.Server(_uvicorn_config(create_app(gateway_from_settings(settings, gs)), gs)).run()
+
+
+@dataclass
+class RunningGateway:
+    """A gateway serving in a background thread: ``url``, the ``gateway`` object, and ``stop()``."""
+
+    url: str
+    gateway: Gateway
+    server: uvicorn.Server
+    thread: threading.Thread
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Shut the server down (graceful) and wait for its thread."""
+        self.server.should_exit = True
+        self.thread.join(timeout)
+
+    def __enter__(self) -> RunningGateway:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def run_in_thread(
+    gateway: Gateway | None = None,
+    *,
+    provider: ModelProvider | None = None,
+    store: Any = None,
+    deployments: list[Deployment] | None = None,
+    settings: GatewaySettings | None = None,
+    timeout: float = 60.0,
+) -> RunningGateway:
+    """Start a gateway in this process on a free port (``settings.port = 0``) and return once it is serving.
+
+    Pass a ready ``Gateway``, or a ``provider`` with a ``store`` and/or ``deployments``.
+    """
+    gs = settings or (gateway.settings if gateway is not None else GatewaySettings(port=0))
+    if gateway is None:
+        if provider is None:
+            raise ServingError(
+                "run_in_thread needs a gateway or a provider",
+                fix="pass provider=StaticProvider({...}) or RegistryProvider(store, root)",
+            )
+        gateway = Gateway(provider, store=store, deployments=deployments, settings=gs)
+    sock = socket.socket(socket.AF_INET6 if ":" in gs.host else socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((gs.host, gs.port))
+    sock.listen(2048)
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(_uvicorn_config(create_app(gateway), replace(gs, port=port)))
+    errors: list[BaseException] = []
+
+    def _run() -> None:
+        try:
+            server.run(sockets=[sock])
+        except BaseException as exc:  # surfaced to the caller below
+            errors.append(exc)
+        finally:
+            sock.close()
+
+    thread = threading.Thread(target=_run, name=f"trilho-gateway-{port}", daemon=True)
+    thread.start()
+    until = time.monotonic() + timeout
+    while not server.started:
+        if errors or not thread.is_alive():
+            raise ServingError(
+                f"the gateway did not start: {errors[0] if errors else 'server exited'}",
+                fix="check the store, the deployments and the model loading errors above",
+            )
+        if time.monotonic() > until:
+            server.should_exit = True
+            raise ServingError(f"the gateway did not start within {timeout:.0f} s")
+        time.sleep(0.01)
+    return RunningGateway(f"http://{gs.host}:{port}", gateway, server, thread)

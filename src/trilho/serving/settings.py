@@ -1,0 +1,37 @@
+"""Gateway settings: where it listens, request limits, background intervals, thread pools."""
+
+from __future__ import annotations
+
+import os
+import socket
+from dataclasses import dataclass, field
+
+
+def _gateway_id() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
+@dataclass(frozen=True)
+class GatewaySettings:
+    """Everything the gateway process needs besides the store and the models."""
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    workers: int = 1
+    max_body_bytes: int = 1_048_576  # larger requests get 413
+    max_instances: int = 1024  # records per request
+    poll_interval_s: float = 0.25  # routing-table generation poll (changes apply within 1 s)
+    window_interval_s: float = 5.0  # per-version aggregates written to the store this often
+    shadow_queue_size: int = 1000  # shadow copies waiting; beyond this they are dropped and counted
+    shadow_workers: int = 2  # each drains the queue in bulk: one model call per batch of copies
+    shadow_linger_ms: float = 5.0  # a shadow worker waits this long after the first copy to batch more
+    shadow_chunk: int = 32  # copies compared per step before yielding to live requests
+    shadow_max_defer_ms: float = 50.0  # how long a step waits for a moment without live requests
+    shadow_timeout_s: float = 30.0
+    model_threads: int = 4  # executor threads for live model calls
+    shadow_threads: int = 1  # separate executor so shadows never take a live thread
+    access_log_sample: float = 0.01  # fraction of requests written to the JSON access log
+    # Dedicated serving processes move everything alive after start-up (modules, models) out of the cyclic
+    # garbage collector's sight (gc.freeze): a full collection walks only request garbage, no 100 ms pauses.
+    freeze_gc: bool = False
+    gateway_id: str = field(default_factory=_gateway_id)

@@ -1,0 +1,195 @@
+"""Chart series from stored serving windows, and the plotly figure documents the pages draw (pure, no I/O).
+
+Per version and window: request rate, error rate, latency percentiles (interpolated inside histogram buckets)
+and, per shadow pair, the agreement rate. Figures are plain ``{"data": [...], "layout": {...}}`` dictionaries
+that the bundled plotly.js renders in the browser.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+PALETTE = ("#1f6feb", "#d9480f", "#2f9e44", "#9c36b5", "#e8590c", "#0b7285")
+
+
+def histogram_quantile(histogram: Mapping[str, Sequence[float]], q: float) -> float | None:
+    """The ``q`` quantile of a bucketed histogram (linear inside a bucket; +Inf → its lower bound)."""
+    bounds, counts = list(histogram.get("bounds") or []), list(histogram.get("counts") or [])
+    total = sum(counts)
+    if total <= 0:
+        return None
+    rank, seen, lower = q * total, 0.0, 0.0
+    for i, c in enumerate(counts):
+        if c and seen + c >= rank:
+            if i >= len(bounds):
+                return lower
+            upper = bounds[i]
+            return lower + (upper - lower) * max(0.0, rank - seen) / c
+        seen += c
+        lower = bounds[i] if i < len(bounds) else lower
+    return lower
+
+
+def merge_histograms(hists: Iterable[Mapping[str, Sequence[float]]]) -> dict[str, list[float]]:
+    """Sum histograms with the same bounds (others are skipped)."""
+    bounds: list[float] | None = None
+    counts: list[float] = []
+    for h in hists:
+        b = list(h.get("bounds") or [])
+        if bounds is None:
+            bounds, counts = b, [0.0] * (len(b) + 1)
+        if b != bounds:
+            continue
+        for i, c in enumerate(h.get("counts") or []):
+            counts[i] += c
+    return {"bounds": bounds or [], "counts": counts}
+
+
+def version_series(rows: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, list[Any]]]:
+    """Per ``version (variant)``: window end times, rps, error rate and p50/p95/p99 latency in ms."""
+    grouped: dict[tuple[str, Any], list[Mapping[str, Any]]] = {}
+    for r in rows:
+        grouped.setdefault((f"{r['version']} ({r['variant']})", r["window_end"]), []).append(r)
+    out: dict[str, dict[str, list[Any]]] = {}
+    for (label, end), rs in sorted(grouped.items(), key=lambda kv: (kv[0][0], kv[0][1])):
+        s = out.setdefault(label, {k: [] for k in ("t", "rps", "error_rate", "p50", "p95", "p99")})
+        n = sum(int(r["requests"]) for r in rs)
+        seconds = max((r["window_end"] - r["window_start"]).total_seconds() for r in rs) or 1.0
+        hist = merge_histograms(r["latency_histogram"] for r in rs)
+        s["t"].append(end.isoformat())
+        s["rps"].append(round(n / seconds, 3))
+        s["error_rate"].append(sum(int(r["errors"]) for r in rs) / n if n else None)
+        for name, q in (("p50", 0.5), ("p95", 0.95), ("p99", 0.99)):
+            v = histogram_quantile(hist, q)
+            s[name].append(None if v is None else round(v * 1000, 3))
+    return out
+
+
+def shadow_series(rows: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, list[Any]]]:
+    """Per ``shadow vs primary``: window end times, pairs compared and the agreement rate."""
+    out: dict[str, dict[str, list[Any]]] = {}
+    for r in rows:
+        s = out.setdefault(
+            f"{r['shadow_version']} vs {r['primary_version']}", {"t": [], "agreement": [], "n": []}
+        )
+        s["t"].append(r["window_end"].isoformat())
+        s["n"].append(int(r["compared"]))
+        s["agreement"].append(r["agreed"] / r["compared"] if r["compared"] else None)
+    return out
+
+
+def line_figure(
+    series: Mapping[str, Mapping[str, list[Any]]],
+    key: str,
+    title: str,
+    y_title: str,
+    *,
+    percent: bool = False,
+) -> dict[str, Any]:
+    """A line chart with one trace per series, y = ``series[name][key]``."""
+    data = [
+        {
+            "type": "scatter",
+            "mode": "lines+markers",
+            "name": name,
+            "x": s["t"],
+            "y": s[key],
+            "line": {"color": PALETTE[i % len(PALETTE)], "width": 2},
+            "marker": {"size": 4},
+        }
+        for i, (name, s) in enumerate(series.items())
+    ]
+    return {"data": data, "layout": _layout(title, y_title, percent=percent)}
+
+
+def latency_figure(series: Mapping[str, Mapping[str, list[Any]]]) -> dict[str, Any]:
+    """p50 (dotted), p95 (dashed) and p99 (solid) per version."""
+    data = []
+    for i, (name, s) in enumerate(series.items()):
+        for q, dash in (("p50", "dot"), ("p95", "dash"), ("p99", "solid")):
+            data.append(
+                {
+                    "type": "scatter",
+                    "mode": "lines",
+                    "name": f"{name} {q}",
+                    "x": s["t"],
+                    "y": s[q],
+                    "line": {"color": PALETTE[i % len(PALETTE)], "dash": dash, "width": 2},
+                }
+            )
+    return {"data": data, "layout": _layout("Latency percentiles", "ms")}
+
+
+def bar_figure(x: Sequence[Any], y: Sequence[Any], title: str, y_title: str) -> dict[str, Any]:
+    """A single bar chart."""
+    return {
+        "data": [{"type": "bar", "x": list(x), "y": list(y), "marker": {"color": PALETTE[0]}}],
+        "layout": _layout(title, y_title),
+    }
+
+
+def heatmap_figure(matrix: Sequence[Sequence[int]], labels: Sequence[str], title: str) -> dict[str, Any]:
+    """A confusion matrix (rows: reference, columns: candidate) with counts written in the cells."""
+    labels = [str(x) for x in labels]
+    return {
+        "data": [
+            {
+                "type": "heatmap",
+                "z": [list(r) for r in matrix],
+                "x": labels,
+                "y": labels,
+                "colorscale": [[0, "#f4f7fb"], [1, "#1f6feb"]],
+                "showscale": False,
+                "text": [[str(v) for v in r] for r in matrix],
+                "texttemplate": "%{text}",
+            }
+        ],
+        "layout": {
+            **_layout(title, "human (reference)"),
+            "xaxis": {"title": {"text": "judge"}},
+            "yaxis": {"title": {"text": "human (reference)"}, "autorange": "reversed"},
+        },
+    }
+
+
+def interval_figure(rows: Sequence[Mapping[str, Any]], title: str) -> dict[str, Any]:
+    """A forest plot: one point per row (``label``, ``estimate``, ``low``, ``high``) with its interval."""
+    est = [r["estimate"] for r in rows]
+    return {
+        "data": [
+            {
+                "type": "scatter",
+                "mode": "markers",
+                "x": est,
+                "y": [r["label"] for r in rows],
+                "marker": {"size": 10, "color": PALETTE[0]},
+                "error_x": {
+                    "type": "data",
+                    "symmetric": False,
+                    "array": [None if r["high"] is None else r["high"] - r["estimate"] for r in rows],
+                    "arrayminus": [None if r["low"] is None else r["estimate"] - r["low"] for r in rows],
+                },
+            }
+        ],
+        "layout": {
+            **_layout(title, ""),
+            "xaxis": {"tickformat": ".1%", "zeroline": True, "zerolinecolor": "#888", "zerolinewidth": 2},
+            "height": 120 + 40 * len(rows),
+        },
+    }
+
+
+def _layout(title: str, y_title: str, *, percent: bool = False) -> dict[str, Any]:
+    yaxis: dict[str, Any] = {"title": {"text": y_title}, "rangemode": "tozero"}
+    if percent:
+        yaxis["tickformat"] = ".1%"
+    return {
+        "title": {"text": title, "font": {"size": 14}},
+        "height": 280,
+        "margin": {"l": 55, "r": 15, "t": 40, "b": 40},
+        "legend": {"orientation": "h", "y": -0.2},
+        "yaxis": yaxis,
+        "paper_bgcolor": "rgba(0,0,0,0)",
+        "plot_bgcolor": "rgba(0,0,0,0)",
+    }

@@ -1,0 +1,183 @@
+"""Service-level objectives computed from the gateway's serving windows: the pure error-budget burn-rate math.
+
+No SLO objects exist in the store yet, so the dashboard declares objectives (:data:`DEFAULT_OBJECTIVES`, one
+availability and one latency objective per model) and computes, from per-window counts of good and bad
+events, the burn rate over several look-back windows and the multi-window alerts of the Google SRE workbook
+(a page fires when a long AND a short window both burn faster than the threshold). Nothing here does I/O:
+:func:`events_from_windows` turns stored window rows into events, :func:`evaluate` does the rest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Objective:
+    """A target share of good events: ``kind`` "errors" (no error) or "latency" (under a threshold)."""
+
+    name: str
+    kind: str
+    target: float
+    threshold_s: float | None = None
+    period: timedelta = timedelta(days=30)
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.target < 1.0:
+            raise ValueError(f"target must be in (0, 1), got {self.target}")
+        if self.kind not in ("errors", "latency"):
+            raise ValueError(f"kind must be errors or latency, got {self.kind!r}")
+        if self.kind == "latency" and (self.threshold_s is None or self.threshold_s <= 0):
+            raise ValueError("a latency objective needs a positive threshold_s")
+
+    @property
+    def budget(self) -> float:
+        """The allowed share of bad events (1 − target)."""
+        return 1.0 - self.target
+
+    def describe(self) -> str:
+        """A one-line human description."""
+        if self.kind == "latency":
+            return f"{self.target:.2%} of requests faster than {self.threshold_s * 1000:g} ms"
+        return f"{self.target:.2%} of requests without error"
+
+
+@dataclass(frozen=True)
+class AlertRule:
+    """Fire when both the long and the short window burn faster than ``burn_rate``."""
+
+    severity: str
+    long: timedelta
+    short: timedelta
+    burn_rate: float
+
+
+#: The SRE workbook's multi-window, multi-burn-rate alerts for a 30-day budget.
+DEFAULT_RULES: tuple[AlertRule, ...] = (
+    AlertRule("page", timedelta(hours=1), timedelta(minutes=5), 14.4),
+    AlertRule("page", timedelta(hours=6), timedelta(minutes=30), 6.0),
+    AlertRule("ticket", timedelta(days=3), timedelta(hours=6), 1.0),
+)
+DEFAULT_OBJECTIVES: tuple[Objective, ...] = (
+    Objective("availability", "errors", 0.995),
+    Objective("latency", "latency", 0.95, threshold_s=0.25),
+)
+#: Look-back windows shown on the page.
+WINDOWS: tuple[timedelta, ...] = (
+    timedelta(minutes=5),
+    timedelta(minutes=30),
+    timedelta(hours=1),
+    timedelta(hours=6),
+    timedelta(days=3),
+)
+
+
+@dataclass(frozen=True)
+class Events:
+    """Good and total events in one window ending at ``end``."""
+
+    end: datetime
+    good: int
+    total: int
+
+
+@dataclass(frozen=True)
+class Burn:
+    """The burn rate over one look-back window (None when no events fell in it)."""
+
+    window: timedelta
+    good: int
+    total: int
+    rate: float | None
+
+
+@dataclass(frozen=True)
+class SLOStatus:
+    """One objective's burn rates, the budget left over its rolling period (1 − burn), alerts firing."""
+
+    objective: Objective
+    burns: tuple[Burn, ...]
+    budget_remaining: float | None
+    firing: tuple[AlertRule, ...] = field(default_factory=tuple)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {
+            "objective": self.objective.name,
+            "description": self.objective.describe(),
+            "burns": {_label(b.window): b.rate for b in self.burns},
+            "budget_remaining": self.budget_remaining,
+            "firing": [
+                f"{a.severity} {_label(a.long)}/{_label(a.short)} > {a.burn_rate:g}x" for a in self.firing
+            ],
+        }
+
+
+def _label(td: timedelta) -> str:
+    s = int(td.total_seconds())
+    if s % 86400 == 0:
+        return f"{s // 86400}d"
+    if s % 3600 == 0:
+        return f"{s // 3600}h"
+    return f"{s // 60}m"
+
+
+window_label = _label
+
+
+def good_under(histogram: Mapping[str, Sequence[float]], threshold_s: float) -> int:
+    """Requests certainly faster than ``threshold_s``: counts of buckets whose upper bound is ≤ it."""
+    bounds, counts = list(histogram.get("bounds") or []), list(histogram.get("counts") or [])
+    return int(sum(c for b, c in zip(bounds, counts, strict=False) if b <= threshold_s))
+
+
+def events_from_windows(rows: Iterable[Mapping[str, Any]], objective: Objective) -> list[Events]:
+    """Good/total events per stored serving window (stable and canary traffic; shadows never answer)."""
+    out = []
+    for r in rows:
+        total = int(r["requests"])
+        if objective.kind == "errors":
+            good = total - int(r["errors"])
+        else:
+            good = min(total, good_under(r["latency_histogram"], objective.threshold_s or 0.0))
+        out.append(Events(r["window_end"], good, total))
+    return out
+
+
+def burn_rate(good: int, total: int, objective: Objective) -> float | None:
+    """Observed bad share divided by the budget share (1.0 spends the budget exactly over the period)."""
+    if total <= 0:
+        return None
+    return ((total - good) / total) / objective.budget
+
+
+def burn(events: Sequence[Events], objective: Objective, window: timedelta, now: datetime) -> Burn:
+    """The burn rate over the events whose window ended within ``window`` before ``now``."""
+    start = now - window
+    good = sum(e.good for e in events if start < e.end <= now)
+    total = sum(e.total for e in events if start < e.end <= now)
+    return Burn(window, good, total, burn_rate(good, total, objective))
+
+
+def evaluate(
+    events: Sequence[Events],
+    objective: Objective,
+    now: datetime,
+    *,
+    windows: Sequence[timedelta] = WINDOWS,
+    rules: Sequence[AlertRule] = DEFAULT_RULES,
+) -> SLOStatus:
+    """Burn rates over ``windows``, the budget left over the objective's period and the rules firing."""
+    burns = tuple(burn(events, objective, w, now) for w in windows)
+    period = burn(events, objective, objective.period, now)
+    remaining = None if period.rate is None else 1.0 - period.rate
+    firing = []
+    for rule in rules:
+        long_rate = burn(events, objective, rule.long, now).rate
+        short_rate = burn(events, objective, rule.short, now).rate
+        if long_rate is not None and short_rate is not None and min(long_rate, short_rate) > rule.burn_rate:
+            firing.append(rule)
+    return SLOStatus(objective, burns, remaining, tuple(firing))

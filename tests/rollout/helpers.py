@@ -1,0 +1,98 @@
+"""Test helpers: play gateway-like windows into the store (what `trilho serve` writes every few seconds).
+
+The seed is fixed: an A/A rollout is falsely rolled back with probability ≤ α by design (calibrated in
+test_calibration.py), so flow tests use one deterministic stream that is not such a false alarm.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import numpy as np
+
+from trilho.obs.metrics import LATENCY_BUCKETS
+from trilho.store.routing import get_deployment, write_windows
+
+BOUNDS = list(LATENCY_BUCKETS)
+
+
+def hist(n: int, seconds: float) -> dict:
+    counts = [0] * (len(BOUNDS) + 1)
+    counts[int(np.searchsorted(BOUNDS, seconds))] = n
+    return {"bounds": BOUNDS, "counts": counts}
+
+
+class Traffic:
+    """Simulates the gateway: splits ``rps`` per the routing table, errors and latency per version."""
+
+    def __init__(self, store, clock, model="iris", rps=100.0, seed=1):
+        self.store, self.clock, self.model, self.rps = store, clock, model, rps
+        self.error_rate: dict[str, float] = {}
+        self.latency: dict[str, float] = {}
+        self.agreement: dict[str, float] = {}
+        self.rng = np.random.default_rng(seed)
+        self.last = clock.now()
+        self.enabled = True
+        self.candidate_requests = 0
+
+    def __call__(self, _controller=None) -> None:
+        now = self.clock.now()
+        secs = (now - self.last).total_seconds()
+        if secs <= 0 or not self.enabled:
+            self.last = now
+            return
+        dep = get_deployment(self.store, self.model)
+        rows, srows = [], []
+        total = int(self.rng.poisson(self.rps * secs))
+        for route in dep.routes:
+            if route.role == "shadow" or dep.kill != "off" and route.role != "stable":
+                continue
+            n = int(self.rng.binomial(total, route.weight if dep.kill == "off" else 1.0))
+            e = int(self.rng.binomial(n, self.error_rate.get(route.version, 0.01)))
+            if route.role == "canary":
+                self.candidate_requests += n
+            rows.append(
+                dict(
+                    gateway="g1",
+                    model=self.model,
+                    version=route.version,
+                    variant=route.role,
+                    window_start=self.last,
+                    window_end=now,
+                    requests=n,
+                    errors=e,
+                    fallbacks=0,
+                    shed=0,
+                    latency_sum_s=n * self.latency.get(route.version, 0.004),
+                    latency_histogram=hist(n, self.latency.get(route.version, 0.004)),
+                )
+            )
+        for route in dep.shadows if dep.kill == "off" else ():
+            n = int(self.rng.binomial(total, dep.shadow_fraction))
+            e = int(self.rng.binomial(n, self.error_rate.get(route.version, 0.01)))
+            ok = n - e
+            agreed = int(self.rng.binomial(ok, self.agreement.get(route.version, 1.0)))
+            srows.append(
+                dict(
+                    gateway="g1",
+                    model=self.model,
+                    primary_version=dep.stable.version,
+                    shadow_version=route.version,
+                    comparator="exact",
+                    window_start=self.last,
+                    window_end=now,
+                    compared=ok,
+                    agreed=agreed,
+                    score_sum=float(agreed),
+                    shadow_errors=e,
+                    dropped=0,
+                    shadow_latency_sum_s=0.0,
+                    shadow_latency_histogram=hist(n, self.latency.get(route.version, 0.004)),
+                )
+            )
+        write_windows(self.store, rows, srows)
+        self.last = now
+
+
+def later(clock, seconds):
+    return clock.now() + timedelta(seconds=seconds)

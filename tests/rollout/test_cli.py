@@ -1,0 +1,130 @@
+"""`trilho rollout …`, `trilho audit verify` and `trilho controller` through the CLI (SQLite home)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from sqlalchemy import update
+
+from trilho.config import resolve_settings
+from trilho.rollout.plan import DEFAULT_PLAN_YAML
+from trilho.store import open_store
+from trilho.store.routing import Deployment, Route, get_deployment, set_deployment
+from trilho.store.tables.rollout import rollout_audit
+
+
+@pytest.fixture
+def deployed(home, tmp_path):
+    store = open_store(resolve_settings())
+    set_deployment(store, Deployment("iris", routes=(Route("1"),)))
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(DEFAULT_PLAN_YAML)
+    yield store, str(plan)
+    store.dispose()
+
+
+def j(result):
+    return json.loads(result.stdout)
+
+
+def test_lifecycle(cli, deployed):
+    store, plan = deployed
+    r = cli(
+        "rollout",
+        "start",
+        "iris",
+        "--candidate",
+        "2",
+        "--plan",
+        plan,
+        "--skip-gates",
+        "demo",
+        "--actor",
+        "alice",
+        "--json",
+    )
+    assert r.exit_code == 0, r.output
+    assert j(r)["phase"] == "shadow" and j(r)["created_by"] == "user:alice"
+    assert j(cli("rollout", "status", "iris", "--json"))["step_kind"] == "shadow"
+    assert j(cli("rollout", "pause", "iris", "--json"))["phase"] == "paused"
+    assert j(cli("rollout", "resume", "iris", "--json"))["phase"] == "shadow"
+    assert j(cli("rollout", "promote", "iris", "--json"))["phase"] == "promoted"
+    assert [r.version for r in get_deployment(store, "iris").routes] == ["2"]
+    out = j(cli("rollout", "rollback", "iris", "--to", "1", "--json"))
+    assert out["changed"] and [r.version for r in get_deployment(store, "iris").routes] == ["1"]
+    hist = j(cli("rollout", "history", "iris", "--json"))
+    assert [h["action"] for h in hist][:3] == ["create", "gates_started", "gates_passed"]
+    assert "skipped by user:alice" in hist[2]["reason"]
+    assert cli("rollout", "history", "iris").exit_code == 0
+    assert j(cli("audit", "verify", "--json"))["ok"] is True
+
+
+def test_kill_and_release(cli, deployed):
+    store, plan = deployed
+    cli("rollout", "start", "iris", "--candidate", "2", "--plan", plan, "--skip-gates", "x")
+    out = j(cli("rollout", "kill", "iris", "--reason", "pager", "--json"))
+    assert out["mode"] == "candidates" and out["rollout"]["phase"] == "killed"
+    assert get_deployment(store, "iris").kill == "candidates"
+    assert j(cli("rollout", "status", "--json"))["kills"][0]["reason"] == "pager"
+    r = cli("rollout", "start", "iris", "--candidate", "3", "--plan", plan, "--skip-gates", "x", "--json")
+    assert r.exit_code == 2 and j(r)["field"] == "kill"
+    assert j(cli("rollout", "kill", "iris", "--release", "--json"))["mode"] == "off"
+
+
+def test_exit_codes(cli, deployed):
+    store, plan = deployed
+    bad = cli("rollout", "start", "iris", "--candidate", "2", "--plan", "missing.yaml", "--json")
+    assert bad.exit_code == 2 and j(bad)["field"] == "plan"
+    # Real gates against the registry: version 2 is not registered, so it fails closed (exit 1, no traffic).
+    gated = cli("rollout", "start", "iris", "--candidate", "2", "--plan", plan, "--json")
+    assert gated.exit_code == 1 and j(gated)["error"] == "GateFailed"
+    assert [r.version for r in get_deployment(store, "iris").routes] == ["1"]
+    assert j(cli("rollout", "history", "iris", "--json"))[-1]["action"] == "gates_failed"
+    assert cli("rollout", "status", "nope", "--json").exit_code == 2
+
+
+def test_audit_verify_fails_on_tampering(cli, deployed):
+    store, plan = deployed
+    cli("rollout", "start", "iris", "--candidate", "2", "--plan", plan, "--skip-gates", "x")
+    with store.transaction() as conn:
+        conn.execute(update(rollout_audit).where(rollout_audit.c.seq == 1).values(reason="nothing to see"))
+    r = cli("audit", "verify", "--json")
+    assert r.exit_code == 1 and j(r)["problems"][0]["seq"] == 1
+
+
+def test_controller_command_runs_ticks(cli, deployed):
+    store, plan = deployed
+    cli("rollout", "start", "iris", "--candidate", "2", "--plan", plan, "--skip-gates", "x")
+    r = cli("controller", "--iterations", "2", "--tick", "0.05", "--json")
+    assert r.exit_code == 0, r.output
+    assert j(r)["iterations"] == 2
+
+
+def test_token_create_shows_secret_once_and_stores_hash(cli, deployed):
+    store, _ = deployed
+    out = j(cli("rollout", "token", "create", "ci", "--role", "deployer", "--json"))
+    assert out["token"].startswith("trl_")
+    from sqlalchemy import select
+
+    from trilho.store.tables.rollout import rollout_tokens
+
+    with store.connect() as conn:
+        stored = conn.execute(select(rollout_tokens.c.token_hash)).scalar()
+    assert stored != out["token"] and out["token"] not in json.dumps(
+        cli("rollout", "history", "iris", "--json").stdout
+    )
+    assert cli("rollout", "token", "create", "x", "--role", "root").exit_code == 2
+
+
+def test_named_plans(cli, deployed):
+    store, plan = deployed
+    assert cli("rollout", "plan", "save", "careful", plan, "--json").exit_code == 0
+    assert list(j(cli("rollout", "plan", "list", "--json"))) == ["careful"]
+    assert cli("rollout", "plan", "list").exit_code == 0
+    r = cli(
+        "rollout", "start", "iris", "--candidate", "2", "--plan", "careful", "--skip-gates", "x", "--json"
+    )
+    assert r.exit_code == 0 and j(r)["plan"] == "default" and j(r)["steps"] == 4
+    bad = cli("rollout", "plan", "save", "broken", plan + ".missing.yaml", "--json")
+    assert bad.exit_code == 2

@@ -1,0 +1,118 @@
+"""Serving test helpers: a contract file, python-flavour model versions registered in a real registry, and a
+gateway started over real sockets on 127.0.0.1."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+import yaml
+
+CONTRACT = {
+    "apiVersion": "v3.0.2",
+    "kind": "DataContract",
+    "id": "scorer-io",
+    "name": "scorer",
+    "version": "1.0.0",
+    "schema": [
+        {
+            "name": "request",
+            "x-trilho": {"role": "input", "examples": [{"x1": 1.0, "x2": 2.0}]},
+            "properties": [
+                {"name": "x1", "logicalType": "number", "physicalType": "float64", "required": True},
+                {
+                    "name": "x2",
+                    "logicalType": "number",
+                    "physicalType": "float64",
+                    "required": True,
+                    "logicalTypeOptions": {"minimum": -100, "maximum": 100},
+                },
+            ],
+        },
+        {
+            "name": "response",
+            "x-trilho": {"role": "output"},
+            "properties": [
+                {"name": "y", "logicalType": "number", "physicalType": "float64", "required": True}
+            ],
+        },
+    ],
+}
+
+MODELS = {
+    # v1: the stable model
+    "linear": "def predict(records):\n    return [{'y': 2.0 * r['x1'] + r['x2']} for r in records]\n",
+    # v2: same outputs, different code (a shadow that agrees)
+    "linear_again": "def predict(records):\n    return [{'y': r['x2'] + 2.0 * r['x1']} for r in records]\n",
+    # v3: shifted outputs (a shadow that disagrees)
+    "shifted": "def predict(records):\n    return [{'y': 2.0 * r['x1'] + r['x2'] + 1.0} for r in records]\n",
+    # v4: raises on x1 == 666
+    "flaky": textwrap.dedent("""
+        def predict(records):
+            if any(r['x1'] == 666 for r in records):
+                raise RuntimeError('boom')
+            return [{'y': 2.0 * r['x1'] + r['x2']} for r in records]
+        """),
+    # v5: hangs on x1 == 777
+    "hangs": textwrap.dedent("""
+        import time
+        def predict(records):
+            if any(r['x1'] == 777 for r in records):
+                time.sleep(1.5)
+            return [{'y': 2.0 * r['x1'] + r['x2']} for r in records]
+        """),
+}
+VERSIONS = {"1": "linear", "2": "linear_again", "3": "shifted", "4": "flaky", "5": "hangs"}
+
+
+def register_versions(registry, tmp_path: Path, name: str = "scorer") -> None:
+    """Register versions 1..5 of ``name`` (python flavour, one contract)."""
+    contract = tmp_path / "contract.yaml"
+    contract.write_text(yaml.safe_dump(CONTRACT, sort_keys=False))
+    for _version, module in VERSIONS.items():
+        folder = tmp_path / "src" / module
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"{module}.py").write_text(MODELS[module])
+        registry.register(name, folder / f"{module}.py", "python", contract, entry=f"{module}:predict")
+
+
+@pytest.fixture
+def sqlite_store(tmp_path):
+    """A migrated SQLite store (the embedded default) for HTTP tests."""
+    from trilho.store import Store
+
+    s = Store(f"sqlite:///{tmp_path / 'trilho.db'}")
+    s.migrate()
+    yield s
+    s.dispose()
+
+
+@pytest.fixture
+def registered(sqlite_store, tmp_path):
+    """(store, artifacts root) with versions 1..5 of ``scorer`` registered."""
+    from trilho.registry import Registry
+
+    root = tmp_path / "artifacts"
+    register_versions(Registry(sqlite_store, root), tmp_path)
+    return sqlite_store, root
+
+
+@pytest.fixture
+def start_gateway():
+    """Start gateways in-process on free ports; all are stopped after the test."""
+    from trilho.serving import GatewaySettings, RegistryProvider, run_in_thread
+
+    running = []
+
+    def start(store=None, root=None, *, provider=None, deployments=None, **settings):
+        defaults = dict(port=0, poll_interval_s=0.1, window_interval_s=0.3, access_log_sample=0.0)
+        gs = GatewaySettings(**{**defaults, **settings})
+        provider = provider or RegistryProvider(store, root)
+        rg = run_in_thread(provider=provider, store=store, deployments=deployments, settings=gs)
+        running.append(rg)
+        return rg
+
+    yield start
+    for rg in running:
+        rg.stop()

@@ -1,0 +1,326 @@
+"""The gateway end to end over real sockets, with versions loaded from the real registry."""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+import pytest
+
+from trilho.store import routing as rt
+from trilho.store.routing import BreakerConfig, CacheConfig, Deployment, Route
+
+X = {"x1": 1.0, "x2": 2.0}
+
+
+def _predict(client, instances=None, **headers):
+    return client.post("/v1/models/scorer:predict", json={"instances": instances or [X]}, headers=headers)
+
+
+def _wait(cond, timeout=5.0, step=0.02):
+    until = time.monotonic() + timeout
+    while time.monotonic() < until:
+        if cond():
+            return True
+        time.sleep(step)
+    return False
+
+
+def test_protocols_headers_and_bad_input_never_5xx(registered, start_gateway):
+    store, root = registered
+    rt.set_deployment(store, Deployment("scorer", routes=(Route("1"),)))
+    gw = start_gateway(store, root, max_body_bytes=4096)
+    with httpx.Client(base_url=gw.url) as c:
+        assert c.get("/readyz").status_code == 200 and c.get("/healthz").json() == {"status": "ok"}
+        r = _predict(c, [X, {"x1": 0.5, "x2": -1.0}])
+        assert r.status_code == 200 and r.json() == {"predictions": [{"y": 4.0}, {"y": 0.0}]}
+        assert r.headers["x-trilho-model-version"] == "1" and r.headers["x-trilho-variant"] == "stable"
+        r = c.post(
+            "/v2/models/scorer/infer",
+            json={
+                "id": "a",
+                "inputs": [
+                    {"name": "x1", "shape": [2], "datatype": "FP64", "data": [1.0, 2.0]},
+                    {"name": "x2", "shape": [2, 1], "datatype": "FP64", "data": [[0.0], [1.0]]},
+                ],
+            },
+        )
+        assert r.status_code == 200
+        assert r.json()["outputs"] == [{"name": "y", "shape": [2], "datatype": "FP64", "data": [2.0, 5.0]}]
+        assert c.get("/v2").json()["name"] == "trilho" and c.get("/v2/health/ready").json() == {"ready": True}
+        meta = c.get("/v2/models/scorer").json()
+        assert meta["versions"] == ["1"] and [i["name"] for i in meta["inputs"]] == ["x1", "x2"]
+        assert c.get("/v2/models/scorer/ready").json() == {"ready": True}
+
+        bad = {
+            "malformed": c.post(
+                "/v1/models/scorer:predict",
+                content=b'{"instances": [',
+                headers={"content-type": "application/json"},
+            ),
+            "content_type": c.post(
+                "/v1/models/scorer:predict",
+                content=b"x1=1",
+                headers={"content-type": "application/x-www-form-urlencoded"},
+            ),
+            "oversized": _predict(c, [X] * 400),
+            "unknown_model": c.post("/v1/models/nope:predict", json={"instances": [X]}),
+            "wrong_type": _predict(c, [{"x1": "abc", "x2": 1.0}]),
+            "out_of_range": _predict(c, [{"x1": 1.0, "x2": 1000.0}]),
+            "missing": _predict(c, [{"x1": 1.0}]),
+            "not_objects": c.post("/v1/models/scorer:predict", json={"instances": [1, 2]}),
+            "no_instances": c.post("/v1/models/scorer:predict", json={"rows": []}),
+            "bad_deadline": _predict(c, **{"X-Trilho-Deadline-Ms": "soon"}),
+            "v2_shape": c.post(
+                "/v2/models/scorer/infer",
+                json={"inputs": [{"name": "x1", "shape": [3], "datatype": "FP64", "data": [1.0]}]},
+            ),
+            "wrong_method": c.get("/v1/models/scorer:predict"),
+            "unknown_path": c.get("/v3/anything"),
+        }
+        expected = {
+            "malformed": 400,
+            "content_type": 415,
+            "oversized": 413,
+            "unknown_model": 404,
+            "wrong_type": 422,
+            "out_of_range": 422,
+            "missing": 422,
+            "not_objects": 422,
+            "no_instances": 422,
+            "bad_deadline": 400,
+            "v2_shape": 422,
+            "wrong_method": 405,
+            "unknown_path": 404,
+        }
+        for what, resp in bad.items():
+            assert resp.status_code == expected[what], (what, resp.status_code, resp.text)
+            body = resp.json()
+            assert body["error"] and body["message"], what
+        violation = bad["out_of_range"].json()
+        assert violation["field"] == "x2" and violation["value"] == 1000.0 and violation["rule"]
+        assert bad["wrong_type"].json()["field"] == "x1"
+        # the gateway is still healthy after all of that
+        assert _predict(c).status_code == 200
+        metrics = c.get("/metrics").text
+        for name in (
+            "trilho_serving_requests_total",
+            "trilho_serving_request_duration_seconds_bucket",
+            "trilho_serving_batch_size_items",
+            "trilho_serving_queue_wait_seconds",
+        ):
+            assert name in metrics, name
+        assert (
+            'trilho_serving_requests_total{code="200",model="scorer",variant="stable",version="1"}' in metrics
+        )
+
+
+def test_routing_changes_apply_within_a_second_and_survive_a_restart(registered, start_gateway):
+    store, root = registered
+    rt.set_deployment(store, Deployment("scorer", routes=(Route("1"),)))
+    gw = start_gateway(store, root)
+    with httpx.Client(base_url=gw.url) as c:
+        assert _predict(c).headers["x-trilho-model-version"] == "1"
+        written = time.monotonic()
+        rt.set_weights(store, "scorer", {"1": 0.0, "2": 1.0})
+        assert _wait(lambda: _predict(c).headers["x-trilho-model-version"] == "2", timeout=3.0)
+        assert time.monotonic() - written < 1.0
+        # a 50/50 split is sticky per unit
+        rt.set_weights(store, "scorer", {"1": 0.5, "2": 0.5})
+        assert _wait(lambda: gw.gateway.generation == rt.current_generation(store))
+        seen = {
+            u: _predict(c, **{"X-Trilho-Unit": f"user-{u}"}).headers["x-trilho-model-version"]
+            for u in range(40)
+        }
+        assert set(seen.values()) == {"1", "2"}
+        for u in range(0, 40, 5):
+            assert _predict(c, **{"X-Trilho-Unit": f"user-{u}"}).headers["x-trilho-model-version"] == seen[u]
+    gw.stop()
+    again = start_gateway(store, root)  # a restart loses no configuration
+    with httpx.Client(base_url=again.url) as c:
+        assert {
+            _predict(c, **{"X-Trilho-Unit": f"user-{u}"}).headers["x-trilho-model-version"] for u in range(40)
+        } == {"1", "2"}
+        assert _predict(c, **{"X-Trilho-Unit": "user-7"}).headers["x-trilho-model-version"] == seen[7]
+
+
+def test_shadow_outputs_are_compared_and_written_to_the_store(registered, start_gateway):
+    store, root = registered
+    rt.set_deployment(
+        store,
+        Deployment(
+            "scorer",
+            routes=(Route("1"), Route("2", "shadow", 0.0), Route("3", "shadow", 0.0)),
+            shadow_fraction=1.0,
+            comparators=("exact", "numeric:0.01:y"),
+        ),
+    )
+    gw = start_gateway(store, root)
+    with httpx.Client(base_url=gw.url) as c:
+        for i in range(10):
+            r = _predict(c, [{"x1": float(i), "x2": 1.0}])
+            assert r.status_code == 200 and r.headers["x-trilho-model-version"] == "1"
+
+        def compared():
+            rows = rt.read_shadow_windows(store, "scorer")
+            return (
+                {(r["shadow_version"], r["comparator"]): r for r in rows}
+                if sum(r["compared"] for r in rows) >= 40
+                else None
+            )
+
+        assert _wait(lambda: compared() is not None, timeout=5)
+        rows = rt.read_shadow_windows(store, "scorer")
+        agg = {}
+        for r in rows:
+            a = agg.setdefault((r["shadow_version"], r["comparator"]), [0, 0])
+            a[0] += r["compared"]
+            a[1] += r["agreed"]
+        assert agg[("2", "exact")] == [10, 10] and agg[("3", "exact")] == [10, 0]
+        assert agg[("3", "numeric:0.01:y")][1] == 0
+        metrics = c.get("/metrics").text
+        assert (
+            'trilho_serving_shadow_agreement_ratio{comparator="exact",model="scorer",primary_version="1",'
+            'variant="shadow",version="2"} 1.0' in metrics
+        )
+        assert _wait(lambda: sum(r["requests"] for r in rt.read_windows(store, "scorer")) >= 10)
+        windows = rt.read_windows(store, "scorer")
+        assert {(w["version"], w["variant"]) for w in windows} == {("1", "stable")}
+
+
+def test_failing_model_trips_the_breaker_and_the_fallback_answers(registered, start_gateway):
+    store, root = registered
+    rt.set_deployment(
+        store,
+        Deployment(
+            "scorer",
+            routes=(Route("1", weight=0.0), Route("4", "canary", 1.0)),
+            breaker=BreakerConfig(failures=3, reset_after_s=60),
+            fallback_response={"y": -1.0},
+        ),
+    )
+    gw = start_gateway(store, root)
+    boom = [{"x1": 666.0, "x2": 1.0}]
+    with httpx.Client(base_url=gw.url) as c:
+        assert _predict(c).headers["x-trilho-model-version"] == "4"
+        reasons = []
+        for _ in range(5):
+            r = _predict(c, boom)
+            assert r.status_code == 200, r.text
+            assert r.headers["x-trilho-model-version"] == "1" and r.json()["predictions"] == [{"y": 1333.0}]
+            reasons.append(r.json()["fallback"]["reason"])
+        assert reasons[:3] == ["model_error"] * 3 and reasons[3:] == ["breaker_open"] * 2
+        # the breaker is per version: good requests to the canary are short-circuited too, stable answers
+        r = _predict(c)
+        assert r.json()["fallback"] == {"reason": "breaker_open", "source": "stable"}
+        assert gw.gateway.status()["models"]["scorer"]["versions"]["4"]["breaker"] == "open"
+        metrics = c.get("/metrics").text
+        assert (
+            'trilho_serving_fallbacks_total{model="scorer",reason="breaker_open",source="stable",'
+            'variant="canary",version="4"}' in metrics
+        )
+    # with the stable version itself failing (its breaker is still open: breakers outlive table changes),
+    # the static default answers
+    rt.set_deployment(store, Deployment("scorer", routes=(Route("4"),), fallback_response={"y": -1.0}))
+    assert _wait(lambda: gw.gateway.generation == rt.current_generation(store))
+    with httpx.Client(base_url=gw.url) as c:
+        r = _predict(c, boom)
+        assert r.status_code == 200 and r.json() == {
+            "predictions": [{"y": -1.0}],
+            "fallback": {"reason": "breaker_open", "source": "static"},
+        }
+        assert r.headers["x-trilho-fallback"] == "breaker_open; source=static"
+
+
+def test_hanging_model_misses_its_deadline_and_the_fallback_answers(registered, start_gateway):
+    store, root = registered
+    rt.set_deployment(
+        store,
+        Deployment(
+            "scorer",
+            routes=(Route("5"),),
+            deadline_ms=100,
+            fallback_response={"y": 0.0},
+            breaker=BreakerConfig(failures=2, reset_after_s=60),
+        ),
+    )
+    gw = start_gateway(store, root)
+    hang = [{"x1": 777.0, "x2": 0.0}]
+    with httpx.Client(base_url=gw.url, timeout=10) as c:
+        t0 = time.monotonic()
+        r = _predict(c, hang, **{"X-Trilho-Deadline-Ms": "50"})
+        assert time.monotonic() - t0 < 1.2  # answered on budget, not after the model's 1.5 s
+        assert r.status_code == 200 and r.json()["fallback"] == {"reason": "deadline", "source": "static"}
+        _predict(c, hang)
+        r = _predict(c)
+        assert r.json()["fallback"]["reason"] == "breaker_open"
+        assert gw.gateway.status()["models"]["scorer"]["versions"]["5"]["breaker"] == "open"
+
+
+def test_cache_never_serves_a_rolled_back_version(registered, start_gateway):
+    store, root = registered
+    rt.set_deployment(store, Deployment("scorer", routes=(Route("3"),), cache=CacheConfig(enabled=True)))
+    gw = start_gateway(store, root)
+    with httpx.Client(base_url=gw.url) as c:
+        assert _predict(c).json()["predictions"] == [{"y": 5.0}]
+        assert _predict(c).json()["predictions"] == [{"y": 5.0}]  # from cache
+        assert 'event="hit"' in c.get("/metrics").text
+        rt.set_routes(store, "scorer", (Route("1"),))  # roll back to v1
+        assert _wait(lambda: gw.gateway.generation == rt.current_generation(store))
+        r = _predict(c)
+        assert r.json()["predictions"] == [{"y": 4.0}] and r.headers["x-trilho-model-version"] == "1"
+        assert gw.gateway.models["scorer"].cache is not None
+        assert all(v == "1" for v, _ in gw.gateway.models["scorer"].cache._data)
+
+
+def test_kill_switch_modes(registered, start_gateway):
+    store, root = registered
+    rt.set_deployment(
+        store,
+        Deployment(
+            "scorer", routes=(Route("1", weight=0.0), Route("3", "canary", 1.0)), fallback_response={"y": 9.0}
+        ),
+    )
+    gw = start_gateway(store, root)
+    with httpx.Client(base_url=gw.url) as c:
+        assert _predict(c).headers["x-trilho-model-version"] == "3"
+        rt.set_kill(store, "scorer", "candidates")
+        assert _wait(lambda: _predict(c).headers["x-trilho-model-version"] == "1", timeout=2.0)
+        rt.set_kill(store, "scorer", "all")
+        assert _wait(lambda: _predict(c).json().get("fallback", {}).get("reason") == "killed", timeout=2.0)
+        assert _predict(c).json()["predictions"] == [{"y": 9.0}]
+        rt.set_kill(store, "scorer", "off")
+        assert _wait(lambda: _predict(c).headers["x-trilho-model-version"] == "3", timeout=2.0)
+    assert gw.gateway.ready
+
+
+@pytest.mark.postgres
+def test_store_outage_keeps_serving_the_last_table(pg_schema, tmp_path, start_gateway):
+    from tests.serving.conftest import register_versions
+    from tests.serving.tcp_proxy import TcpProxy
+
+    from trilho.registry import Registry
+    from trilho.store import Store
+
+    url, schema = pg_schema
+    direct = Store(url, schema=schema)
+    direct.migrate()
+    register_versions(Registry(direct, tmp_path / "artifacts"), tmp_path)
+    rt.set_deployment(direct, Deployment("scorer", routes=(Route("1"),)))
+    with TcpProxy("127.0.0.1", 5432) as proxy:
+        via_proxy = Store(url.replace("127.0.0.1:5432", f"127.0.0.1:{proxy.port}"), schema=schema)
+        gw = start_gateway(via_proxy, tmp_path / "artifacts")
+        with httpx.Client(base_url=gw.url) as c:
+            assert _predict(c).status_code == 200
+            proxy.stop()  # the store goes away
+            assert _wait(lambda: c.get("/readyz").json()["store"] == "unreachable", timeout=15)
+            for _ in range(5):
+                r = _predict(c)
+                assert r.status_code == 200 and r.headers["x-trilho-model-version"] == "1"
+            assert "trilho_serving_store_up_ratio 0.0" in c.get("/metrics").text
+            rt.set_weights(direct, "scorer", {"1": 0.0, "3": 1.0})  # written while this gateway is cut off
+            proxy.start()
+            assert _wait(lambda: _predict(c).headers["x-trilho-model-version"] == "3", timeout=15)
+            assert c.get("/readyz").json()["store"] == "ok"
+        via_proxy.dispose()
+    direct.dispose()
