@@ -1,1 +1,1 @@
-"""Benchmarks: each runs as ``make bench-<name>`` (``QUICK=1`` for a smoke run), prints a table, writes results."""
+"""Benchmarks: each runs as ``make bench-<name>`` (``QUICK=1``: smoke run), prints a table, writes JSON."""

@@ -39,7 +39,8 @@ def resolve_settings(home: str | os.PathLike[str] | None = None, database_url: s
             field="home",
             value=str(home_path),
         )
-    url = database_url or os.environ.get(DATABASE_URL_ENV) or f"sqlite:///{(home_path / 'trilho.db').resolve()}"
+    default_url = f"sqlite:///{(home_path / 'trilho.db').resolve()}"
+    url = database_url or os.environ.get(DATABASE_URL_ENV) or default_url
     if "://" not in url:
         raise ConfigError(
             f"database URL {url!r} is not a URL",

@@ -136,6 +136,7 @@ def test_web_form_in_headless_chromium(tmp_path):
     opts = webdriver.ChromeOptions()
     for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"):
         opts.add_argument(arg)
+
     def _wait_text(driver, element_id: str, text: str) -> None:
         """Wait (up to 30 s: CI machines can be slow) until the element shows ``text``."""
         WebDriverWait(driver, 30).until(lambda d: text in d.find_element(By.ID, element_id).text)

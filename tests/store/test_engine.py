@@ -1,4 +1,4 @@
-"""The store opens, migrates idempotently, rolls back failed transactions, and says clearly when it is down."""
+"""The store opens, migrates idempotently, rolls back failed writes, and says clearly when it is down."""
 
 import pytest
 from sqlalchemy import Column, Integer, MetaData, String, Table, insert, select

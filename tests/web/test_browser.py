@@ -15,7 +15,7 @@ from trilho.web.screenshots import PAGES, chrome, sign_in, wait_for_charts
 
 from .conftest import chromium_or_skip
 
-# One worker runs these in file order (they share one browser and one seeded site) under `-n 2 --dist loadgroup`.
+# One worker runs these in file order (one shared browser and seeded site) under `-n 2 --dist loadgroup`.
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
 
 

@@ -72,7 +72,7 @@ def emit(data: Any, json_mode: bool, render: Callable[[Console], None] | None = 
 
 
 def handles_errors(func: F) -> F:
-    """Turn a ``TrilhoError`` into one clear line on stderr (and a JSON body with ``--json``) and its exit code."""
+    """Turn a ``TrilhoError`` into one line on stderr (a JSON body with ``--json``) and its exit code."""
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:

@@ -26,7 +26,9 @@ def root(
     ] = None,
     database_url: Annotated[
         str | None,
-        typer.Option("--database-url", envvar="TRILHO_DATABASE_URL", help="SQLAlchemy URL (default SQLite in home)."),
+        typer.Option(
+            "--database-url", envvar="TRILHO_DATABASE_URL", help="SQLAlchemy URL (default SQLite in home)."
+        ),
     ] = None,
 ) -> None:
     """Global options shared by every command."""

@@ -49,8 +49,10 @@ def _service(ctx: typer.Context, *, skip_gates: str | None = None, actor: str = 
     from trilho.rollout.service import RolloutService
 
     store = open_store(ctx)
-    gates = skipper(actor, skip_gates) if skip_gates else registry_gates(
-        store, settings(ctx).artifacts_dir, key=existing_signing_key(settings(ctx).home)
+    gates = (
+        skipper(actor, skip_gates)
+        if skip_gates
+        else registry_gates(store, settings(ctx).artifacts_dir, key=existing_signing_key(settings(ctx).home))
     )
     return RolloutService(store, gates=gates)
 

@@ -12,7 +12,7 @@ _configured = False
 
 
 class _CurrentStderr:
-    """Writes to whatever ``sys.stderr`` is *now* (test runners and CLIs swap it; a bound stream may close)."""
+    """Writes to whatever ``sys.stderr`` is *now* (runners swap it, and a bound stream may be closed)."""
 
     def write(self, text: str) -> int:
         return sys.stderr.write(text)

@@ -13,7 +13,6 @@ REGISTRY = CollectorRegistry(auto_describe=True)
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 
 _NAME = re.compile(r"^trilho_[a-z][a-z0-9]*_[a-z0-9_]+$")
-_UNITS = ("_total", "_seconds", "_bytes", "_ratio", "_count", "_info", "_requests", "_items", "_rows", "_score")
 _lock = threading.Lock()
 _made: dict[str, object] = {}
 

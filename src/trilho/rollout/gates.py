@@ -133,7 +133,7 @@ def _forged(kind: str, rec: Any) -> Gate:
 def registry_gates(store, artifacts_root: Any = None, *, key: Any = None) -> GateRunner:
     """A gate runner reading the registry on ``store`` (contract diff, golden and eval gate records).
 
-    With a signing ``key`` (``trilho.registry.SigningKey``), gate records whose signature does not verify fail.
+    With a signing ``key`` (``trilho.registry.SigningKey``), a gate record whose signature fails is a failure.
     """
 
     def run(model: str, candidate: str, baseline: str) -> GateReport:
