@@ -94,7 +94,20 @@ def run_demo(
     finally:
         ctx.close()
     console.print(_summary(results))
+    _where(console, settings, results)
     return results
+
+
+def _where(console: Console, settings: Settings, results: list[ActResult]) -> None:
+    """Where to look next: the reports the acts wrote and the dashboard over the same store."""
+    reports = [a for r in results for a in r.artifacts if a.endswith(".html")]
+    for path in reports:
+        console.print(f"report: {path}")
+    home = settings.home
+    console.print(
+        f"dashboard: [bold]trilho --home {home} rollout token create me --role admin[/] then "
+        f"[bold]trilho --home {home} web --port 8070[/] and open http://127.0.0.1:8070/ui"
+    )
 
 
 def _summary(results: list[ActResult]) -> Panel:

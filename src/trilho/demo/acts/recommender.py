@@ -25,7 +25,7 @@ def act(ctx: DemoContext) -> ActResult:
     from trilho.store.routing import BatchingConfig, Deployment, Route, set_deployment
 
     work = ctx.workdir / "recsys"
-    scale, epochs = (0.02, 8) if ctx.quick else (0.05, 25)
+    scale, epochs = (0.02, 10) if ctx.quick else (0.05, 30)
     with ctx.console.status(f"synthesising a Gowalla-shaped graph at scale {scale}"):
         ds = synthesize("gowalla", scale=scale, seed=1)
         save_dataset(work / "data", ds)
@@ -33,7 +33,7 @@ def act(ctx: DemoContext) -> ActResult:
     api.fit(
         work / "data",
         work / "model",
-        TrainConfig(epochs=epochs, patience=3, seed=1, threads=1),
+        TrainConfig(epochs=epochs, lr=5e-3, patience=5, seed=1, threads=1),
         progress=not ctx.console.stderr,  # with --json, stdout carries only the JSON
     )
     quality = api.evaluate(work / "model", work / "data")

@@ -130,6 +130,6 @@ def _print_timeline(ctx: DemoContext, timeline: list[dict[str, Any]], versions: 
     for e in timeline:
         table.add_row(
             f"{e.get('t', 0):.1f}", by_rollout.get(e.get("rollout"), str(e.get("rollout"))),
-            str(e.get("kind")), str(e.get("detail", ""))[:90],
+            str(e.get("event")), str(e.get("detail", ""))[:90],
         )  # fmt: skip
     ctx.console.print(table)
