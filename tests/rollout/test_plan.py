@@ -121,3 +121,20 @@ def test_user_metric_needs_a_source():
         }
     )
     assert plan.analysis.user_metrics[0].prometheus.url == "http://prom:9090"
+
+
+def test_switched_off_checks_stay_off_through_yaml():
+    plan = load_plan(
+        {
+            "name": "x",
+            "steps": [
+                {"shadow": {"traffic": 0.5}},
+                {"canary": {"weight": 10, "analysis": {"latency": None}}},
+            ],
+            "analysis": {"latency": None, "shadow_agreement": None},
+        }
+    )
+    again = load_plan(plan.to_yaml())
+    assert again == plan
+    assert again.analysis.latency is None and again.analysis.shadow_agreement is None
+    assert again.steps[1].body.analysis.latency is None

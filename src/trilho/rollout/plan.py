@@ -116,6 +116,12 @@ class Analysis(_Model):
     user_metrics: tuple[UserMetricCheck, ...] = ()
 
 
+def _keep_disabled_checks(analysis: Analysis, dumped: dict[str, Any]) -> None:
+    for name in ("error_rate", "latency", "shadow_agreement"):
+        if getattr(analysis, name) is None:
+            dumped[name] = None
+
+
 class ShadowStep(_Model):
     """Mirror a fraction of live traffic to the candidate; users never see its answers."""
 
@@ -247,7 +253,7 @@ class Plan(_Model):
         """The plan as JSON-ready data with webhook URLs cut to their host (for logs, audit, API)."""
         from urllib.parse import urlsplit
 
-        data = self.model_dump(mode="json", exclude_none=True)
+        data = self.to_data()
         for book in data.get("runbooks", []):
             for action in book.get("actions", []):
                 if "webhook" in action:
@@ -255,9 +261,20 @@ class Plan(_Model):
                     action["webhook"]["url"] = f"{parts.scheme}://{parts.netloc.rsplit('@', 1)[-1]}/…"
         return data
 
+    def to_data(self) -> dict[str, Any]:
+        """JSON-ready data that round-trips through :func:`load_plan`: unset options are left out, but a check
+        switched off (``latency: null``) stays off instead of coming back as the default check."""
+        data = self.model_dump(mode="json", exclude_none=True)
+        _keep_disabled_checks(self.analysis, data["analysis"])
+        for step, dumped in zip(self.steps, data["steps"], strict=True):
+            if step.body.analysis is not None:
+                (body,) = dumped.values()
+                _keep_disabled_checks(step.body.analysis, body["analysis"])
+        return data
+
     def to_yaml(self) -> str:
         """The plan as YAML (round-trips through :func:`load_plan`)."""
-        return yaml.safe_dump(self.model_dump(mode="json", exclude_none=True), sort_keys=False)
+        return yaml.safe_dump(self.to_data(), sort_keys=False)
 
 
 DEFAULT_PLAN_YAML = """\
