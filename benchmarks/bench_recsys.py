@@ -156,7 +156,9 @@ def _served(
     # the naive path saturates near 1 / propagation time: its rates bracket that, in few requests
     naive_sat = naive_inproc["requests_per_s"]
     naive_rates = [round(naive_sat * f, 2) for f in (0.25, 0.5, 1.0, 2.0)]
-    fast_rates = [250.0, 500.0, 1000.0, 2000.0] if quick else [250.0, 500.0, 1000.0, 1500.0, 2000.0, 3000.0]
+    fast_rates = [250.0, 500.0, 1000.0, 2000.0, 4000.0]
+    if not quick:
+        fast_rates = [250.0, 500.0, 1000.0, 1500.0, 2000.0, 3000.0, 4000.0]
     served = measure_served(
         model_dir,
         users.tolist(),
@@ -188,26 +190,37 @@ def _served(
             for key, name in (("p50_ms", "p50"), ("p99_ms", "p99"), ("p999_ms", "p99.9")):
                 what = f"served {label} @ {r['offered_rps']:g}/s: {name}"
                 rows.append({"what": what, "value": round(r[key], 2), "unit": "ms"})
-        rows.append(
-            {"what": f"served {label}: saturation", "value": round(s["saturation_rps"], 1), "unit": "req/s"}
-        )
-    sustained = fast["sustained"]
-    fast_rps = sustained["achieved_rps"] if sustained else 0.0
+        what = f"served {label}: saturation" + ("" if s["saturated"] else " (not reached: lower bound)")
+        rows.append({"what": what, "value": round(s["saturation_rps"], 1), "unit": "req/s"})
     ratio_floor = fast["saturation_rps"] / floor
     rows.append(
         {"what": "served optimised saturation ÷ compute floor", "value": round(ratio_floor, 3), "unit": "×"}
     )
-    ratio_naive = fast_rps / naive["saturation_rps"]
+    # throughput at equal or better p99: the best rate the optimised model served with every request answered
+    # (2xx) and a p99 no worse than the naive model's best p99, against the naive saturation throughput
+    clean = [r for r in fast["runs"] if r["unanswered_pct"] == 0 and r["non_2xx"] == 0]
+    at_p99 = [r for r in clean if r["p99_ms"] <= naive["min_p99_ms"]]
+    best = max(at_p99, key=lambda r: r["achieved_rps"]) if at_p99 else None
+    ratio_naive = (best["achieved_rps"] if best else 0.0) / naive["saturation_rps"]
     rows.append(
         {
-            "what": "served throughput (p99 ≤ 10 ms) vs naive saturation",
+            "what": f"served rate at p99 ≤ naive's best ({naive['min_p99_ms']:.0f} ms) ÷ naive saturation",
             "value": round(ratio_naive, 1),
             "unit": "×",
         }
     )
+    sustained = fast["sustained"]  # highest rate kept with p99 ≤ 10 ms
+    rows.append(
+        {
+            "what": "served optimised: highest rate kept at p99 ≤ 10 ms",
+            "value": sustained["offered_rps"] if sustained else 0,
+            "unit": "req/s",
+        }
+    )
     served["floor_rows_per_s"] = floor
     served["saturation_over_floor"] = ratio_floor
-    served["sustained_over_naive_saturation"] = ratio_naive
+    served["throughput_over_naive_at_equal_p99"] = ratio_naive
+    served["optimised_run_at_equal_p99"] = best
     at_1000 = next((r for r in fast["runs"] if r["offered_rps"] == 1000.0), None)
     shown = sustained if sustained and sustained["offered_rps"] >= 1000 else at_1000
     targets.append(
@@ -218,13 +231,12 @@ def _served(
             bool(sustained and sustained["offered_rps"] >= 1000),
         )
     )
-    better_p99 = bool(sustained) and sustained["p99_ms"] <= naive["min_p99_ms"]
     targets.append(
         target(
             "served throughput vs naive served, at equal or better p99",
             "≥ 50×",
             round(ratio_naive, 1),
-            ratio_naive >= 50 and better_p99,
+            ratio_naive >= 50,
         )
     )
     return served

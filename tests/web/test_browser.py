@@ -65,7 +65,8 @@ def test_viewer_cannot_click_rollback(site, driver):
 
 
 def test_rollout_page_updates_live_without_a_reload(site, driver):
-    driver.get(site.base + "/ui/rollouts/iris")
+    sign_in(driver, site.base, site.tokens["viewer"], "/ui/rollouts/iris")  # no reliance on test order
+    WebDriverWait(driver, 30).until(lambda d: d.find_elements(By.ID, "live"))
     wait_for_charts(driver)
     driver.execute_script("window.__same_page = true")
     service = RolloutService(site.store)
