@@ -77,13 +77,19 @@ def _drain(url: str, path: str, body: bytes) -> None:
     httpx.post(url + path, content=body, headers={"Content-Type": "application/json"}, timeout=300.0)
 
 
+def _conns(rate: float) -> int:
+    """Keep-alive connections for ``rate``: each reused within ~4 s (the server drops idle ones after 5 s),
+    at most 64 in flight."""
+    return max(1, min(64, int(rate * 4)))
+
+
 def _sweep(url: str, model: str, body: bytes, rates: list[float], seconds: float) -> list[dict[str, Any]]:
     path = f"/v1/models/{model}:predict"
-    run_open_loop(url, path, body, rates[0], min(seconds, 2.0), conns=8)  # warm-up
+    run_open_loop(url, path, body, rates[0], min(seconds, 2.0), conns=_conns(rates[0]))  # warm-up
     runs = []
     for rate in rates:
         _drain(url, path, body)
-        r = run_open_loop(url, path, body, rate, seconds, conns=64)
+        r = run_open_loop(url, path, body, rate, seconds, conns=_conns(rate))
         runs.append({"model": model, **r})
         if r["unanswered_pct"] > 20:  # far past saturation: higher rates only add queueing
             break
