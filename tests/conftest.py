@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -11,6 +12,18 @@ from sqlalchemy import create_engine, text
 pytest_plugins = ["pytester"]  # for testing pytest plugins (golden suites)
 
 PG_URL = os.environ.get("TRILHO_TEST_PG_URL", "postgresql+psycopg://127.0.0.1:5432/test")
+SHARED_DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
+
+
+def reference_data(name: str) -> Path:
+    """A folder of ``../shared/data`` (published reference data): skipped where absent, a failure in CI."""
+    folder = SHARED_DATA / name
+    if not folder.is_dir():
+        message = f"reference data not found at {folder}"
+        if os.environ.get("CI"):
+            pytest.fail(message + " (CI must have ../shared beside the checkout)")
+        pytest.skip(message)
+    return folder
 
 
 def _pg_available() -> bool:

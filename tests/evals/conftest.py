@@ -7,16 +7,13 @@ import tempfile
 from pathlib import Path
 
 import pytest
-
-DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "genai"
+from tests.conftest import reference_data
 
 
 @pytest.fixture(scope="session")
 def genai_data() -> Path:
-    """Folder with the labelled GenAI reference files (skips if the shared data is not beside the repo)."""
-    if not DATA.is_dir():
-        pytest.skip(f"reference data not found at {DATA}")
-    return DATA
+    """Folder with the labelled GenAI reference files (skipped where absent, a failure in CI)."""
+    return reference_data("genai")
 
 
 @pytest.fixture(scope="session")

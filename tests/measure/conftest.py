@@ -5,16 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "causal"
+from tests.conftest import reference_data
 
 
 @pytest.fixture(scope="session")
 def causal_data() -> Path:
     """The folder with the published causal-measurement data sets."""
-    if not DATA.exists():
-        pytest.skip(f"reference data not found at {DATA}")
-    return DATA
+    return reference_data("causal")
 
 
 @pytest.fixture(scope="session")
