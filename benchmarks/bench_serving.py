@@ -26,20 +26,13 @@ import yaml
 from benchmarks._results import print_table, print_targets, target, write_results
 from benchmarks.serving.loadgen import ensure_wrk, run_open_loop, run_wrk
 from benchmarks.serving.model import FEATURES, example
+from trilho.net import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 WORK = ROOT / ".bench" / "serving"
 BENTO_VENV = ROOT / ".bench" / "bentoml-venv"
 BENTO_PIN = "bentoml==1.4.40"
 PATH_V1 = "/v1/models/scorer:predict"
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _wait_until(check, timeout: float, what: str) -> None:
@@ -147,7 +140,7 @@ class Servers:
     def _spawn(self, name: str, cmd: list[str], env: dict | None = None, cwd: Path | None = None) -> str:
         if name in self.procs:
             raise RuntimeError(f"server {name!r} is already running")
-        port = _free_port()
+        port = free_port()
         cmd = [str(port) if c == "PORT" else c for c in cmd]
         log = open(self.logs / f"{name}.log", "w")  # noqa: SIM115 - closed with the process
         self.procs[name] = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=cwd)

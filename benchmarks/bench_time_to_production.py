@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -25,6 +24,7 @@ from pathlib import Path
 import httpx
 
 from benchmarks._results import print_table, target, write_results
+from trilho.net import free_port
 
 TRILHO = str(Path(sys.executable).parent / "trilho")
 REQUESTS = {
@@ -41,12 +41,6 @@ CHANGES = {  # a small, legitimate change per template: [(file, old, new), ...]
         for f in ("data/faq.csv", "golden/cases.jsonl")
     ],
 }
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _run(cmd: list[str], env: dict[str, str], cwd: Path | None = None) -> float:
@@ -68,7 +62,7 @@ def measure(template: str, work: Path, timeout: float = 240.0) -> dict:
     t0 = time.perf_counter()
     row["init_s"] = _run([TRILHO, "init", name, "--template", template, "--dest", str(proj)], env)
     row["pipeline_v1_s"] = _run([TRILHO, "pipeline", "run", "--project", str(proj)], env)
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     procs = [
         subprocess.Popen(

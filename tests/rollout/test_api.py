@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 import threading
 import time
 
@@ -12,6 +11,7 @@ import pytest
 import uvicorn
 
 from trilho.clock import ManualClock
+from trilho.net import free_port
 from trilho.rollout.api import OPENAPI, create_app
 from trilho.rollout.auth import create_token
 from trilho.rollout.gates import skip_gates
@@ -21,19 +21,13 @@ from trilho.store import Store
 from trilho.store.routing import Deployment, Route, get_deployment, set_deployment
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def api(tmp_path):
     store = Store(f"sqlite:///{tmp_path / 'api.db'}")
     store.migrate()
     set_deployment(store, Deployment("iris", routes=(Route("1"),)))
     svc = RolloutService(store, clock=ManualClock(), gates=skip_gates("api-test", "no registry in this test"))
-    port = _free_port()
+    port = free_port()
     server = uvicorn.Server(uvicorn.Config(create_app(svc), host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -12,15 +11,10 @@ from pathlib import Path
 import httpx
 from tests.serving.conftest import register_versions
 
+from trilho.net import free_port
 from trilho.registry import Registry
 from trilho.store import Store
 from trilho.store.routing import Deployment, Route, set_deployment
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_trilho_serve_process_serves_the_store(tmp_path):
@@ -30,7 +24,7 @@ def test_trilho_serve_process_serves_the_store(tmp_path):
     register_versions(Registry(store, home / "artifacts"), tmp_path)
     set_deployment(store, Deployment("scorer", routes=(Route("1"),)))
     store.dispose()
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "TRILHO_HOME": str(home), "TRILHO_LOG_LEVEL": "WARNING"}
     env.pop("TRILHO_DATABASE_URL", None)
     trilho = Path(sys.executable).parent / "trilho"
@@ -81,7 +75,7 @@ def test_trilho_serve_with_embedded_controller_acts_on_rollouts(tmp_path):
     }
     service = RolloutService(store)
     ro = service.start("scorer", versions["good"], plan, actor="user:test")
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "TRILHO_HOME": str(home), "TRILHO_LOG_LEVEL": "WARNING"}
     env.pop("TRILHO_DATABASE_URL", None)
     trilho = Path(sys.executable).parent / "trilho"

@@ -25,6 +25,7 @@ from typing import Any
 import httpx
 import yaml
 
+from trilho.net import free_port
 from trilho.store.routing import BatchingConfig, Deployment, Route, set_deployment
 
 CONTRACT = {
@@ -143,15 +144,6 @@ class GatewayProcess:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(5)
-
-
-def free_port() -> int:
-    """A TCP port free on 127.0.0.1 right now."""
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def spawn_gateway(

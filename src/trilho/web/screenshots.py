@@ -10,13 +10,14 @@ Uses the system's headless Chromium through Selenium (``/usr/bin/chromium`` and 
 from __future__ import annotations
 
 import argparse
-import socket
 import tempfile
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from trilho.net import free_port
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
@@ -37,13 +38,6 @@ PAGES = (
     ("evals", "/ui/evals"),
     ("experiments", "/ui/experiments/checkout-button"),
 )
-
-
-def free_port() -> int:
-    """A free TCP port on 127.0.0.1."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def serve_in_thread(app: Any) -> tuple[str, Callable[[], None]]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+import httpx
 import numpy as np
 
 from trilho.demo.runner import ActResult, DemoContext
@@ -84,8 +85,6 @@ def _load(url: str, n_users: int, *, n: int, concurrency: int = 8) -> tuple[list
         t = time.perf_counter()
         r = client.post(f"{url}/v1/models/{MODEL}:predict", json={"instances": [{"user_id": user, "k": 20}]})
         return (time.perf_counter() - t) * 1000, r.status_code == 200
-
-    import httpx
 
     with httpx.Client(timeout=5.0, limits=httpx.Limits(max_connections=concurrency)) as client:
         for u in users[:20]:  # warm up

@@ -72,7 +72,6 @@ def act(ctx: DemoContext) -> ActResult:
         wait_ready([gateway])
     ctl = Controller(ctx.store, gateways=[gateway.url], propagation_timeout=5)
     load = OpenLoopLoad([gateway.url], MODEL, rate=80.0, seed=1).start()
-    rows: list[tuple[str, str]] = []
     try:
         time.sleep(1.0)
         outcomes = {}
