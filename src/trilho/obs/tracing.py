@@ -16,11 +16,12 @@ from trilho.errors import ConfigError
 
 _MODES = ("none", "console", "otlp")
 _provider: TracerProvider | None = None
+_exporting = False  # True once a span processor is installed
 
 
 def configure_tracing(mode: str | None = None, service_name: str = "trilho", exporter=None) -> TracerProvider:
     """Install a tracer provider once; ``exporter`` (e.g. an in-memory one) wins over ``mode`` in tests."""
-    global _provider
+    global _provider, _exporting
     mode = (mode or os.environ.get("TRILHO_TRACING") or "none").lower()
     if mode not in _MODES:
         raise ConfigError(
@@ -34,15 +35,23 @@ def configure_tracing(mode: str | None = None, service_name: str = "trilho", exp
         trace.set_tracer_provider(_provider)
     if exporter is not None:
         _provider.add_span_processor(SimpleSpanProcessor(exporter))
+        _exporting = True
     elif mode == "console":
         _provider.add_span_processor(SimpleSpanProcessor(ConsoleSpanExporter()))
+        _exporting = True
     elif mode == "otlp":
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
         _provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+        _exporting = True
     return _provider
 
 
 def get_tracer(name: str) -> trace.Tracer:
     """A tracer for a component; spans are no-ops until ``configure_tracing`` installs a provider."""
     return trace.get_tracer(name)
+
+
+def tracing_enabled() -> bool:
+    """Whether spans go anywhere (a processor is installed): hot paths skip span bookkeeping otherwise."""
+    return _exporting

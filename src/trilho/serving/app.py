@@ -17,11 +17,13 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from trilho import __version__
 from trilho.errors import InputError, SchemaViolation, TrilhoError
 from trilho.obs import get_logger, get_tracer
 from trilho.obs.metrics import CONTENT_TYPE, render_latest
+from trilho.obs.tracing import tracing_enabled
 from trilho.serving.batching import QueueFull
 from trilho.serving.gateway import Answer, Gateway, Unavailable, UnknownModel
 from trilho.serving.openapi import build_openapi
@@ -73,18 +75,23 @@ def _problem_response(p: Problem, headers: dict[str, str] | None = None) -> Resp
     return json_response(p.body, p.status, headers)
 
 
-async def _read_json(request: Request, limit: int) -> Any:
-    ctype = request.headers.get("content-type")
-    if ctype is not None and not ctype.split(";", 1)[0].strip().lower().endswith(("/json", "+json")):
-        raise Problem(
-            415,
-            "UnsupportedMediaType",
-            f"content type {ctype!r} is not JSON",
-            fix="send Content-Type: application/json",
-            field="content-type",
-            value=ctype[:100],
-        )
-    length = request.headers.get("content-length")
+_JSON_TYPE = (b"content-type", b"application/json")
+
+
+def _check_content(headers: dict[bytes, bytes], limit: int) -> None:
+    raw = headers.get(b"content-type")
+    if raw is not None:
+        ctype = raw.decode("latin-1")
+        if not ctype.split(";", 1)[0].strip().lower().endswith(("/json", "+json")):
+            raise Problem(
+                415,
+                "UnsupportedMediaType",
+                f"content type {ctype!r} is not JSON",
+                fix="send Content-Type: application/json",
+                field="content-type",
+                value=ctype[:100],
+            )
+    length = headers.get(b"content-length")
     if length is not None:
         try:
             declared = int(length)
@@ -102,20 +109,42 @@ async def _read_json(request: Request, limit: int) -> Any:
                 value=declared,
                 rule=f"maxBytes:{limit}",
             )
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise Problem(
-                413,
-                "PayloadTooLarge",
-                f"body exceeds the {limit}-byte limit",
-                fix="send fewer instances per request",
-                field="body",
-                rule=f"maxBytes:{limit}",
-            )
-        chunks.append(chunk)
-    body = b"".join(chunks)
+
+
+class _Disconnected(Exception):
+    """The client went away before its body arrived: nothing to answer."""
+
+
+async def _read_json(headers: dict[bytes, bytes], receive: Receive, limit: int) -> Any:
+    """The request body as JSON, read straight from the ASGI ``receive`` (413 beyond ``limit`` bytes)."""
+    _check_content(headers, limit)
+    message = await receive()
+    if message["type"] != "http.request":
+        raise _Disconnected()
+    body = message.get("body", b"")
+    if message.get("more_body", False):
+        chunks, size = [body], len(body)
+        while True:
+            if size > limit:
+                break
+            message = await receive()
+            if message["type"] != "http.request":
+                raise _Disconnected()
+            chunk = message.get("body", b"")
+            chunks.append(chunk)
+            size += len(chunk)
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+    if len(body) > limit:
+        raise Problem(
+            413,
+            "PayloadTooLarge",
+            f"body exceeds the {limit}-byte limit",
+            fix="send fewer instances per request",
+            field="body",
+            rule=f"maxBytes:{limit}",
+        )
     try:
         return _decode(body)
     except msgspec.DecodeError as exc:
@@ -124,10 +153,11 @@ async def _read_json(request: Request, limit: int) -> Any:
         ) from None
 
 
-def _deadline(request: Request) -> float | None:
-    raw = request.headers.get("x-trilho-deadline-ms")
-    if raw is None:
+def _deadline(headers: dict[bytes, bytes]) -> float | None:
+    raw_bytes = headers.get(b"x-trilho-deadline-ms")
+    if raw_bytes is None:
         return None
+    raw = raw_bytes.decode("latin-1")
     try:
         value = float(raw)
     except ValueError:
@@ -145,8 +175,34 @@ def _deadline(request: Request) -> float | None:
     return value
 
 
+def predict_route(path: str) -> tuple[str, str] | None:
+    """(model name, protocol) when ``path`` is a predict endpoint (``/v1/models/{name}:predict`` or
+    ``/v2/models/{name}/infer``, the name without ``/`` or ``:``), else None."""
+    if path.startswith("/v1/models/") and path.endswith(":predict"):
+        name, protocol = path[11:-8], "v1"
+    elif path.startswith("/v2/models/") and path.endswith("/infer"):
+        name, protocol = path[11:-6], "v2"
+    else:
+        return None
+    if not name or "/" in name or ":" in name:
+        return None
+    return name, protocol
+
+
+async def _send_json(send: Send, status: int, body: Any, headers: list[tuple[bytes, bytes]]) -> None:
+    payload = _encode(body)
+    raw = [_JSON_TYPE, (b"content-length", str(len(payload)).encode()), *headers]
+    await send({"type": "http.response.start", "status": status, "headers": raw})
+    await send({"type": "http.response.body", "body": payload})
+
+
+def _retry_headers(request_id: str) -> list[tuple[bytes, bytes]]:
+    return [(b"retry-after", b"1"), (b"x-request-id", request_id.encode("latin-1"))]
+
+
 class GatewayApp:
-    """Request handlers bound to one gateway."""
+    """Request handlers bound to one gateway. The predict endpoints are plain ASGI (the hot path: no
+    Request/Response objects, headers read once); everything else goes through Starlette."""
 
     def __init__(self, gateway: Gateway) -> None:
         self.gateway = gateway
@@ -160,27 +216,45 @@ class GatewayApp:
     def _next_id(self) -> str:
         return f"{self._prefix}-{next(self._ids):x}"
 
-    async def _serve(self, request: Request, protocol: str) -> Response:
+    async def predict(self, scope: Scope, receive: Receive, send: Send, name: str, protocol: str) -> None:
+        """Serve one predict request (KServe V1 or OIP V2) on raw ASGI; unexpected errors answer 500."""
+        try:
+            await self._serve(scope, receive, send, name, protocol)
+        except _Disconnected:
+            return
+        except Exception as exc:
+            log.error("unhandled error", path=scope.get("path"), error=f"{type(exc).__name__}: {exc}")
+            body = (
+                exc.to_dict()
+                if isinstance(exc, TrilhoError)
+                else {"error": "InternalError", "message": str(exc)}
+            )
+            with contextlib.suppress(Exception):  # the response may have started already
+                await _send_json(send, 500, body, [])
+
+    async def _serve(self, scope: Scope, receive: Receive, send: Send, name: str, protocol: str) -> None:
         start = time.perf_counter()
         gw = self.gateway
-        name = request.path_params["name"]
-        request_id = (request.headers.get("x-request-id") or self._next_id())[:128]
+        headers: dict[bytes, bytes] = dict(scope["headers"])
+        rid = headers.get(b"x-request-id")
+        request_id = rid.decode("latin-1")[:128] if rid else self._next_id()
         v2_id = None
         labels = (name, "", "")
         try:
             gw.model(name)  # 404 before reading the body
-            body = await _read_json(request, self.limit)
+            body = await _read_json(headers, receive, self.limit)
             if protocol == "v1":
                 records = parse_v1(body, self.max_instances)
             else:
                 records, v2_id = parse_v2(body, self.max_instances)
-            deadline = _deadline(request)
-            unit = request.headers.get("x-trilho-unit")
-            with tracer.start_as_current_span("trilho.serving.predict") as span:
-                answer: Answer = await gw.predict(
-                    name, records, unit=unit, request_id=request_id, deadline_ms=deadline
-                )
-                if span.is_recording():
+            deadline = _deadline(headers)
+            raw_unit = headers.get(b"x-trilho-unit")
+            unit = raw_unit.decode("latin-1") if raw_unit is not None else None
+            if tracing_enabled():
+                with tracer.start_as_current_span("trilho.serving.predict") as span:
+                    answer: Answer = await gw.predict(
+                        name, records, unit=unit, request_id=request_id, deadline_ms=deadline
+                    )
                     span.set_attributes(
                         {
                             "model": name,
@@ -190,33 +264,31 @@ class GatewayApp:
                             "fallback": answer.fallback_reason or "",
                         }
                     )
+            else:
+                answer = await gw.predict(
+                    name, records, unit=unit, request_id=request_id, deadline_ms=deadline
+                )
         except Problem as p:
-            return self._fail(p, labels, start, request_id)
+            return await self._fail(send, p, labels, start, request_id)
         except UnknownModel as exc:
-            return self._fail(
-                Problem(404, "UnknownModel", exc.message, fix=exc.fix, **exc.fields),
-                labels,
-                start,
-                request_id,
-            )
+            p = Problem(404, "UnknownModel", exc.message, fix=exc.fix, **exc.fields)
+            return await self._fail(send, p, labels, start, request_id)
         except SchemaViolation as exc:
             body = exc.to_dict()
-            return self._fail(
-                Problem(422, body.pop("error"), body.pop("message"), **body), labels, start, request_id
-            )
+            p = Problem(422, body.pop("error"), body.pop("message"), **body)
+            return await self._fail(send, p, labels, start, request_id)
         except BadRequest as exc:
             body = exc.to_dict()
             status = 422 if exc.fields.get("field") not in (None, "body") else 400
             body.pop("error")
-            return self._fail(
-                Problem(status, "BadRequest", body.pop("message"), **body), labels, start, request_id
-            )
+            p = Problem(status, "BadRequest", body.pop("message"), **body)
+            return await self._fail(send, p, labels, start, request_id)
         except QueueFull as exc:
             version, variant = str(exc.fields.get("version", "")), str(exc.fields.get("variant", ""))
             gw.shed(name, version, variant, "queue_full")
             gw.account(name, version, variant, 503, time.perf_counter() - start, shed=True)
             p = Problem(503, "Shed", exc.message, fix=exc.fix, reason="queue_full")
-            return _problem_response(p, {"Retry-After": "1", "X-Request-Id": request_id})
+            return await _send_json(send, 503, p.body, _retry_headers(request_id))
         except Unavailable as exc:
             version, variant = str(exc.fields.get("version", "")), str(exc.fields.get("variant", ""))
             p = Problem(503, "Unavailable", exc.message, fix=exc.fix, reason=exc.fields.get("reason"))
@@ -228,32 +300,31 @@ class GatewayApp:
                 time.perf_counter() - start,
                 fallback_reason=exc.fields.get("reason"),
             )
-            return _problem_response(p, {"Retry-After": "1", "X-Request-Id": request_id})
+            return await _send_json(send, 503, p.body, _retry_headers(request_id))
         except InputError as exc:
             body = exc.to_dict()
-            return self._fail(
-                Problem(400, body.pop("error"), body.pop("message"), **body), labels, start, request_id
-            )
+            p = Problem(400, body.pop("error"), body.pop("message"), **body)
+            return await self._fail(send, p, labels, start, request_id)
         if protocol == "v1":
             out: dict[str, Any] = {"predictions": answer.outputs}
         else:
             out = format_v2(answer.outputs, name, answer.version, v2_id)
-        headers = {
-            "X-Trilho-Model-Version": answer.version,
-            "X-Trilho-Variant": answer.variant,
-            "X-Request-Id": request_id,
-        }
+        reply = [
+            (b"x-trilho-model-version", answer.version.encode("latin-1")),
+            (b"x-trilho-variant", answer.variant.encode("latin-1")),
+            (b"x-request-id", request_id.encode("latin-1")),
+        ]
         if answer.fallback_reason is not None:
             out["fallback"] = {"reason": answer.fallback_reason, "source": answer.fallback_source}
-            headers["X-Trilho-Fallback"] = f"{answer.fallback_reason}; source={answer.fallback_source}"
+            reply.append(
+                (b"x-trilho-fallback", f"{answer.fallback_reason}; source={answer.fallback_source}".encode())
+            )
             if protocol == "v2":
                 out["parameters"] = {
                     "fallback_reason": answer.fallback_reason,
                     "fallback_source": answer.fallback_source,
                 }
                 del out["fallback"]
-        # async, so Starlette awaits it on the loop after sending (a sync callable would go to a thread)
-        background = BackgroundTask(gw.mirror, answer.shadow) if answer.shadow is not None else None
         seconds = time.perf_counter() - start
         gw.account(
             name, answer.chosen_version, answer.variant, 200, seconds, fallback_reason=answer.fallback_reason
@@ -270,9 +341,13 @@ class GatewayApp:
                 protocol=protocol,
                 fallback=answer.fallback_reason,
             )
-        return json_response(out, 200, headers, background)
+        await _send_json(send, 200, out, reply)
+        if answer.shadow is not None:  # after the response is sent, like a background task
+            gw.offer_shadow(answer.shadow)
 
-    def _fail(self, p: Problem, labels: tuple[str, str, str], start: float, request_id: str) -> Response:
+    async def _fail(
+        self, send: Send, p: Problem, labels: tuple[str, str, str], start: float, request_id: str
+    ) -> None:
         # client errors are counted per served model (an unknown name is not a label: bounded cardinality),
         # never against a version's window
         model = labels[0] if labels[0] in self.gateway.models else ""
@@ -286,15 +361,7 @@ class GatewayApp:
                 duration_ms=round((time.perf_counter() - start) * 1000, 3),
                 request_id=request_id,
             )
-        return _problem_response(p, {"X-Request-Id": request_id})
-
-    async def v1_predict(self, request: Request) -> Response:
-        """POST /v1/models/{name}:predict."""
-        return await self._serve(request, "v1")
-
-    async def v2_infer(self, request: Request) -> Response:
-        """POST /v2/models/{name}/infer."""
-        return await self._serve(request, "v2")
+        await _send_json(send, p.status, p.body, [(b"x-request-id", request_id.encode("latin-1"))])
 
     def _model_or_404(self, request: Request):
         try:
@@ -394,13 +461,13 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
     return json_response(body, 500)
 
 
-def create_app(gateway: Gateway, *, lifespan: bool = True) -> Starlette:
+def create_app(gateway: Gateway, *, lifespan: bool = True) -> GatewayASGI:
     """The Starlette app over ``gateway``; with ``lifespan`` the app starts and stops the gateway."""
     h = GatewayApp(gateway)
     routes = [
-        Route("/v1/models/{name:model}:predict", h.v1_predict, methods=["POST"]),
+        Route("/v1/models/{name:model}:predict", _PredictEndpoint(h, "v1"), methods=["POST"]),
         Route("/v1/models/{name:model}", h.v1_model, methods=["GET"]),
-        Route("/v2/models/{name:model}/infer", h.v2_infer, methods=["POST"]),
+        Route("/v2/models/{name:model}/infer", _PredictEndpoint(h, "v2"), methods=["POST"]),
         Route("/v2/models/{name:model}/ready", h.v2_model_ready, methods=["GET"]),
         Route("/v2/models/{name:model}", h.v2_model, methods=["GET"]),
         Route("/v2/health/live", h.live, methods=["GET"]),
@@ -426,4 +493,34 @@ def create_app(gateway: Gateway, *, lifespan: bool = True) -> Starlette:
         exception_handlers={HTTPException: _http_exception, Exception: _unexpected},
     )
     app.state.gateway = gateway
-    return app
+    return GatewayASGI(app, h)
+
+
+class _PredictEndpoint:
+    """A Starlette route endpoint for a predict path (reached only when the fast path did not take it)."""
+
+    def __init__(self, handlers: GatewayApp, protocol: str) -> None:
+        self.handlers = handlers
+        self.protocol = protocol
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.handlers.predict(scope, receive, send, scope["path_params"]["name"], self.protocol)
+
+
+class GatewayASGI:
+    """The gateway's ASGI app: predict requests go straight to their handler, the rest to Starlette
+    (``.starlette``: routes, lifespan, error handlers, ``state``)."""
+
+    def __init__(self, starlette: Starlette, handlers: GatewayApp) -> None:
+        self.starlette = starlette
+        self.handlers = handlers
+        self.state = starlette.state
+        self.routes = starlette.routes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST":
+            route = predict_route(scope["path"])
+            if route is not None:
+                await self.handlers.predict(scope, receive, send, *route)
+                return
+        await self.starlette(scope, receive, send)

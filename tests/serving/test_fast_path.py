@@ -1,0 +1,92 @@
+"""The predict hot path is plain ASGI in front of Starlette: which paths it takes, that the Starlette routes
+behind it answer the same, and the shadow queue between live requests and shadow workers."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from trilho.serving import StaticProvider
+from trilho.serving.app import predict_route
+from trilho.serving.shadow_queue import ShadowQueue
+from trilho.store.routing import Deployment, Route
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        ("/v1/models/iris:predict", ("iris", "v1")),
+        ("/v2/models/iris/infer", ("iris", "v2")),
+        ("/v1/models/:predict", None),
+        ("/v1/models/a/b:predict", None),
+        ("/v1/models/a:b:predict", None),
+        ("/v2/models/a/b/infer", None),
+        ("/v2/models//infer", None),
+        ("/v1/models/iris", None),
+        ("/healthz", None),
+    ],
+)
+def test_predict_route_matches_only_predict_endpoints(path, expected):
+    assert predict_route(path) == expected
+
+
+@given(st.text(alphabet=st.characters(blacklist_characters="/:", blacklist_categories=("Cs",)), min_size=1))
+def test_predict_route_round_trips_any_model_name(name):
+    assert predict_route(f"/v1/models/{name}:predict") == (name, "v1")
+    assert predict_route(f"/v2/models/{name}/infer") == (name, "v2")
+
+
+def test_fast_path_and_starlette_fallback_answer_alike(start_gateway):
+    dep = Deployment("m", routes=(Route("1"),))
+    gw = start_gateway(
+        provider=StaticProvider({"m@1": lambda rs: [{"y": r["x"] * 2} for r in rs]}), deployments=[dep]
+    )
+    ok = httpx.post(f"{gw.url}/v1/models/m:predict", json={"instances": [{"x": 2}]})
+    assert ok.status_code == 200 and ok.json() == {"predictions": [{"y": 4}]}
+    assert ok.headers["content-type"] == "application/json" and ok.headers["x-trilho-model-version"] == "1"
+    # a GET on a predict path is not the fast path: Starlette says the method is wrong
+    assert httpx.get(f"{gw.url}/v1/models/m:predict").status_code == 405
+    # an empty name is not a model path at all
+    assert httpx.post(f"{gw.url}/v1/models/:predict", json={}).status_code == 404
+    # errors on the fast path keep their JSON bodies and the request id
+    bad = httpx.post(
+        f"{gw.url}/v1/models/m:predict",
+        content=b"{nope",
+        headers={"content-type": "application/json", "x-request-id": "r-9"},
+    )
+    assert bad.status_code == 400 and bad.json()["error"] == "MalformedJSON"
+    assert bad.headers["x-request-id"] == "r-9"
+    # a body sent in several chunks is read whole
+    chunks = [b'{"instances": [', b'{"x": 3}', b"]}"]
+    streamed = httpx.post(
+        f"{gw.url}/v2/models/m/infer",
+        content=iter(chunks),
+        headers={"content-type": "application/json"},
+    )
+    assert streamed.status_code == 422  # V1 body on the V2 path: the missing field is named, no crash
+    assert streamed.json()["error"] == "BadRequest"
+    v1 = httpx.post(
+        f"{gw.url}/v1/models/m:predict", content=iter(chunks), headers={"content-type": "application/json"}
+    )
+    assert v1.status_code == 200 and v1.json() == {"predictions": [{"y": 6}]}
+
+
+def test_shadow_queue_is_bounded_fifo_and_wakes_its_taker():
+    async def scenario():
+        q: ShadowQueue[int] = ShadowQueue(3)
+        taker = asyncio.create_task(q.take(10))
+        await asyncio.sleep(0)
+        assert not taker.done()
+        assert [q.put(i) for i in range(5)] == [True, True, True, False, False]
+        assert await taker == [0, 1, 2]
+        assert len(q) == 0
+        q.put(7)
+        q.put(8)
+        assert await q.take(1) == [7]
+        assert await q.take(5, linger_s=0.001) == [8]
+
+    asyncio.run(scenario())
