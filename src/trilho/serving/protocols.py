@@ -15,25 +15,31 @@ class BadRequest(InputError):
     """A request body that is not the protocol's shape (400, or 422 when it names a field)."""
 
 
-def parse_v1(body: Any, max_instances: int) -> list[dict[str, Any]]:
-    """``{"instances": [{...}, ...]}`` → records."""
+def _nonempty_list(body: Any, key: str, items: str, example: str) -> list[Any]:
+    """``body[key]`` when ``body`` is an object and that is a non-empty list; else a BadRequest naming it."""
     if not isinstance(body, dict):
         raise BadRequest(
-            "the body must be a JSON object with an 'instances' list",
-            fix='send {"instances": [{...}]}',
+            f"the body must be a JSON object with an {key!r} list",
+            fix=f"send {example}",
             field="body",
             value=type(body).__name__,
             rule="type:object",
         )
-    instances = body.get("instances")
-    if not isinstance(instances, list) or not instances:
+    value = body.get(key)
+    if not isinstance(value, list) or not value:
         raise BadRequest(
-            "'instances' must be a non-empty list of objects",
-            fix='send {"instances": [{...}]}',
-            field="instances",
-            value=_short(instances),
+            f"{key!r} must be a non-empty list of {items}",
+            fix=f"send {example}",
+            field=key,
+            value=_short(value),
             rule="minItems:1",
         )
+    return value
+
+
+def parse_v1(body: Any, max_instances: int) -> list[dict[str, Any]]:
+    """``{"instances": [{...}, ...]}`` → records."""
+    instances = _nonempty_list(body, "instances", "objects", '{"instances": [{...}]}')
     if len(instances) > max_instances:
         raise BadRequest(
             f"{len(instances)} instances exceed the limit of {max_instances}",
@@ -73,23 +79,7 @@ _V2_TYPES = {
 
 def parse_v2(body: Any, max_instances: int) -> tuple[list[dict[str, Any]], str | None]:
     """``{"inputs": [{"name", "shape", "datatype", "data"}]}`` → (records, request id); rows by shape[0]."""
-    if not isinstance(body, dict):
-        raise BadRequest(
-            "the body must be a JSON object with an 'inputs' list",
-            fix='send {"inputs": [...]}',
-            field="body",
-            value=type(body).__name__,
-            rule="type:object",
-        )
-    inputs = body.get("inputs")
-    if not isinstance(inputs, list) or not inputs:
-        raise BadRequest(
-            "'inputs' must be a non-empty list of tensors",
-            fix='send {"inputs": [{"name": ...}]}',
-            field="inputs",
-            value=_short(inputs),
-            rule="minItems:1",
-        )
+    inputs = _nonempty_list(body, "inputs", "tensors", '{"inputs": [{"name": ...}]}')
     request_id = body.get("id")
     if request_id is not None and not isinstance(request_id, str):
         raise BadRequest("'id' must be a string", field="id", value=_short(request_id), rule="type:string")
