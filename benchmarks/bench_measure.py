@@ -11,6 +11,8 @@
   by trilho (DuckDB, 2 threads) and by tea-tasting (lazy polars frame, 2 threads; its Ibis backend does not
   import with the installed DuckDB) in separate processes: wall time and peak RSS.
 - Prop 99 synthetic control (nested V) vs pysyncon.
+- Spark (opt-in, ``--only spark``): the same A/B SQL on the scale Parquet through a local[1] Spark session:
+  session start, query time, the driver JVM's peak RSS, and the lift next to DuckDB's.
 """
 
 from __future__ import annotations
@@ -180,6 +182,25 @@ print(json.dumps({"wall_s": wall, "peak_rss_mb": resource.getrusage(resource.RUS
                   "lift_clicks": res["clicks"].rel_effect_size}))
 """
 
+RUN_SPARK = """
+import json, resource, sys, time
+t = time.perf_counter()
+from trilho.measure import ab
+from trilho.measure.metrics import mean, ratio
+from trilho.measure.spark import SparkSource, local_session, stop_local_session
+spark = local_session()
+start_s = time.perf_counter() - t
+metrics = [mean("clicks", "pre_clicks"), mean("revenue", "pre_revenue"), ratio("revenue", "clicks")]
+res = ab.analyze(SparkSource(sys.argv[1], spark=spark), metrics, variant="variant", correction="none")
+wall = time.perf_counter() - t
+jvm = spark.sparkContext._gateway.proc.pid  # spark-submit execs the driver JVM in this process
+hwm = [line for line in open(f"/proc/{jvm}/status") if line.startswith("VmHWM")][0].split()[1]
+stop_local_session()
+print(json.dumps({"wall_s": wall, "start_s": start_s, "query_s": wall - start_s,
+                  "peak_rss_mb": int(hwm) / 1024 + resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                  "lift_clicks": res.effects[0].relative}))
+"""
+
 
 def _run(code: str, path: Path) -> dict:
     import os
@@ -300,8 +321,23 @@ def _prop99(with_pysyncon: bool) -> dict:
     return out
 
 
-ALL_SECTIONS = {"calib", "sc", "scale", "prop99"}
+def _spark(days: int, per_day: int) -> dict:
+    """The scale data set's A/B through Spark (local[1]) next to DuckDB's answer on the same files."""
+    from trilho.measure.simulate import ImpressionSpec, simulate_impressions
+
+    folder = BENCH / f"impressions_{days}x{per_day}"
+    if not (folder / "truth.json").exists():
+        simulate_impressions(folder, ImpressionSpec(days=days, per_day=per_day, lift=0.02, seed=42))
+    info = _run(RUN_SPARK, folder)
+    duck = _run(RUN_TRILHO, folder)
+    info["duckdb_wall_s"] = duck.get("wall_s")
+    info["duckdb_lift_clicks"] = duck.get("lift_clicks")
+    return info
+
+
+ALL_SECTIONS = {"calib", "sc", "scale", "prop99"}  # "spark" runs only when asked for
 SECTION_OF = {
+    "A/B on Spark": "spark",
     "A/B scale": "scale",
     "A/B on": "scale",
     "A/B peak": "scale",
@@ -330,7 +366,7 @@ def _merge_previous(only: set, table: list, targets: list, extra: dict, quick: b
     keep_targets = [t for t in prev.get("targets", []) if _section(t["name"]) not in only]
     sections = dict(prev.get("sections", {}))
     sections.update({s: {"quick": quick} for s in only})
-    merged_extra = {k: v for k, v in prev.items() if k in ("ab_calibration", "scale", "prop99")}
+    merged_extra = {k: v for k, v in prev.items() if k in ("ab_calibration", "scale", "prop99", "spark")}
     merged_extra.update(extra)
     merged_extra["sections"] = sections
     return keep_rows + table, keep_targets + targets, merged_extra
@@ -417,6 +453,19 @@ def main() -> None:
         )
         targets.append(
             target("Prop 99 synthetic control", "≤ 1 s", info["trilho_s"], info["trilho_s"] <= 1.0)
+        )
+    if "spark" in only:
+        days = args.days or (2 if q else 30)
+        per_day = args.per_day or (1_000_000 if q else 10_000_000)
+        info = _spark(days, per_day)
+        extra["spark"] = info
+        table.append(
+            {
+                "check": f"A/B on Spark local[1] ({days * per_day:,} rows)",
+                "wall_s": info.get("wall_s"),
+                "peak_rss_mb": info.get("peak_rss_mb"),
+                "lift": info.get("lift_clicks"),
+            }
         )
     cols = [
         "check",

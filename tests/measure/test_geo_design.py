@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 
 from trilho.errors import MeasurementError
 from trilho.measure.geo import multi_cell, synthetic_control
@@ -83,8 +84,49 @@ def test_trimmed_match_readme_example():
     res = trimmed_match([1, 10, 3, 8, 5], [1, 5, 2, 5, 3], confidence=0.80)
     assert res.iroas == pytest.approx(1.60, abs=5e-3)
     assert res.trim_rate == pytest.approx(0.2)
-    # Published CI (1.52, 1.66): our Yuen-t interval is wider; it must at least contain the estimate.
-    assert res.ci_lower < res.iroas < res.ci_upper
+    # Published 80 % CI (1.52, 1.66), to the two decimals printed.
+    assert res.ci_lower == pytest.approx(1.52, abs=5e-3) and res.ci_upper == pytest.approx(1.66, abs=5e-3)
+
+
+@pytest.mark.parametrize(
+    ("trim", "expected"),
+    [
+        (0.0, (1.692, 0.138, 1.250, 1.905)),
+        (0.2, (1.571, 0.041, -29.374, 1.619)),
+        (None, (1.571, 0.041, -29.374, 1.619)),
+    ],
+)
+def test_trimmed_match_matches_upstream_unit_test(trim, expected):
+    # google/trimmed_match estimator_test.py: pairs (1,1), (10,5), (3,2), (8,5) at confidence 0.9.
+    res = trimmed_match([1.0, 10, 3, 8], [1.0, 5, 2, 5], confidence=0.9, trim_rate=trim)
+    got = (res.iroas, res.se, res.ci_lower, res.ci_upper)
+    assert got == pytest.approx(expected, abs=1e-3)
+
+
+def test_trimmed_match_perfect_fit_has_a_point_interval():
+    res = trimmed_match([1.0, 2, 3, 4, 5], [1.0, 2, 3, 4, 5])
+    assert (res.iroas, res.ci_lower, res.ci_upper) == pytest.approx((1.0, 1.0, 1.0))
+
+
+def test_trimmed_match_interval_is_the_studentized_inversion():
+    # With and without trimming: points inside satisfy |studentized trimmed mean| <= z, points just outside
+    # do not (the statistic written out independently of the piecewise-quadratic solver).
+    y, x = np.array([1.0, 10, 3, 8, 5, 4, 12]), np.array([1.0, 5, 2, 5, 3, 2.5, 4])
+    for trim in (0.0, 1 / 7):
+        res = trimmed_match(y, x, confidence=0.8, trim_rate=trim)
+        m, n = res.trimmed_pairs, res.pairs
+        z = stats.norm.ppf(0.9)
+
+        def t2(th, m=m, n=n):
+            e = np.sort(y - th * x)
+            w = np.clip(e, e[m], e[n - 1 - m])
+            body = e[m : n - m].sum()
+            return body**2 * (n - 2 * m - 1) / ((n - 2 * m) * ((w - w.mean()) ** 2).sum())
+
+        for th in np.linspace(res.ci_lower, res.ci_upper, 9)[1:-1]:
+            assert t2(th) <= z * z + 1e-9
+        for th in (res.ci_lower - 1e-3, res.ci_upper + 1e-3):
+            assert t2(th) > z * z
 
 
 def test_trimmed_match_bad_spend():

@@ -170,6 +170,17 @@ def test_geolift_average_effect_interval(geolift_panel):
     assert c.ci.contains(0.0) == (c.pvalue >= 0.1)
 
 
+def test_geolift_ridge_augmented_variant(geolift_panel):
+    # GeoLift's ridge model is augsynth progfunc="Ridge": lambda by leave-one-period-out CV (min_1se) on
+    # period-centred data. Published: ATT 156.805, lift 5.5 %, incremental 4,704.
+    res = synthetic_control(
+        geolift_panel, ["chicago", "portland"], "2021-04-01", "2021-04-15", method="ridge", inference="none"
+    )
+    assert res.att == pytest.approx(156.805, abs=5e-4)
+    assert round(res.lift, 3) == 0.055
+    assert round(res.incremental) == 4704
+
+
 def test_ridge_variant_tends_to_demeaned_for_large_penalty(geolift_panel):
     kw = dict(inference="none")
     dm = synthetic_control(geolift_panel, ["chicago", "portland"], "2021-04-01", method="demeaned", **kw)

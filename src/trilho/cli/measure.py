@@ -21,6 +21,18 @@ app = typer.Typer(
 )
 
 
+# Options that several commands share, declared once.
+UnitCol = Annotated[str, typer.Option("--unit-col", help="Panel column naming the unit (geo).")]
+TimeCol = Annotated[str, typer.Option("--time-col", help="Panel column holding the period.")]
+OutcomeCol = Annotated[str, typer.Option("--outcome-col", help="Panel column holding the outcome.")]
+Seed = Annotated[int, typer.Option("--seed", help="Random seed (recorded in the output).")]
+Alpha = Annotated[float, typer.Option("--alpha", help="Significance level.")]
+Windows = Annotated[int, typer.Option("--windows", help="Historical windows simulated per candidate.")]
+Duration = Annotated[int, typer.Option("--duration", help="Geo test length in periods.")]
+Effects = Annotated[str, typer.Option("--effects", help="Relative lifts to simulate, comma-separated.")]
+ReportDir = Annotated[Path | None, typer.Option("--report", help="Also write report.html/json here.")]
+
+
 def register(root: typer.Typer) -> None:
     root.add_typer(app, name="measure")
 
@@ -74,7 +86,7 @@ def ab_cmd(
     exposure_col: Annotated[
         str | None, typer.Option("--exposure-col", help="Per-unit first exposure time.")
     ] = None,
-    alpha: Annotated[float, typer.Option("--alpha")] = 0.05,
+    alpha: Alpha = 0.05,
     correction: Annotated[str, typer.Option("--correction", help="holm | bh | none")] = "holm",
     srm_method: Annotated[str, typer.Option("--srm-method", help="chisquare | binomial")] = "chisquare",
     no_srm: Annotated[bool, typer.Option("--no-srm", help="Skip the sample-ratio check.")] = False,
@@ -88,10 +100,16 @@ def ab_cmd(
     ] = None,
     schema: Annotated[str | None, typer.Option("--schema")] = None,
     threads: Annotated[int | None, typer.Option("--threads", help="DuckDB threads.")] = None,
-    report: Annotated[Path | None, typer.Option("--report", help="Also write report.html/json here.")] = None,
+    engine: Annotated[
+        str,
+        typer.Option(
+            "--engine", help="duckdb (files; --table: SQLAlchemy URL) | spark (local Spark session)."
+        ),
+    ] = "duckdb",
+    report: ReportDir = None,
     json_out: JsonFlag = False,
 ) -> None:
-    """Analyse an A/B test from sufficient statistics computed in SQL (DuckDB or a database)."""
+    """Analyse an A/B test from sufficient statistics computed in SQL (DuckDB, a database or Spark)."""
     from trilho.measure.api import run_ab
 
     res = run_ab(
@@ -106,6 +124,7 @@ def ab_cmd(
         table=table,
         schema=schema,
         threads=threads,
+        engine=engine,
         control=control,
         variants=_split(variants) or None,
         alpha=alpha,
@@ -177,9 +196,9 @@ def geo_cmd(
     end: Annotated[
         str | None, typer.Option("--end", help="Last treated time (default: end of panel).")
     ] = None,
-    unit_col: Annotated[str, typer.Option("--unit-col")] = "location",
-    time_col: Annotated[str, typer.Option("--time-col")] = "date",
-    outcome_col: Annotated[str, typer.Option("--outcome-col")] = "Y",
+    unit_col: UnitCol = "location",
+    time_col: TimeCol = "date",
+    outcome_col: OutcomeCol = "Y",
     method: Annotated[str, typer.Option("--method", help="demeaned | classic | ridge")] = "demeaned",
     donors: Annotated[str | None, typer.Option("--donors", help="Donor pool (default: all others).")] = None,
     exclude: Annotated[str | None, typer.Option("--exclude", help="Units never used as donors.")] = None,
@@ -191,11 +210,11 @@ def geo_cmd(
     ] = "block",
     statistic: Annotated[str, typer.Option("--statistic", help="mean (average effect) | lq (CWZ)")] = "mean",
     draws: Annotated[int, typer.Option("--draws")] = 1000,
-    seed: Annotated[int, typer.Option("--seed")] = 0,
-    alpha: Annotated[float, typer.Option("--alpha")] = 0.1,
+    seed: Seed = 0,
+    alpha: Alpha = 0.1,
     ridge_lambda: Annotated[float | None, typer.Option("--ridge-lambda")] = None,
     spend: Annotated[float | None, typer.Option("--spend", help="Incremental spend, for iROAS.")] = None,
-    report: Annotated[Path | None, typer.Option("--report", help="Also write report.html/json here.")] = None,
+    report: ReportDir = None,
     json_out: JsonFlag = False,
 ) -> None:
     """Estimate a geo test's effect with synthetic control, with conformal and/or placebo inference."""
@@ -284,19 +303,17 @@ def power_cmd(
     baseline: Annotated[float | None, typer.Option("--baseline")] = None,
     rho: Annotated[float | None, typer.Option("--rho", help="Pre-period correlation for CUPED.")] = None,
     absolute: Annotated[bool, typer.Option("--absolute")] = False,
-    alpha: Annotated[float, typer.Option("--alpha")] = 0.05,
+    alpha: Alpha = 0.05,
     power: Annotated[float, typer.Option("--power")] = 0.8,
     treated: Annotated[
         str | None, typer.Option("--treated", help="Geo mode: candidate treated units.")
     ] = None,
-    duration: Annotated[int, typer.Option("--duration", help="Geo mode: test length in periods.")] = 14,
-    effects: Annotated[
-        str, typer.Option("--effects", help="Geo mode: lifts to simulate.")
-    ] = "0,0.025,0.05,0.1,0.2",
-    windows: Annotated[int, typer.Option("--windows")] = 10,
-    unit_col: Annotated[str, typer.Option("--unit-col")] = "location",
-    time_col: Annotated[str, typer.Option("--time-col")] = "date",
-    outcome_col: Annotated[str, typer.Option("--outcome-col")] = "Y",
+    duration: Duration = 14,
+    effects: Effects = "0,0.025,0.05,0.1,0.2",
+    windows: Windows = 10,
+    unit_col: UnitCol = "location",
+    time_col: TimeCol = "date",
+    outcome_col: OutcomeCol = "Y",
     json_out: JsonFlag = False,
 ) -> None:
     """Plan an A/B test (sample size, duration, CUPED saving) or simulate geo-test power on history."""
@@ -365,22 +382,22 @@ def power_cmd(
 def select_markets_cmd(
     data: Annotated[str, typer.Argument(help="Historical geo panel (long CSV/Parquet).")],
     sizes: Annotated[str, typer.Option("--sizes", help="Numbers of treated markets to try, e.g. 2,3.")] = "2",
-    duration: Annotated[int, typer.Option("--duration")] = 14,
-    effects: Annotated[str, typer.Option("--effects")] = "0,0.05,0.1,0.15,0.2",
+    duration: Duration = 14,
+    effects: Effects = "0,0.05,0.1,0.15,0.2",
     include: Annotated[str | None, typer.Option("--include", help="Markets that must be treated.")] = None,
     exclude: Annotated[
         str | None, typer.Option("--exclude", help="Markets that must not be treated.")
     ] = None,
     candidates: Annotated[int, typer.Option("--candidates", help="Sampled groups per size.")] = 20,
-    windows: Annotated[int, typer.Option("--windows")] = 5,
+    windows: Windows = 5,
     cost_per_unit: Annotated[
         float | None, typer.Option("--cost-per-unit", help="Cost per incremental unit.")
     ] = None,
-    seed: Annotated[int, typer.Option("--seed")] = 0,
+    seed: Seed = 0,
     top: Annotated[int, typer.Option("--top")] = 10,
-    unit_col: Annotated[str, typer.Option("--unit-col")] = "location",
-    time_col: Annotated[str, typer.Option("--time-col")] = "date",
-    outcome_col: Annotated[str, typer.Option("--outcome-col")] = "Y",
+    unit_col: UnitCol = "location",
+    time_col: TimeCol = "date",
+    outcome_col: OutcomeCol = "Y",
     json_out: JsonFlag = False,
 ) -> None:
     """Rank candidate treatment markets by the lift they can detect (power by simulation)."""
@@ -433,7 +450,7 @@ def simulate_cmd(
     days: Annotated[int, typer.Option("--days")] = 30,
     per_day: Annotated[int, typer.Option("--per-day", help="Impressions per day.")] = 10_000_000,
     lift: Annotated[float, typer.Option("--lift", help="True relative lift.")] = 0.02,
-    seed: Annotated[int, typer.Option("--seed")] = 0,
+    seed: Seed = 0,
     chunk_rows: Annotated[int, typer.Option("--chunk-rows")] = 2_000_000,
     units: Annotated[int, typer.Option("--units", help="Geo: number of geos.")] = 40,
     periods: Annotated[int, typer.Option("--periods", help="Geo: number of periods.")] = 120,

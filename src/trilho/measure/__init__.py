@@ -20,6 +20,7 @@ from trilho.measure.power import minimum_detectable_effect, plan_duration, power
 from trilho.measure.report import build_report, render_html, write_report
 from trilho.measure.sequential import sequential_interval
 from trilho.measure.simulate import ImpressionSpec, simulate_geo_panel, simulate_impressions
+from trilho.measure.spark import SparkSource
 from trilho.measure.sql import DuckDBSource, SQLAlchemySource, read_moments
 from trilho.measure.srm import SRMResult, srm_test
 from trilho.measure.timing import CovariateTiming
@@ -40,6 +41,7 @@ __all__ = [
     "PowerCurve",
     "Predictor",
     "SQLAlchemySource",
+    "SparkSource",
     "SRMResult",
     "adjust",
     "analyze_ab",

@@ -16,7 +16,7 @@ from trilho.measure.metrics import Covariate, Metric
 from trilho.measure.moments import Moments
 from trilho.measure.multiplicity import Method, adjust
 from trilho.measure.sequential import sequential_interval
-from trilho.measure.sql import Source, late_covariate_sql, quote, read_moments, require_columns
+from trilho.measure.sql import Source, late_covariate_sql, read_moments, require_columns
 from trilho.measure.srm import DEFAULT_SRM_ALPHA, SRMResult, srm_test
 from trilho.measure.telemetry import observed
 from trilho.measure.timing import TimingCheck, check_timing
@@ -209,10 +209,11 @@ def _analyze(
             check = check_timing(col, cv.timing, start=start, exposure_column=exposure_column)
             if cv.timing is not None and cv.timing.time_column:
                 require_columns(source, [cv.timing.time_column], flag="covariate-time")
-                exposure = quote(exposure_column) if exposure_column else f"'{start.isoformat()}'"  # type: ignore[union-attr]
-                late = int(
-                    source.query(late_covariate_sql(source.relation(), cv.timing.time_column, exposure))[0][0]
+                exposure = (
+                    source.dialect.quote(exposure_column) if exposure_column else f"'{start.isoformat()}'"  # type: ignore[union-attr]
                 )
+                sql = late_covariate_sql(source.relation(), cv.timing.time_column, exposure, source.dialect)
+                late = int(source.query(sql)[0][0])
                 if late:
                     raise MeasurementError(
                         f"covariate '{col}' was recorded after exposure for {late} unit(s) "

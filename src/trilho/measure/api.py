@@ -20,11 +20,33 @@ from trilho.measure.power import DurationPlan, plan_duration
 from trilho.measure.sql import DuckDBSource, Source, SQLAlchemySource, read_pooled_moments, require_columns
 from trilho.measure.timing import CovariateTiming, parse_covariate_time, parse_time
 
+ENGINES = ("duckdb", "spark")
+
 
 def open_source(
-    data: str, *, table: str | None = None, schema: str | None = None, threads: int | None = None
+    data: str,
+    *,
+    table: str | None = None,
+    schema: str | None = None,
+    threads: int | None = None,
+    engine: str = "duckdb",
 ) -> Source:
-    """DuckDB over a file/folder/glob, or (with ``table``) a table behind a SQLAlchemy URL."""
+    """DuckDB over a file/folder/glob, (with ``table``) a table behind a SQLAlchemy URL, or Spark.
+
+    ``engine="spark"`` reads the file(s) with a local Spark session, or with ``table`` a table of that
+    session's catalogue (``data`` is then ignored). Every engine runs the same SQL.
+    """
+    if engine not in ENGINES:
+        raise MeasurementError(
+            f"unknown engine {engine!r}",
+            fix=f"use one of: {', '.join(ENGINES)}",
+            field="engine",
+            value=engine,
+        )
+    if engine == "spark":
+        from trilho.measure.spark import SparkSource
+
+        return SparkSource(table=table) if table else SparkSource(data)
     if table:
         from sqlalchemy import create_engine
 
@@ -85,11 +107,12 @@ def run_ab(
     table: str | None = None,
     schema: str | None = None,
     threads: int | None = None,
+    engine: str = "duckdb",
     **options,
 ) -> ab.ABResult:
-    """Analyse an A/B test stored in ``data`` (file or, with ``table``, a database)."""
+    """Analyse an A/B test stored in ``data`` (file or, with ``table``, a database or Spark table)."""
     ms = build_metrics(metrics, ratios, covariates, covariate_times)
-    source = open_source(data, table=table, schema=schema, threads=threads)
+    source = open_source(data, table=table, schema=schema, threads=threads, engine=engine)
     return ab.analyze(
         source,
         ms,

@@ -363,7 +363,7 @@ def _synthetic_control(
     z1 = pb.y1[pb.pre] - (pb.y1[pb.pre].mean() if method != "classic" else 0)
     z0 = pb.Y0[pb.pre] - (pb.Y0[pb.pre].mean(axis=0) if method != "classic" else 0)
     uni = np.linalg.norm(z1 - z0.mean(axis=1))
-    imb = float(np.linalg.norm(z1 - z0 @ fit.weights) / uni) if uni > 0 else 0.0
+    imb = float(np.linalg.norm(z1 - z0 @ fit.effective) / uni) if uni > 0 else 0.0  # augsynth: augmented w
     weights = {
         d: float(w)
         for d, w in sorted(zip(pb.donors, fit.weights, strict=True), key=lambda t: -t[1])

@@ -1,8 +1,9 @@
-"""Sufficient statistics in SQL: one GROUP BY pass per experiment, identical text on DuckDB and PostgreSQL.
+"""Sufficient statistics in SQL: one GROUP BY pass per experiment, the same query on every engine.
 
 :func:`moments_sql` writes the query; a :class:`Source` runs it where the data lives — DuckDB over
-Parquet/CSV files (the embedded default) or any SQLAlchemy connection (PostgreSQL, a warehouse). Only the
-per-arm aggregates come back; unit-level rows never reach Python.
+Parquet/CSV files (the embedded default), any SQLAlchemy connection (PostgreSQL, a warehouse) or Spark
+(:mod:`trilho.measure.spark`). Only the per-arm aggregates come back; unit-level rows never reach Python.
+The few spellings that differ between engines (identifier quotes, type names) live in one :class:`Dialect`.
 """
 
 from __future__ import annotations
@@ -17,21 +18,36 @@ from trilho.errors import MeasurementError
 from trilho.measure.moments import Moments
 
 
-def quote(name: str) -> str:
-    """A double-quoted SQL identifier (works on DuckDB, PostgreSQL and ANSI warehouses)."""
-    return '"' + name.replace('"', '""') + '"'
+@dataclass(frozen=True)
+class Dialect:
+    """What differs between SQL engines in the queries below; everything else is one shared text."""
+
+    name: str
+    quote_char: str = '"'
+    double: str = "DOUBLE PRECISION"
+    text: str = "VARCHAR"
+
+    def quote(self, name: str) -> str:
+        """``name`` as a quoted identifier, the quote character doubled inside it."""
+        q = self.quote_char
+        return q + name.replace(q, q + q) + q
 
 
-def moments_sql(source: str, variant: str | None, columns: Sequence[str]) -> str:
+ANSI = Dialect("ansi")  # DuckDB, PostgreSQL and ANSI warehouses
+SPARK = Dialect("spark", quote_char="`", double="DOUBLE", text="STRING")
+
+
+def moments_sql(source: str, variant: str | None, columns: Sequence[str], dialect: Dialect = ANSI) -> str:
     """The query returning, per variant: n, non-null counts, Σc and Σc·c' for every pair of ``columns``.
 
     ``variant=None`` pools every row into one group (for designs from historical data).
     """
-    v = f"CAST({quote(variant)} AS VARCHAR)" if variant else "'all'"
+    q = dialect.quote
+    v = f"CAST({q(variant)} AS {dialect.text})" if variant else "'all'"
     sel = [f"{v} AS variant", "COUNT(*) AS n"]
-    cast = [f"CAST({quote(c)} AS DOUBLE PRECISION)" for c in columns]
+    cast = [f"CAST({q(c)} AS {dialect.double})" for c in columns]
     for i, c in enumerate(columns):
-        sel.append(f"COUNT({quote(c)}) AS k{i}")
+        sel.append(f"COUNT({q(c)}) AS k{i}")
         sel.append(f"SUM({cast[i]}) AS s{i}")
     for i in range(len(columns)):
         for j in range(i, len(columns)):
@@ -40,10 +56,10 @@ def moments_sql(source: str, variant: str | None, columns: Sequence[str]) -> str
     return f"SELECT {', '.join(sel)} FROM {source}{group}"
 
 
-def late_covariate_sql(source: str, time_column: str, exposure: str) -> str:
-    """Count units whose covariate time is after their exposure (``exposure`` is a column or a literal)."""
+def late_covariate_sql(source: str, time_column: str, exposure: str, dialect: Dialect = ANSI) -> str:
+    """Count units whose covariate time is after their exposure (``exposure``: quoted column or literal)."""
     return (
-        f"SELECT COUNT(*) FROM {source} WHERE CAST({quote(time_column)} AS TIMESTAMP) > "
+        f"SELECT COUNT(*) FROM {source} WHERE CAST({dialect.quote(time_column)} AS TIMESTAMP) > "
         f"CAST({exposure} AS TIMESTAMP)"
     )
 
@@ -52,6 +68,7 @@ class Source(Protocol):
     """Where experiment data lives: something that can list its columns and run an aggregate query."""
 
     name: str
+    dialect: Dialect
 
     def columns(self) -> list[str]: ...
 
@@ -67,6 +84,7 @@ class DuckDBSource:
     path: str | Path
     threads: int | None = None
     memory_limit: str | None = None
+    dialect = ANSI
 
     def __post_init__(self) -> None:
         import duckdb
@@ -112,13 +130,15 @@ class SQLAlchemySource:
     engine: Any
     table: str
     schema: str | None = None
+    dialect = ANSI
 
     def __post_init__(self) -> None:
         self.name = self.table
 
     def relation(self) -> str:
         """The FROM clause naming the table."""
-        return f"{quote(self.schema)}.{quote(self.table)}" if self.schema else quote(self.table)
+        q = self.dialect.quote
+        return f"{q(self.schema)}.{q(self.table)}" if self.schema else q(self.table)
 
     def columns(self) -> list[str]:
         """Column names, from the database catalogue."""
@@ -189,14 +209,14 @@ def _row_moments(row: Sequence[Any], cols: Sequence[str], variant: str) -> Momen
 def read_moments(source: Source, variant: str, columns: Sequence[str]) -> dict[str, Moments]:
     """Per-variant :class:`Moments` over ``columns``; refuses NULLs and NaNs, naming the column."""
     cols = list(dict.fromkeys(columns))
-    rows = source.query(moments_sql(source.relation(), variant, cols))
+    rows = source.query(moments_sql(source.relation(), variant, cols, source.dialect))
     return {str(row[0]): _row_moments(row, cols, variant) for row in rows}
 
 
 def read_pooled_moments(source: Source, columns: Sequence[str]) -> Moments:
     """:class:`Moments` over every row (no variant split), e.g. historical data for a design."""
     cols = list(dict.fromkeys(columns))
-    rows = source.query(moments_sql(source.relation(), None, cols))
+    rows = source.query(moments_sql(source.relation(), None, cols, source.dialect))
     if not rows or int(rows[0][1]) == 0:
         raise MeasurementError(f"{source.name} has no rows", field="data")
     return _row_moments(rows[0], cols, "-")

@@ -119,8 +119,16 @@ def demean(Z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return Z - mu, mu
 
 
+def center_periods(Z1: np.ndarray, Z0: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Both series minus the donors' cross-sectional mean in each period (augsynth centres the ridge's
+    design this way; simplex-weighted gaps are unchanged, the ridge penalty is not)."""
+    mu = Z0.mean(axis=1)
+    return Z1 - mu, Z0 - mu[:, None]
+
+
 def ridge_adjustment(Z1: np.ndarray, Z0: np.ndarray, w: np.ndarray, lam: float) -> np.ndarray:
     """Augmented-SCM (Ben-Michael, Feller & Rothstein 2021) ridge correction added to the simplex weights."""
+    Z1, Z0 = center_periods(Z1, Z0)
     T0 = Z0.shape[0]
     gap = Z1 - Z0 @ w  # (T0,)
     M = Z0 @ Z0.T + lam * np.eye(T0)  # (T0, T0)
@@ -130,16 +138,19 @@ def ridge_adjustment(Z1: np.ndarray, Z0: np.ndarray, w: np.ndarray, lam: float) 
 def ridge_lambda_cv(
     Z1: np.ndarray, Z0: np.ndarray, *, n_lambda: int = 20, min_ratio: float = 1e-8, min_1se: bool = True
 ) -> float:
-    """Choose the ridge penalty as augsynth does: leave one pre-period out, refit the simplex weights on the
-    rest, predict the held-out period for the treated series; take the largest penalty within one standard
-    error of the best (``min_1se``) on the grid ``lambda_max * min_ratio ** (i / n_lambda)``.
+    """Choose the ridge penalty as augsynth's ``cv_lambda`` does: on period-centred data, hold out each
+    pre-period but the last in turn, refit the simplex weights on the rest, predict the held-out period for
+    the treated series; take the largest penalty within one standard error of the best (``min_1se``) on the
+    grid ``lambda_max * min_ratio ** (i / n_lambda)``, ``lambda_max`` the top squared singular value.
     """
+    Z1, Z0 = center_periods(Z1, Z0)
     T0, J = Z0.shape
     lam_max = float(np.linalg.svd(Z0, compute_uv=False)[0] ** 2)
     grid = lam_max * min_ratio ** (np.arange(n_lambda + 1) / n_lambda)
-    errors = np.zeros((T0, len(grid)))
+    folds = T0 - 1  # augsynth: for (i in 1:(ncol(X_c) - holdout_length)), holdout_length = 1
+    errors = np.zeros((folds, len(grid)))
     w = None
-    for i in range(T0):
+    for i in range(folds):
         keep = np.arange(T0) != i
         A, a = Z0[keep], Z1[keep]
         w = simplex_weights(A, a, w0=w)
@@ -153,7 +164,7 @@ def ridge_lambda_cv(
             err = Z1[i] - Z0[i] @ (w + ridge)
             errors[i, k] = err * err
     mean = errors.mean(axis=0)
-    se = errors.std(axis=0, ddof=1) / np.sqrt(T0)
+    se = errors.std(axis=0, ddof=1) / np.sqrt(folds)
     best = int(np.argmin(mean))
     if not min_1se:
         return float(grid[best])
@@ -184,11 +195,14 @@ def fit_weights(
     if method in ("demeaned", "ridge"):
         z1, _ = demean(Z1[:, None])
         z0, _ = demean(Z0)
-        w = simplex_weights(z0, z1[:, 0])
         if method == "demeaned":
-            return WeightFit(w, None)
-        lam = ridge_lambda if ridge_lambda is not None else ridge_lambda_cv(z1[:, 0], z0)
-        return WeightFit(w, None, w + ridge_adjustment(z1[:, 0], z0, w, lam), lam)
+            return WeightFit(simplex_weights(z0, z1[:, 0]), None)
+        # augsynth fits the simplex weights and the ridge on period-centred data (same optimum, and the
+        # numerically identical problem: the ridge correction magnifies solver-level differences)
+        c1, c0 = center_periods(z1[:, 0], z0)
+        w = simplex_weights(c0, c1)
+        lam = ridge_lambda if ridge_lambda is not None else ridge_lambda_cv(c1, c0)
+        return WeightFit(w, None, w + ridge_adjustment(c1, c0, w, lam), lam)
     if X0 is None or X1 is None:
         return WeightFit(simplex_weights(Z0, Z1, v), v)
     if v is not None:

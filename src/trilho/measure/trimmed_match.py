@@ -1,8 +1,11 @@
 """Trimmed match (Chen & Au 2019): iROAS from paired geo experiments, robust to outlying pairs.
 
 For pairs with response difference ``y`` and spend difference ``x`` (treatment − control), the estimate
-``theta`` makes the trimmed mean of the residuals ``y - theta * x`` zero. The trim rate is chosen from
-``0, 1/n, …, max_trim_rate`` to minimise the standard error; the interval inverts Yuen's trimmed t-test.
+``theta`` makes the trimmed mean of the residuals ``y - theta * x`` zero. As in google/trimmed_match: the
+trim rate is the smallest of ``0, 1/n, …, max_trim_rate`` whose standard error is within
+``1 + 0.25 / sqrt(n)`` of the minimum, and the interval is every ``theta`` whose studentized trimmed mean of
+residuals stays within the normal quantile — found exactly, since between consecutive pairwise slopes
+``(y_i - y_j) / (x_i - x_j)`` the residual order is fixed and the condition is a quadratic inequality.
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ import numpy as np
 from scipy import optimize, stats
 
 from trilho.errors import MeasurementError
+
+EXTREME_CI_WIDTH = 1e6  # wider than this many standard errors: fall back to ±3 normal-approximation widths
 
 
 @dataclass(frozen=True)
@@ -43,14 +48,10 @@ def _tmean(z: np.ndarray, m: int) -> float:
     return float(_trim(z, m).mean())
 
 
-def _yuen_se(z: np.ndarray, m: int) -> float:
-    n = len(z)
-    s = np.sort(z)
-    w = np.clip(s, s[m], s[n - 1 - m])
-    return float(np.std(w, ddof=1) / ((1 - 2 * m / n) * math.sqrt(n)))
-
-
 def _solve_theta(y: np.ndarray, x: np.ndarray, m: int) -> float:
+    if m == 0:
+        return float(y.sum() / x.sum())
+
     def f(theta: float) -> float:
         return _tmean(y - theta * x, m)
 
@@ -61,6 +62,65 @@ def _solve_theta(y: np.ndarray, x: np.ndarray, m: int) -> float:
     while f(hi) > 0:
         hi *= 2
     return float(optimize.brentq(f, lo, hi, xtol=1e-12))
+
+
+def _std_error(y: np.ndarray, x: np.ndarray, theta: float, m: int) -> float:
+    """Eq. (8.2) of Chen & Au: winsorized residual sum of squares over the trimmed spend total."""
+    n = len(y)
+    order = np.argsort(y - theta * x, kind="stable")
+    e = (y - theta * x)[order]
+    body = slice(m, n - m)
+    ss = float(np.sum(e[body] ** 2)) + m * (e[m] ** 2 + e[n - 1 - m] ** 2)
+    spend = float(x[order][body].sum()) / n
+    return math.sqrt(ss / (spend * spend * n) / n) if spend > 0 else math.inf
+
+
+def _quadratic(y: np.ndarray, x: np.ndarray, order: np.ndarray, m: int, H: float) -> tuple[float, ...]:
+    """``(A, B, C)`` with ``A t² − 2 B t + C >= 0`` ⇔ ``t`` is in the interval, for one residual order:
+    ``H · Σ_w (e − ē_w)² >= (Σ_body e)²`` (``w``: winsorized at the m-th residual from each end)."""
+    n = len(y)
+    body, ends = order[m : n - m], (order[m], order[n - 1 - m])
+    wx = np.concatenate([x[body], np.repeat([x[i] for i in ends], m)])
+    wy = np.concatenate([y[body], np.repeat([y[i] for i in ends], m)])
+    x1, y1 = float(x[body].sum()), float(y[body].sum())
+    a = H * (wx @ wx - wx.sum() ** 2 / n) - x1 * x1
+    b = H * (wx @ wy - wx.sum() * wy.sum() / n) - x1 * y1
+    c = H * (wy @ wy - wy.sum() ** 2 / n) - y1 * y1
+    return a, b, c
+
+
+def _probe(a: float, b: float) -> float:
+    """A point strictly inside ``[a, b]`` (either end may be infinite)."""
+    if math.isfinite(a) and math.isfinite(b):
+        return (a + b) / 2
+    return b - 1.0 if math.isfinite(b) else (a + 1.0 if math.isfinite(a) else 0.0)
+
+
+def _interval(y: np.ndarray, x: np.ndarray, m: int, z: float) -> tuple[float, float]:
+    """Convex hull of ``{t : studentized trimmed mean of y − t·x within ±z}`` (google/trimmed_match)."""
+    n = len(y)
+    h = n - 2 * m
+    H = z * z * h / (h - 1)
+    i, j = np.triu_indices(n, 1)
+    dx = x[i] - x[j]
+    slopes = np.unique((y[i] - y[j])[dx != 0] / dx[dx != 0])
+    edges = np.concatenate([[-math.inf], slopes, [math.inf]])
+    lo, hi = math.inf, -math.inf
+    for a, b in zip(edges[:-1], edges[1:], strict=True):
+        A, B, C = _quadratic(y, x, np.argsort(y - _probe(a, b) * x, kind="stable"), m, H)
+        roots: list[float] = []
+        if A != 0:
+            disc = B * B - A * C
+            if disc >= 0:
+                roots = [(B - math.sqrt(disc)) / A, (B + math.sqrt(disc)) / A]
+        elif B != 0:
+            roots = [C / (2 * B)]
+        cuts = sorted([a, b, *(r for r in roots if a < r < b)])
+        for p, q in zip(cuts[:-1], cuts[1:], strict=True):
+            t = _probe(p, q)
+            if A * t * t - 2 * B * t + C >= 0:
+                lo, hi = min(lo, p), max(hi, q)
+    return lo, hi
 
 
 def trimmed_match(
@@ -94,27 +154,25 @@ def trimmed_match(
             "some spend differences are negative", fix="orient pairs as treatment − control", field="spend"
         )
     n = len(y)
-    rates = [trim_rate] if trim_rate is not None else [m / n for m in range(int(n * max_trim_rate) + 1)]
-    best = None
-    for r in rates:
-        m = int(round(r * n))
-        if n - 2 * m < 2:
-            continue
+    cap = min(max_trim_rate, 0.5 - 1.0 / n)
+    if trim_rate is not None:
+        if not 0 <= trim_rate <= cap:
+            raise MeasurementError(
+                f"trim rate {trim_rate} is outside [0, {cap:.3g}]",
+                fix="pick a smaller trim_rate",
+                field="trim_rate",
+            )
+        trims = [math.ceil(trim_rate * n - 1e-9)]
+    else:
+        trims = [k for k in range(math.ceil(cap * n) + 1) if k / n <= cap + 1e-12]
+    candidates = []
+    for m in trims:
         theta = _solve_theta(y, x, m)
-        se = _yuen_se(y - theta * x, m) / max(_tmean(x, m), 1e-300)
-        if best is None or se < best[2] - 1e-15:
-            best = (m, theta, se)
-    assert best is not None
-    m, theta, se = best
-    df = n - 2 * m - 1
-    q = float(stats.t.ppf((1 + confidence) / 2, df))
-
-    def t_stat(th: float) -> float:
-        e = y - th * x
-        s = _yuen_se(e, m)
-        return _tmean(e, m) / s if s > 0 else math.copysign(math.inf, _tmean(e, m))
-
-    width = max(10 * se, 1e-6)
-    lo = optimize.brentq(lambda th: t_stat(th) - q, theta - 50 * width, theta, xtol=1e-12)
-    hi = optimize.brentq(lambda th: t_stat(th) + q, theta, theta + 50 * width, xtol=1e-12)
+        candidates.append((m, theta, _std_error(y, x, theta, m)))
+    floor = min(c[2] for c in candidates) * (1 + 0.25 / math.sqrt(n))
+    m, theta, se = next(c for c in candidates if c[2] <= floor)
+    z = float(stats.norm.ppf(0.5 + 0.5 * confidence))
+    lo, hi = _interval(y, x, m, z)
+    if lo > hi or not hi - lo <= EXTREME_CI_WIDTH * se:  # empty (a perfect fit) or unbounded
+        lo, hi = theta - 3 * z * se, theta + 3 * z * se
     return TrimmedMatchResult(theta, float(lo), float(hi), confidence, m / n, m, n, se)
