@@ -4,7 +4,8 @@ Run: ``python -m benchmarks.bench_evals [--quick]`` (``make bench-evals [QUICK=1
 
 1. Overhead on a 1 KB response (p50 / p99 over many calls): every check of the default policy alone, the whole
    default policy (sync and async), the spaCy-NER PII engine and default presidio's ``AnalyzerEngine`` for
-   comparison. Target: default policy p99 <= 1 ms (PII pattern engine included).
+   comparison. Target: default policy p99 <= 1 ms (PII pattern engine included). Also the gateway hook as the
+   gateway runs it per answer (``GatewayEvals.apply``: input + output checks, enforcement, 5 % sampling).
 2. PII on ``presidio_synth_dataset_v2.json`` (token-level, entity-agnostic precision / recall / F2 with
    record-bootstrap 95 % intervals), side by side in this run: default presidio (spaCy, default recognizers),
    trilho spaCy + extras, trilho pattern-only. Published default-presidio baseline (1,500 records):
@@ -82,6 +83,34 @@ def iv(x) -> str:
     return f"{x.estimate:.3f} [{x.low:.3f}, {x.high:.3f}]"
 
 
+def hook_timing(n: int) -> dict[str, float]:
+    """What the gateway adds per answer of an evaluated model: ``GatewayEvals.apply`` on a 1 KB completion
+    (input and output checks of the default policy, enforcement, stratified sampling into the judge queue)."""
+    from trilho.evals.online_gateway import GatewayEvals
+    from trilho.serving.gateway import Answer
+
+    judge = {"base_url": "http://127.0.0.1:9/v1", "model": "m", "sample_rate": 0.05,
+             "rubric": {"kind": "pass_fail", "criteria": "Pass when the answer helps."}}  # fmt: skip
+    evals = GatewayEvals.from_dict(
+        {"models": {"copilot": {"policy": "default", "output_field": "completion", "judge": judge}}}
+    )
+    records = [{"prompt": "How do I reset my password?"}]
+
+    async def run() -> list[float]:
+        out = []
+        for i in range(n + 20):
+            answer = Answer([{"completion": RESPONSE_1KB}], "copilot", "1", "1", "stable")
+            t = time.perf_counter()
+            await evals.apply(answer, records, f"req-{i}")
+            out.append(time.perf_counter() - t)
+        return out[20:]
+
+    a = asyncio.run(run())
+    evals.models["copilot"].evaluator.policy.close()
+    return {"p50_ms": pct(a, 0.5), "p99_ms": pct(a, 0.99), "mean_ms": statistics.fmean(a) * 1000,
+            "cpu_p99_ms": float("nan")}  # fmt: skip
+
+
 def overhead(quick: bool) -> tuple[list[dict[str, Any]], dict[str, float]]:
     """Section 1."""
     from trilho.evals.checks import CheckContext
@@ -117,6 +146,7 @@ def overhead(quick: bool) -> tuple[list[dict[str, Any]], dict[str, float]]:
             "cpu_p99_ms": float("nan"),
         }
     )
+    rows.append({"what": "gateway hook per answer (default policy, in + out)", "calls": n, **hook_timing(n)})
     inj = pol.specs_for("input")[0]
     rows.append(
         {

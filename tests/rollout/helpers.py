@@ -6,6 +6,7 @@ test_calibration.py), so flow tests use one deterministic stream that is not suc
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import numpy as np
@@ -34,6 +35,10 @@ class Traffic:
         self.last = clock.now()
         self.enabled = True
         self.candidate_requests = 0
+        # online evaluation (what `trilho serve --evals` flushes): version -> (judge pass rate, violations);
+        # None writes no online windows at all
+        self.online: dict[str, tuple[float, float]] | None = None
+        self.judge_sample = 0.2
 
     def __call__(self, _controller=None) -> None:
         now = self.clock.now()
@@ -91,7 +96,30 @@ class Traffic:
                 )
             )
         write_windows(self.store, rows, srows)
+        if self.online is not None:
+            self._online(rows, now)
         self.last = now
+
+    def _online(self, rows, now) -> None:
+        """Online evaluation windows for the live rows: every answer checked, a sample judged pass/fail with
+        inverse-probability weights (the sufficient sums the gateway's evaluator writes)."""
+        from trilho.evals.online_store import write_windows as write_online
+
+        out = []
+        w = 1.0 / self.judge_sample
+        for r in rows:
+            n = r["requests"]
+            passed, violation = self.online.get(r["version"], (0.85, 0.01))
+            bad = int(self.rng.binomial(n, violation))
+            judged = int(self.rng.binomial(n, self.judge_sample))
+            ones = int(self.rng.binomial(judged, passed))
+            out.append(
+                dict(model=self.model, version=r["version"], window_end=now, seen=n, checked=n,
+                     violations_json=json.dumps({"pii": bad, "_any": bad} if bad else {}),
+                     sampled=judged, drops=0, judged=judged, sum_w=judged * w, sum_wy=ones * w,
+                     sum_w2=judged * w * w, sum_w2y=ones * w * w, sum_w2y2=ones * w * w)
+            )  # fmt: skip
+        write_online(self.store, out)
 
 
 def later(clock, seconds):

@@ -1,4 +1,4 @@
-"""`trilho eval` commands: calibrate, check, run, annotate — thin wrappers over ``trilho.evals``."""
+"""`trilho eval` commands: calibrate, check, run, annotate, online — thin wrappers over ``trilho.evals``."""
 
 from __future__ import annotations
 
@@ -182,6 +182,13 @@ def run_cmd(
         for name, value in sorted(outcome.run.metrics.items()):
             tab.add_row(name, f"{value:.4f}")
         console.print(tab)
+        for name, b in sorted(outcome.run.baselines.items()):
+            line = f"  {name}: win rate {b['judge_win_rate']:.4f}, length-only {b['length_win_rate']:.4f}"
+            if b["labelled"]:
+                line += (
+                    f"; accuracy vs humans {b['judge_accuracy']:.4f} vs baseline {b['length_accuracy']:.4f}"
+                )
+            console.print(line)
         if decision is not None:
             for t in decision.regressions:
                 console.print(
@@ -281,6 +288,68 @@ def annotate_export(
         json_out,
         lambda c: c.print(f"wrote {len(rows)} row(s) to {out}"),
     )
+
+
+@app.command("online")
+@handles_errors
+def online_cmd(
+    ctx: typer.Context,
+    model: Annotated[str, typer.Argument(help="Served model name.")],
+    version: Annotated[
+        list[str], typer.Option("--version", help="Version to show (repeatable; default: every version).")
+    ] = [],  # noqa: B006
+    json_out: JsonFlag = False,
+) -> None:
+    """The gateway's online evaluation per version: coverage, violations, the weighted judge score."""
+    import math
+
+    from trilho.errors import EvalError
+    from trilho.evals.online_store import online_summary, online_versions
+
+    store = open_store(ctx)
+    versions = list(version) or online_versions(store, model)
+    if not versions:
+        raise EvalError(
+            f"no online evaluation windows are stored for {model!r}",
+            fix="serve it with `trilho serve --evals FILE` naming this model",
+            field="model",
+            value=model,
+        )
+
+    def clean(v):
+        if isinstance(v, dict):
+            return {k: clean(x) for k, x in v.items()}
+        return None if isinstance(v, float) and not math.isfinite(v) else v
+
+    data = {"model": model, "versions": [clean(online_summary(store, model, v)) for v in versions]}
+
+    def render(console) -> None:
+        from rich.table import Table
+
+        tab = Table(title=f"online evaluation · {model}")
+        for col in (
+            "version",
+            "checked",
+            "coverage",
+            "violating",
+            "violations",
+            "judged",
+            "judge score [95 %]",
+        ):
+            tab.add_column(col)
+        for s in data["versions"]:
+            js = s["judge_score"]
+            score = "–" if js["mean"] is None else f"{js['mean']:.3f}"
+            if js["low"] is not None:
+                score += f" [{js['low']:.3f}, {js['high']:.3f}]"
+            cov = "–" if s["coverage"] is None else f"{s['coverage']:.1%}"
+            viol = ", ".join(f"{k} {n}" for k, n in sorted(s["violations"].items())) or "–"
+            tab.add_row(
+                s["version"], str(s["checked"]), cov, str(s["violating"]), viol, str(s["judged"]), score
+            )
+        console.print(tab)
+
+    emit(data, json_out, render)
 
 
 @app.command("demo")

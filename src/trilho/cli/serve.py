@@ -28,6 +28,14 @@ def serve(
     interval: Annotated[
         float, typer.Option("--interval", min=0.5, help="Controller analysis interval in seconds.")
     ] = 5.0,
+    evals: Annotated[
+        str | None,
+        typer.Option(
+            "--evals",
+            help="Online evaluation YAML: per model, a guardrail policy enforced on every answer and an "
+            "optional judge on a sample (see trilho.evals.online_gateway).",
+        ),
+    ] = None,
 ) -> None:
     """Serve every model that has a deployment in the store (KServe V1 + Open Inference Protocol V2)."""
     from trilho.serving import GatewaySettings
@@ -38,6 +46,7 @@ def serve(
         run(
             settings(ctx),
             GatewaySettings(host=host, port=port, workers=workers, max_body_bytes=max_body_bytes),
+            evals,
         )
     finally:
         if stop_controller is not None:

@@ -7,7 +7,7 @@
   embedding judge behind an OpenAI-compatible server;
 - calibration against humans (``calibrate``), suites and gates (``Suite``, ``run_suite``,
   ``evaluate_suite``), the human annotation queue (``AnnotationQueue``), and online evaluation in the
-  gateway (``OnlineEvaluator``).
+  gateway (``OnlineEvaluator``; ``GatewayEvals`` is what ``trilho serve --evals`` plugs into the gateway).
 
 Heavy parts (presidio, spaCy, the embedding model) load lazily, on first use.
 """
@@ -16,6 +16,7 @@ from trilho.evals.annotations import AnnotationQueue
 from trilho.evals.calibration import CalibrationReport, calibrate, calibrate_labels
 from trilho.evals.gates import GateDecision, decide_gate
 from trilho.evals.online import OnlineEvaluator, OnlineVerdict
+from trilho.evals.online_gateway import GatewayEvals
 from trilho.evals.policy import Action, Policy, PolicyVerdict, default_policy
 from trilho.evals.sampling import StratifiedSampler
 from trilho.evals.service import evaluate_suite
@@ -26,6 +27,7 @@ __all__ = [
     "AnnotationQueue",
     "CalibrationReport",
     "GateDecision",
+    "GatewayEvals",
     "OnlineEvaluator",
     "OnlineVerdict",
     "Policy",

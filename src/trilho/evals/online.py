@@ -9,10 +9,12 @@ The serving gateway calls, per request::
     send(verdict.response)                      # possibly redacted, or the policy's fallback answer
     evaluator.submit_for_judging(request, verdict.response, model="copilot", version="3")
 
-and runs ``await evaluator.drain()`` (or ``run_worker``) in a background task. ``request`` / ``response`` are
-OpenAI-style chat dicts (``messages`` / ``choices[0].message.content``) or plain ``{"input"}`` /
-``{"output"}`` dicts. If the checks themselves fail (a bug, a timeout), the hook never raises: it fails open
-(the response goes out, counted) or closed (the fallback goes out, counted) as configured.
+and runs ``await evaluator.drain()`` (or ``run_worker``) in a background task — what
+``trilho.evals.online_gateway.GatewayEvals`` does inside the serving gateway (``trilho serve --evals``).
+``request`` / ``response`` are OpenAI-style chat dicts (``messages`` / ``choices[0].message.content``) or
+plain ``{"input"}`` / ``{"output"}`` dicts. If the checks themselves fail (a bug, a timeout), the hook never
+raises: it fails open (the response goes out, counted) or closed (the fallback goes out, counted) as
+configured.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from typing import Any
 from trilho.clock import Clock, SystemClock
 from trilho.errors import EvalError
 from trilho.evals.checks import CheckContext
-from trilho.evals.policy import Action, Policy
+from trilho.evals.policy import Action, Policy, PolicyVerdict
 from trilho.evals.queues import InProcessQueue, JudgeQueue
 from trilho.evals.sampling import StratifiedSampler, WeightedEstimate, hajek_estimate
 from trilho.obs import counter, gauge, get_logger, histogram
@@ -72,6 +74,26 @@ _check_seconds = histogram(
 )
 
 JudgeFn = Callable[[dict[str, Any]], Awaitable[float]]
+ANY = "_any"  # key in a stored window's violations: responses with at least one violation
+
+
+def merge_verdicts(vin: PolicyVerdict, vout: PolicyVerdict, fallback: str) -> PolicyVerdict:
+    """One verdict for a request/response pair: a blocking input check blocks the answer; any other failing
+    input check can only flag it (an input cannot be redacted out of an answer)."""
+    action = vout.action
+    if vin.action is Action.BLOCK:
+        action = Action.BLOCK
+    elif vin.violations and action is Action.ALLOW:
+        action = Action.FLAG
+    text = fallback if action is Action.BLOCK else vout.text
+    return PolicyVerdict(
+        action,
+        text,
+        vin.results + vout.results,
+        vin.violations + vout.violations,
+        vin.errors + vout.errors,
+        max(vin.seconds, vout.seconds),
+    )
 
 
 def request_text(request: Mapping[str, Any]) -> str:
@@ -139,6 +161,7 @@ class _Stats:
     checked: int = 0
     failed_open: int = 0
     failed_closed: int = 0
+    violating: int = 0  # responses with at least one violation
     violations: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     actions: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     offered: int = 0
@@ -188,11 +211,25 @@ class OnlineEvaluator:
         return await self._check(request_text(request), {"output": ""}, "input", model, str(version), None)
 
     async def check_response(
-        self, request: Mapping[str, Any], response: Mapping[str, Any], *, model: str, version: str
+        self,
+        request: Mapping[str, Any],
+        response: Mapping[str, Any],
+        *,
+        model: str,
+        version: str,
+        inputs: bool = False,
     ) -> OnlineVerdict:
-        """Output checks on one response, enforcing block / redact / flag; never raises."""
+        """Output checks on one response, enforcing block / redact / flag; never raises. With ``inputs`` the
+        policy's input checks run on the request too (concurrently), merged into one verdict counted once:
+        a blocking input check blocks the answer, any other failing input check flags it."""
         return await self._check(
-            response_text(response), response, "output", model, str(version), request_text(request)
+            response_text(response),
+            response,
+            "output",
+            model,
+            str(version),
+            request_text(request),
+            inputs and bool(self.policy.specs_for("input")),
         )
 
     async def _check(
@@ -203,24 +240,24 @@ class OnlineEvaluator:
         model: str,
         version: str,
         user_input: str | None,
+        with_inputs: bool = False,
     ) -> OnlineVerdict:
         st = self._stats[(model, version)]
         st.seen += 1
         t0 = time.perf_counter()
         try:
-            v = await self.policy.aevaluate(text, on=on, ctx=CheckContext(input=user_input))
+            if with_inputs:
+                vin, v = await asyncio.gather(
+                    self.policy.aevaluate(user_input or "", on="input", ctx=CheckContext()),
+                    self.policy.aevaluate(text, on=on, ctx=CheckContext(input=user_input)),
+                )
+                v = merge_verdicts(vin, v, self.policy.fallback)
+            else:
+                v = await self.policy.aevaluate(text, on=on, ctx=CheckContext(input=user_input))
         except Exception as exc:  # the hook must never take the gateway down
-            mode = "closed" if self.fail_closed else "open"
-            setattr(st, f"failed_{mode}", getattr(st, f"failed_{mode}") + 1)
-            _errors.labels(model, version, mode).inc()
-            log.error("online checks failed", model=model, version=version, mode=mode, error=repr(exc))
-            action = Action.BLOCK if self.fail_closed else Action.ALLOW
-            out = with_text(response, self.policy.fallback) if self.fail_closed else dict(response)
-            self._update_coverage(model, version, st)
-            return OnlineVerdict(
-                action, out, (), (f"{type(exc).__name__}: {exc}",), mode, time.perf_counter() - t0
-            )
+            return self.failed(response, exc, model=model, version=version, seconds=time.perf_counter() - t0)
         st.checked += 1
+        st.violating += bool(v.violations)
         st.actions[str(v.action)] += 1
         _checked.labels(model, version).inc()
         for cid in v.violations:
@@ -233,6 +270,30 @@ class OnlineEvaluator:
         self._update_coverage(model, version, st)
         out = dict(response) if v.action in (Action.ALLOW, Action.FLAG) else with_text(response, v.text)
         return OnlineVerdict(v.action, out, v.violations, v.errors, None, seconds)
+
+    def failed(
+        self,
+        response: Mapping[str, Any],
+        exc: BaseException,
+        *,
+        model: str,
+        version: str,
+        seen: bool = True,
+        seconds: float = 0.0,
+    ) -> OnlineVerdict:
+        """The verdict when checking itself failed: count it, and fail open (send ``response``) or closed
+        (send the fallback). ``seen=False`` also counts the response as seen (a failure before the checks)."""
+        version = str(version)
+        st = self._stats[(model, version)]
+        st.seen += 0 if seen else 1
+        mode = "closed" if self.fail_closed else "open"
+        setattr(st, f"failed_{mode}", getattr(st, f"failed_{mode}") + 1)
+        _errors.labels(model, version, mode).inc()
+        log.error("online checks failed", model=model, version=version, mode=mode, error=repr(exc))
+        action = Action.BLOCK if self.fail_closed else Action.ALLOW
+        out = with_text(response, self.policy.fallback) if self.fail_closed else dict(response)
+        self._update_coverage(model, version, st)
+        return OnlineVerdict(action, out, (), (f"{type(exc).__name__}: {exc}",), mode, seconds)
 
     def _update_coverage(self, model: str, version: str, st: _Stats) -> None:
         _coverage.labels(model, version).set(st.checked / st.seen if st.seen else 0.0)
@@ -326,9 +387,10 @@ class OnlineEvaluator:
 
     # --- to the store (the rollout analysis reads these) -------------------------------------------------
     def _snapshot(self, st: _Stats) -> dict[str, Any]:
-        ys = st.scores
+        ys = list(st.scores)  # a copy: flush runs in a thread while the loop appends
         return {
-            "seen": st.seen, "checked": st.checked, "violations": dict(st.violations), "sampled": st.sampled,
+            "seen": st.seen, "checked": st.checked, "violations": {**st.violations, ANY: st.violating},
+            "sampled": st.sampled,
             "drops": st.drops, "judged": len(ys), "sum_w": sum(w for _, w in ys),
             "sum_wy": sum(w * y for y, w in ys), "sum_w2": sum(w * w for _, w in ys),
             "sum_w2y": sum(w * w * y for y, w in ys), "sum_w2y2": sum(w * w * y * y for y, w in ys),
@@ -378,6 +440,7 @@ class OnlineEvaluator:
                 "failed_open": st.failed_open,
                 "failed_closed": st.failed_closed,
                 "violations": dict(st.violations),
+                "violating": st.violating,
                 "actions": dict(st.actions),
                 "offered": st.offered,
                 "sampled": st.sampled,

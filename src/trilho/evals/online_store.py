@@ -1,6 +1,7 @@
 """Online evaluation windows in the store: the gateway's evaluator flushes per-version deltas (coverage,
 violations per check, sampling, drops, weighted judge-score sums); the rollout analysis reads them back as one
-summary per model version with the inverse-probability-weighted judge score and its interval."""
+summary per model version with the inverse-probability-weighted judge score, its standard error and interval,
+violations per check and the number of responses with at least one violation."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import insert, select
 
+from trilho.evals.online import ANY
 from trilho.evals.sampling import WeightedEstimate
 from trilho.store.tables import evals as t
 
@@ -66,6 +68,9 @@ def online_summary(store, model: str, version: str, *, since: datetime | None = 
         for k in SUMS:
             sums[k] += r[k]
     est = estimate_from_sums(tot["judged"], **sums)
+    violating = violations.pop(ANY, 0)
+    score = est.to_dict()
+    score["se"] = (est.high - est.mean) / 1.959963984540054 if est.n >= 2 else math.nan
     return {
         "model": model,
         "version": str(version),
@@ -74,8 +79,16 @@ def online_summary(store, model: str, version: str, *, since: datetime | None = 
         "checked": tot["checked"],
         "coverage": tot["checked"] / tot["seen"] if tot["seen"] else None,
         "violations": dict(violations),
+        "violating": violating,  # responses with at least one violation
         "sampled": tot["sampled"],
         "queue_drops": tot["drops"],
         "judged": tot["judged"],
-        "judge_score": est.to_dict(),
+        "judge_score": score,
     }
+
+
+def online_versions(store, model: str) -> list[str]:
+    """The versions of ``model`` with stored online windows (sorted)."""
+    q = select(t.online_windows.c.version).where(t.online_windows.c.model == model).distinct()
+    with store.connect() as conn:
+        return sorted(str(v) for v in conn.execute(q).scalars())

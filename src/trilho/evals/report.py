@@ -32,6 +32,16 @@ td,th{border:1px solid #ccc;padding:.3rem .6rem;text-align:left;vertical-align:t
 {{ '%+.4f'|format(t.high) }}]</td><td>{{ '%.3g'|format(t.p_value) }}</td>
 <td class="{{ 'fail' if t.regressed else 'pass' }}">{{ 'regressed' if t.regressed else 'ok' }}</td></tr>{% endfor %}
 </table>{% endif %}
+{% if run.baselines %}<h2>Pairwise judges beside the length-only baseline</h2>
+<table><tr><th>judge</th><th>judge win rate</th><th>"pick the longer" win rate</th><th>judge picked the longer</th>
+<th>inconsistent pairs</th><th>judge accuracy</th><th>baseline accuracy</th></tr>
+{% for name, b in run.baselines|dictsort %}<tr><td>{{ name }}</td><td>{{ '%.4f'|format(b.judge_win_rate) }}</td>
+<td>{{ '%.4f'|format(b.length_win_rate) }}</td>
+<td>{{ '%.4f'|format(b.judge_picks_longer) if b.judge_picks_longer is not none else '–' }}</td>
+<td>{{ '%.4f'|format(b.inconsistent_share) }}</td>
+<td>{{ '%.4f'|format(b.judge_accuracy) if b.labelled else '–' }}</td>
+<td class="{{ 'fail' if b.labelled and b.length_accuracy >= b.judge_accuracy else '' }}">
+{{ '%.4f'|format(b.length_accuracy) if b.labelled else '–' }}</td></tr>{% endfor %}</table>{% endif %}
 <h2>Items</h2><table><tr><th>id</th><th>input</th><th>output</th><th>scores</th></tr>
 {% for it in run.items %}<tr><td>{{ it.id }}</td><td>{{ it.input }}</td><td>{{ it.output }}</td>
 <td>{% for k, v in it.scores|dictsort %}<div class="{{ 'pass' if v >= 0.5 else 'fail' }}">{{ k }}: {{ v }}</div>

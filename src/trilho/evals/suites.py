@@ -16,6 +16,11 @@ Suite format::
         model: trilho-refusal-minilm
         rubric: {kind: pass_fail, criteria: "Pass when the answer complies."}
         calibration: refusal-judge       # stored calibration; its kappa must clear the floor to gate
+      - name: better                     # pairwise: the target's output (A) against each row's answer B,
+        base_url: ${JUDGE_URL}           # asked in both orders (an inconsistent pair is a tie); per item
+        model: trilho-refusal-minilm     # 1 / 0.5 / 0, reported beside the length-only baseline
+        rubric: {kind: pairwise, criteria: "Which answer is more helpful?"}
+        compare_to: output_b             # the row field holding answer B (default output_b)
     thresholds: {"check:pii": {min: 1.0}, "judge:complies": {min: 0.8}}
     gate: {alpha: 0.05, min_effect: 0.02, kappa_floor: 0.6}
 """
@@ -64,6 +69,7 @@ _JUDGE_KEYS = {
     "price_in",
     "price_out",
     "max_retries",
+    "compare_to",
 }
 
 
@@ -84,6 +90,12 @@ class JudgeSpec:
     pass_label: str | None = None
     price_in: float = 0.0
     price_out: float = 0.0
+    compare_to: str = "output_b"
+
+    @property
+    def pairwise(self) -> bool:
+        """True for a pairwise judge (the target's output against the row's ``compare_to`` answer)."""
+        return self.rubric.kind == "pairwise"
 
     @property
     def binary(self) -> bool:
@@ -140,6 +152,16 @@ class Suite:
                 raise EvalError(f"checks[{i}] must be a mapping with 'check'", field=f"checks[{i}]")
             checks.append((str(c.get("id", c["check"])), make_check(str(c["check"]), c.get("options") or {})))
         judges = [_judge_spec(j, i) for i, j in enumerate(doc.get("judges") or [])]
+        for i, spec in enumerate(judges):
+            missing = [r["id"] for r in rows if spec.pairwise and spec.compare_to not in r]
+            if missing:
+                raise EvalError(
+                    f"judges[{i}] ({spec.name!r}) is pairwise but dataset row(s) {missing[:5]} have no "
+                    f"{spec.compare_to!r} answer to compare with",
+                    fix=f"add {spec.compare_to!r} to every row, or set compare_to to the field that holds it",
+                    field="dataset",
+                    value=missing[:5],
+                )
         if not checks and not judges:
             raise EvalError("a suite needs at least one check or judge", field="checks")
         names = [f"check:{cid}" for cid, _ in checks] + [f"judge:{j.name}" for j in judges]
@@ -221,11 +243,8 @@ def _judge_spec(j: Any, i: int) -> JudgeSpec:
         if key not in j:
             raise EvalError(f"{where} needs {key!r}", field=f"{where}.{key}")
     rubric = Rubric.from_dict({"name": j["name"], **j["rubric"]})
-    if rubric.kind == "pairwise":
-        raise EvalError(
-            f"{where}: pairwise judges compare two outputs; use them through trilho.evals.judges",
-            field=f"{where}.rubric",
-        )
+    if "compare_to" in j and rubric.kind != "pairwise":
+        raise EvalError(f"{where}.compare_to only applies to pairwise judges", field=f"{where}.compare_to")
     spec = JudgeSpec(
         name=str(j["name"]),
         base_url=os.path.expandvars(str(j["base_url"])),
@@ -240,6 +259,7 @@ def _judge_spec(j: Any, i: int) -> JudgeSpec:
         pass_label=j.get("pass_label"),
         price_in=float(j.get("price_in", 0)),
         price_out=float(j.get("price_out", 0)),
+        compare_to=str(j.get("compare_to", "output_b")),
     )
     if "$" in spec.base_url:
         raise EvalError(
@@ -264,6 +284,7 @@ class SuiteRun:
     version: str | None = None
     gate: GateDecision | None = None
     judge_kappas: dict[str, float] = field(default_factory=dict)
+    baselines: dict[str, dict[str, Any]] = field(default_factory=dict)  # pairwise judge → length baseline
 
     def item_scores(self) -> dict[str, dict[str, float]]:
         """item id → {metric: value}."""
@@ -280,6 +301,7 @@ class SuiteRun:
             "binary_metrics": sorted(self.binary_metrics),
             "usage": self.usage,
             "judge_kappas": self.judge_kappas,
+            "baselines": self.baselines,
             "gate": self.gate.to_dict() if self.gate else None,
             "items": self.items,
         }
@@ -320,12 +342,18 @@ async def _score(suite: Suite, store, outputs: list[str]) -> tuple[list[dict[str
         )
         try:
             results = await judge.judge_many(
-                [{**row, "output": out} for row, out in zip(suite.rows, outputs, strict=True)]
+                [
+                    {**row, "output": out, **({"output_b": row[spec.compare_to]} if spec.pairwise else {})}
+                    for row, out in zip(suite.rows, outputs, strict=True)
+                ]
             )
         finally:
             await client.aclose()
         for it, res in zip(items, results, strict=True):
             value = res.value
+            if spec.pairwise:
+                it["details"][f"judge:{spec.name}:length_baseline"] = res.baseline
+                it["details"][f"judge:{spec.name}:consistent"] = res.consistent
             if spec.rubric.kind == "label":
                 it["details"][f"judge:{spec.name}"] = value
                 value = 1.0 if spec.pass_label is not None and value == spec.pass_label else 0.0
@@ -334,6 +362,37 @@ async def _score(suite: Suite, store, outputs: list[str]) -> tuple[list[dict[str
                 it["details"][f"judge:{spec.name}:variance"] = res.variance
         usage[spec.name] = client.usage.to_dict()
     return items, usage
+
+
+def pairwise_baseline(
+    name: str, rows: list[dict[str, Any]], items: list[dict[str, Any]]
+) -> dict[str, float | int | None]:
+    """A pairwise judge beside the length-only baseline ("pick the longer answer"): both win rates of the
+    target's answer, how often the judge merely picked the longer one, its share of inconsistent pairs and,
+    when rows carry a human ``preferred`` label (``A`` = the target's answer, ``B``, ``tie``), the accuracy of
+    the judge and of the baseline against it — a judge that does not beat the baseline adds nothing."""
+    judge = [it["scores"][f"judge:{name}"] for it in items]
+    length = [it["details"][f"judge:{name}:length_baseline"] for it in items]
+    consistent = [it["details"][f"judge:{name}:consistent"] for it in items]
+    decided = [(j, b) for j, b in zip(judge, length, strict=True) if j != 0.5 and b != 0.5]
+    out: dict[str, float | int | None] = {
+        "judge_win_rate": sum(judge) / len(judge),
+        "length_win_rate": sum(length) / len(length),
+        "judge_picks_longer": sum(j == b for j, b in decided) / len(decided) if decided else None,
+        "inconsistent_share": sum(c is False for c in consistent) / len(consistent),
+        "labelled": 0,
+    }
+    value = {"A": 1.0, "B": 0.0, "tie": 0.5}
+    labelled = [
+        (value[str(r["preferred"])], j, b)
+        for r, j, b in zip(rows, judge, length, strict=True)
+        if str(r.get("preferred")) in value
+    ]
+    if labelled:
+        out["labelled"] = len(labelled)
+        out["judge_accuracy"] = sum(h == j for h, j, _ in labelled) / len(labelled)
+        out["length_accuracy"] = sum(h == b for h, _, b in labelled) / len(labelled)
+    return out
 
 
 def run_suite(
@@ -373,6 +432,11 @@ def run_suite(
 
     _, items, usage = asyncio.run(go())
     metrics = {m: sum(it["scores"][m] for it in items) / len(items) for m in items[0]["scores"]}
+    baselines = {
+        f"judge:{spec.name}": pairwise_baseline(spec.name, suite.rows, items)
+        for spec in suite.judges
+        if spec.pairwise
+    }
     run = SuiteRun(
         uuid.uuid4().hex[:16],
         suite.name,
@@ -383,6 +447,7 @@ def run_suite(
         model,
         version,
         judge_kappas=dict(judge_kappas or {}),
+        baselines=baselines,
     )
     if gate:
         run.gate = decide_gate(

@@ -1,7 +1,12 @@
-"""Prometheus metrics named ``trilho_<area>_<thing>_<unit>``, created once and shared per process."""
+"""Prometheus metrics named ``trilho_<area>_<thing>_<unit>``, created once and shared per process.
+
+Several worker processes (``trilho serve --workers N``) share their metrics through prometheus-client's
+multiprocess mode: the parent sets ``PROMETHEUS_MULTIPROC_DIR`` before the workers start, each worker writes
+its values there, and ``render_latest`` on any worker aggregates all of them (gauges per live process)."""
 
 from __future__ import annotations
 
+import os
 import re
 import threading
 from collections.abc import Sequence
@@ -55,8 +60,8 @@ def counter(name: str, doc: str, labels: Sequence[str] = ()) -> Counter:
 
 
 def gauge(name: str, doc: str, labels: Sequence[str] = ()) -> Gauge:
-    """A process-wide gauge."""
-    return _get_or_make(Gauge, name, doc, labels)
+    """A process-wide gauge (one series per live worker process in multiprocess mode)."""
+    return _get_or_make(Gauge, name, doc, labels, multiprocess_mode="liveall")
 
 
 def histogram(
@@ -66,6 +71,17 @@ def histogram(
     return _get_or_make(Histogram, name, doc, labels, buckets=tuple(buckets))
 
 
+def multiprocess_dir() -> str | None:
+    """The folder worker processes share their metrics through, when several serve one port."""
+    return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
+
+
 def render_latest(registry: CollectorRegistry = REGISTRY) -> bytes:
-    """The text exposition format for a ``/metrics`` endpoint."""
+    """The text exposition format for a ``/metrics`` endpoint (every worker's values in multiprocess mode)."""
+    if registry is REGISTRY and multiprocess_dir() is not None:
+        from prometheus_client import multiprocess
+
+        merged = CollectorRegistry()
+        multiprocess.MultiProcessCollector(merged)
+        return generate_latest(merged)
     return generate_latest(registry)

@@ -17,6 +17,8 @@ from trilho.rollout.plan import (
     Analysis,
     ErrorRateCheck,
     LatencyCheck,
+    OnlineScoreCheck,
+    OnlineViolationCheck,
     Plan,
     UserMetricCheck,
 )
@@ -24,6 +26,7 @@ from trilho.rollout.statistics import (
     conditional_mixture_p_value,
     histogram_quantile,
     mann_whitney_greater,
+    msprt_mean_p_value,
     msprt_p_value,
     wilson_interval,
 )
@@ -43,14 +46,20 @@ class VersionWindow:
     shadow_pairs: int = 0
     shadow_agree: int = 0
     metrics: Mapping[str, tuple[float, float]] = field(default_factory=dict)  # name -> (sum, count)
+    online: Mapping[str, Any] | None = None  # trilho.evals.online_store.online_summary, when read
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready snapshot (used as audit evidence)."""
-        return {
+        out = {
             "version": self.version, "requests": self.requests, "errors": self.errors,
             "shadow_pairs": self.shadow_pairs, "shadow_agree": self.shadow_agree,
             "latency_observations": float(sum(self.latency_counts)),
         }  # fmt: skip
+        if self.online is not None:
+            out["online"] = {
+                k: self.online.get(k) for k in ("seen", "checked", "violating", "violations", "judged")
+            } | {"judge_score": {k: _finite(v) for k, v in (self.online.get("judge_score") or {}).items()}}
+        return out
 
 
 @dataclass(frozen=True)
@@ -235,6 +244,96 @@ def check_user_metric(base: VersionWindow, cand: VersionWindow, cfg: UserMetricC
     return CheckResult(name, "pass", f"{cfg.name} mean {mean:.4g} within bounds", ev)
 
 
+def _online(w: VersionWindow) -> Mapping[str, Any]:
+    return w.online or {}
+
+
+def check_online_score(
+    base: VersionWindow, cand: VersionWindow, cfg: OnlineScoreCheck, alpha: float
+) -> CheckResult:
+    """Online judge score of the candidate vs the baseline (inverse-probability-weighted means of the judged
+    samples): fail when the always-valid mixture test rejects equality and the candidate's mean is lower by
+    more than ``min_effect``. The normal approximation needs ``min_judged`` per arm before it decides."""
+    name = "online:judge_score"
+    sb, sc = _online(base).get("judge_score") or {}, _online(cand).get("judge_score") or {}
+    n_b, n_c = int(sb.get("n") or 0), int(sc.get("n") or 0)
+    ev: dict[str, Any] = {"n_base": n_b, "n_cand": n_c, "alpha": alpha, "mde": cfg.mde}
+    if min(n_b, n_c) < cfg.min_judged:
+        return CheckResult(
+            name, "insufficient", f"{min(n_b, n_c)} of {cfg.min_judged} judged answers per arm", ev
+        )
+    m_b, m_c = float(sb["mean"]), float(sc["mean"])
+    se_b, se_c = float(sb.get("se", math.nan)), float(sc.get("se", math.nan))
+    ev.update(mean_base=m_b, mean_cand=m_c, se_base=se_b, se_cand=se_c)
+    if not all(math.isfinite(v) for v in (m_b, m_c, se_b, se_c)):
+        return CheckResult(name, "error", "the online judge score or its standard error is not finite", ev)
+    diff = m_c - m_b
+    p = msprt_mean_p_value(diff, se_b * se_b + se_c * se_c, cfg.mde)
+    ev.update(diff=diff, p_value=p)
+    if p <= alpha and diff < -cfg.min_effect:
+        return CheckResult(
+            name,
+            "fail",
+            f"online judge score {m_c:.3f} vs baseline {m_b:.3f} (always-valid p={p:.2g} ≤ {alpha:.2g})",
+            ev,
+        )
+    return CheckResult(name, "pass", f"online judge score {m_c:.3f} vs baseline {m_b:.3f} (p={p:.2g})", ev)
+
+
+def _violation_counts(w: VersionWindow, check: str | None) -> tuple[int, int]:
+    o = _online(w)
+    n = int(o.get("checked") or 0)
+    x = int(o.get("violating") or 0) if check is None else int((o.get("violations") or {}).get(check, 0))
+    return x, n
+
+
+def check_online_violations(
+    base: VersionWindow, cand: VersionWindow, cfg: OnlineViolationCheck, alpha: float
+) -> list[CheckResult]:
+    """Guardrail violation rate(s) of the candidate vs the baseline: one result for "any check", or one per
+    listed check with α split evenly; the same always-valid one-sided test as the error rate."""
+    targets: list[str | None] = list(cfg.checks) or [None]
+    alpha = alpha / len(targets)
+    out = []
+    for check in targets:
+        name = "online:violations" if check is None else f"online:violations:{check}"
+        x_b, n_b = _violation_counts(base, check)
+        x_c, n_c = _violation_counts(cand, check)
+        ev: dict[str, Any] = {"n_base": n_b, "x_base": x_b, "n_cand": n_c, "x_cand": x_c, "alpha": alpha}
+        if x_b > n_b or x_c > n_c:
+            out.append(CheckResult(name, "error", "more violating answers than checked ones", ev))
+            continue
+        if n_b <= 0 or n_c <= 0:
+            out.append(CheckResult(name, "insufficient", "no online-checked answers in one arm", ev))
+            continue
+        rate_b, rate_c = x_b / n_b, x_c / n_c
+        p = float(conditional_mixture_p_value(x_b, n_b, x_c, n_c))
+        ev.update(rate_base=rate_b, rate_cand=rate_c, p_value=p)
+        what = "violation rate" if check is None else f"{check} violation rate"
+        if cfg.max_rate is not None:
+            lower, _ = wilson_interval(x_c, n_c, 0.99)
+            ev["rate_cand_lower_99"] = lower
+            if lower > cfg.max_rate:
+                out.append(
+                    CheckResult(
+                        name, "fail", f"candidate {what} {rate_c:.2%} is above {cfg.max_rate:.2%}", ev
+                    )
+                )
+                continue
+        if p <= alpha and rate_c > rate_b:
+            msg = f"{what} {rate_c:.2%} vs baseline {rate_b:.2%} (always-valid p={p:.2g} ≤ {alpha:.2g})"
+            out.append(CheckResult(name, "fail", msg, ev))
+        elif min(n_b, n_c) < cfg.min_checked:
+            out.append(
+                CheckResult(name, "insufficient", f"{min(n_b, n_c)} of {cfg.min_checked} checked answers", ev)
+            )
+        else:
+            out.append(
+                CheckResult(name, "pass", f"{what} {rate_c:.2%} vs baseline {rate_b:.2%} (p={p:.2g})", ev)
+            )
+    return out
+
+
 def _tested_steps(plan: Plan, attr: str) -> int:
     return max(1, sum(1 for i in range(len(plan.steps)) if getattr(plan.analysis_for(i), attr) is not None))
 
@@ -265,6 +364,26 @@ def run_checks(plan: Plan, step: int, base: VersionWindow, cand: VersionWindow) 
         guarded("shadow_agreement", check_agreement, cand, analysis.shadow_agreement)
     for metric in analysis.user_metrics:
         guarded(f"metric:{metric.name}", check_user_metric, base, cand, metric)
+    online = analysis.online_eval
+    if kind == "canary" and online is not None:  # shadow answers never reach users: not evaluated online
+        steps = max(
+            1,
+            sum(
+                1
+                for i, st in enumerate(plan.steps)
+                if st.kind == "canary" and plan.analysis_for(i).online_eval is not None
+            ),
+        )
+        if online.judge_score is not None:
+            alpha = online.judge_score.alpha / steps
+            guarded("online:judge_score", check_online_score, base, cand, online.judge_score, alpha)
+        if online.violations is not None:
+            try:
+                results.extend(
+                    check_online_violations(base, cand, online.violations, online.violations.alpha / steps)
+                )
+            except Exception as exc:  # reported, never passed
+                results.append(CheckResult("online:violations", "error", f"{type(exc).__name__}: {exc}"))
     return results
 
 

@@ -29,7 +29,7 @@ from trilho.rollout.lease import Lease
 from trilho.rollout.machine import Phase
 from trilho.rollout.runbooks import run_runbooks
 from trilho.rollout.service import Rollout, RolloutService
-from trilho.rollout.windows import read_step, with_prometheus
+from trilho.rollout.windows import read_step, with_online, with_prometheus
 
 log = get_logger("trilho.rollout.controller")
 ROLLBACK_SECONDS = histogram(
@@ -243,6 +243,8 @@ class Controller:
                 since=datetime.fromtimestamp(started, UTC),
                 shadow=shadow,
             )
+            if not shadow and ro.plan.analysis_for(ro.state.step).online_eval is not None:
+                data = with_online(self.store, ro.model, data, since=datetime.fromtimestamp(started, UTC))
             missing = step_age >= stale and (
                 data.newest is None or (now - data.newest).total_seconds() > stale
             )

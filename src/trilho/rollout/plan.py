@@ -9,6 +9,9 @@ the runbooks to execute on events. Loading never touches the store; errors name 
       - canary: {weight: 1, min_requests: 100, min_duration: 1m}
       - canary: {weight: 10, min_requests: 500, min_duration: 1m}
       - canary: {weight: 50, min_requests: 1000, min_duration: 2m}
+
+LLM deployments evaluated online by the gateway add ``analysis: {online_eval: {}}`` so canary steps also
+compare the online judge score and the guardrail violation rate with the stable version's.
 """
 
 from __future__ import annotations
@@ -107,6 +110,33 @@ class UserMetricCheck(_Model):
         return self
 
 
+class OnlineScoreCheck(_Model):
+    """The gateway's online judge score (inverse-probability-weighted mean of the judged sample) vs the
+    baseline's: an always-valid normal-mixture test on the difference of the two means."""
+
+    alpha: float = Field(0.05, gt=0, lt=0.5)
+    mde: float = Field(0.1, gt=0, description="score difference the mixture is tuned for (score units)")
+    min_effect: float = Field(0.0, ge=0, description="a drop no larger than this never fails the step")
+    min_judged: int = Field(30, ge=2, description="judged responses per arm before the test decides")
+
+
+class OnlineViolationCheck(_Model):
+    """The share of answers failing the gateway's guardrail checks vs the baseline's, with the always-valid
+    one-sided test the error rate uses; ``checks`` empty means "any check" (answers with ≥ 1 violation)."""
+
+    alpha: float = Field(0.05, gt=0, lt=0.5)
+    checks: tuple[str, ...] = Field((), description="check ids, each tested on its own (α split evenly)")
+    min_checked: int = Field(100, ge=1, description="checked answers per arm before the check can pass")
+    max_rate: float | None = Field(None, ge=0, le=1, description="guardrail: fail above this rate at once")
+
+
+class OnlineEvalCheck(_Model):
+    """Online evaluation of canary traffic (``trilho serve --evals``): judge score, guardrail violations."""
+
+    judge_score: OnlineScoreCheck | None = Field(default_factory=OnlineScoreCheck)
+    violations: OnlineViolationCheck | None = Field(default_factory=OnlineViolationCheck)
+
+
 class Analysis(_Model):
     """Which checks run; ``None`` switches a check off."""
 
@@ -114,12 +144,17 @@ class Analysis(_Model):
     latency: LatencyCheck | None = Field(default_factory=LatencyCheck)
     shadow_agreement: AgreementCheck | None = Field(default_factory=AgreementCheck)
     user_metrics: tuple[UserMetricCheck, ...] = ()
+    online_eval: OnlineEvalCheck | None = None  # off unless asked for: only LLM deployments have it
 
 
 def _keep_disabled_checks(analysis: Analysis, dumped: dict[str, Any]) -> None:
     for name in ("error_rate", "latency", "shadow_agreement"):
         if getattr(analysis, name) is None:
             dumped[name] = None
+    if analysis.online_eval is not None:
+        for name in ("judge_score", "violations"):
+            if getattr(analysis.online_eval, name) is None:
+                dumped["online_eval"][name] = None
 
 
 class ShadowStep(_Model):

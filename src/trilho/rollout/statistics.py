@@ -8,6 +8,8 @@
 - :func:`msprt_p_value`: an always-valid p-value for "candidate error rate differs from baseline's" — the
   normal-mixture mSPRT of Johari, Pekelis & Walsh (2017) on the difference of two proportions. Because the
   p-value is valid at every stopping time, the controller may look every interval without inflating α.
+- :func:`msprt_mean_p_value`: the same normal-mixture mSPRT for a difference of two means with an estimated
+  variance (the online judge scores of canary and baseline).
 - :func:`histogram_quantile` and :func:`mann_whitney_greater`: latency quantiles and a rank test computed
   from histogram buckets (what the gateway stores), ties handled with mid-ranks.
 - :func:`wilson_interval`: confidence bounds for an agreement proportion."""
@@ -64,6 +66,20 @@ def msprt_p_value(x_base, n_base, x_cand, n_cand, tau: float):
         p = np.minimum(1.0, np.exp(-log_lambda))
     p = np.where((n_b > 0) & (n_c > 0), p, 1.0)
     return p if p.ndim else float(p)
+
+
+def msprt_mean_p_value(diff: float, var: float, tau: float) -> float:
+    """Always-valid two-sided p-value for "the means are equal" from their difference ``diff`` and its
+    variance ``var`` (the sum of both arms' squared standard errors): ``p = min(1, 1/Λ)`` with the
+    normal-mixture likelihood ratio ``Λ = sqrt(V/(V+τ²)) exp(τ² d² / (2V(V+τ²)))``. With ``var = 0`` the
+    data decide alone: p = 1 for equal means, 0 otherwise. NaN inputs give p = 1 (no evidence)."""
+    if not (math.isfinite(diff) and math.isfinite(var)) or tau <= 0:
+        return 1.0
+    if var <= 0:
+        return 1.0 if diff == 0 else 0.0
+    t2 = tau * tau
+    log_lambda = 0.5 * math.log(var / (var + t2)) + t2 * diff * diff / (2.0 * var * (var + t2))
+    return float(min(1.0, math.exp(-log_lambda)))
 
 
 def histogram_quantile(bounds: Sequence[float], counts: Sequence[float], q: float) -> float:

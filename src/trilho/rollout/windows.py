@@ -2,7 +2,9 @@
 :class:`~trilho.rollout.analysis.VersionWindow`.
 
 Canary: the baseline's and the candidate's live windows. Shadow: the baseline's live windows against the
-candidate's shadow-call windows (one comparator's pairs; calls and failures from the shadow histogram)."""
+candidate's shadow-call windows (one comparator's pairs; calls and failures from the shadow histogram).
+:func:`with_online` adds each arm's online evaluation summary (guardrail violations, judge score) that the
+gateway's evaluator flushed to the store."""
 
 from __future__ import annotations
 
@@ -134,3 +136,16 @@ def with_prometheus(window: VersionWindow, model: str, checks, client) -> Versio
             value = math.nan
         metrics[check.name] = (value * check.min_count, float(check.min_count))
     return replace(window, metrics=metrics)
+
+
+def with_online(store, model: str, data: StepData, *, since: datetime) -> StepData:
+    """``data`` with both arms' online evaluation summaries since the step began
+    (``trilho.evals.online_store.online_summary``)."""
+    from dataclasses import replace
+
+    from trilho.evals.online_store import online_summary
+
+    def arm(w: VersionWindow) -> VersionWindow:
+        return replace(w, online=online_summary(store, model, w.version, since=since))
+
+    return replace(data, base=arm(data.base), cand=arm(data.cand))

@@ -22,8 +22,11 @@ from trilho.serving.breaker import OPEN, CircuitBreaker
 from trilho.serving.cache import ResponseCache, input_key
 from trilho.serving.comparators import Comparator, parse_comparator
 from trilho.serving.context import as_shadow
+from trilho.serving.isolation import RemoteCall, ShadowProcess
 from trilho.serving.models import LoadedVersion, ModelProvider
 from trilho.serving.settings import GatewaySettings
+from trilho.serving.shadow_queue import ShadowQueue
+from trilho.serving.slo import SLOBook
 from trilho.store.routing import Deployment, RoutingTable
 
 log = get_logger("serving")
@@ -88,7 +91,12 @@ class VersionRuntime:
         b = deployment.batching
         shadow = role == "shadow"
         if self.batcher is None or (self.role == "shadow") != shadow:
-            call = as_shadow(self.loaded.predict) if shadow else self.loaded.predict
+            if not shadow:
+                call = self.loaded.predict
+            elif self.gateway.shadow_in_process:
+                call = RemoteCall(self.model, self.version)
+            else:
+                call = as_shadow(self.loaded.predict)
             executor = self.gateway.shadow_executor if shadow else self.gateway.executor
             self.batcher = MicroBatcher(call, executor=executor, on_batch=self._on_batch)
         self.batcher.max_batch_size = b.max_batch_size if b.enabled else 1
@@ -158,6 +166,7 @@ class Gateway:
         store: Any = None,
         deployments: list[Deployment] | None = None,
         settings: GatewaySettings | None = None,
+        evals: Any = None,
     ) -> None:
         if store is None and deployments is None:
             raise ServingError(
@@ -174,30 +183,43 @@ class Gateway:
         self.store_ok = store is not None
         self.aggregator = WindowAggregator(self.settings.gateway_id)
         self.executor = ThreadPoolExecutor(self.settings.model_threads, thread_name_prefix="trilho-model")
-        self.shadow_executor = ThreadPoolExecutor(
-            self.settings.shadow_threads, thread_name_prefix="trilho-shadow"
-        )
+        spec = getattr(provider, "spec", None)
+        self.shadow_in_process = self.settings.shadow_isolation == "process" and callable(spec)
+        if self.shadow_in_process:  # the child starts with the first shadow call
+            self.shadow_executor = ShadowProcess(spec())
+        else:
+            self.shadow_executor = ThreadPoolExecutor(
+                self.settings.shadow_threads, thread_name_prefix="trilho-shadow"
+            )
         self._loaded: dict[tuple[str, str], LoadedVersion] = {}
         self._runtimes: dict[tuple[str, str], VersionRuntime] = {}
         self._load_errors: dict[str, str] = {}
         self._tasks: list[asyncio.Task] = []
-        self._shadow_queue: asyncio.Queue[ShadowJob] | None = None
+        self._shadow_queue: ShadowQueue[ShadowJob] | None = None
         self._apply_lock: asyncio.Lock | None = None
         self._backlog: tuple[list, list] = ([], [])
         self._reqs: dict[tuple[str, str, str, str], Any] = {}
         self._rand = random.Random()
         self._agreement: dict[tuple[str, str, str, str], list[int]] = {}
-        self._live = 0
+        self._live = 0  # requests being served right now
+        self._idle: asyncio.Event | None = None  # set when _live drops to 0 while shadow work waits
+        self._idle_wanted = 0
+        self.evals = evals  # online evaluation of LLM answers (trilho.evals.online_gateway.GatewayEvals)
+        self.slo = SLOBook()  # latency SLOs declared on deployments: burn rates and alerts
 
     # --- lifecycle -------------------------------------------------------------------------------------
     async def start(self) -> None:
         """Load the routing table and its models (warm-up included), then start the background loops."""
-        self._shadow_queue = asyncio.Queue(self.settings.shadow_queue_size)
+        self._shadow_queue = ShadowQueue(self.settings.shadow_queue_size)
+        self._idle = asyncio.Event()
         self._apply_lock = asyncio.Lock()
         await self.refresh()
         loops = [self._shadow_worker() for _ in range(self.settings.shadow_workers)]
+        loops.append(self.slo.run(lambda: [mr.deployment for mr in self.models.values()]))
         if self.store is not None:
             loops += [self._watch(), self._write_loop()]
+        if self.evals is not None:
+            loops += self.evals.loops(self.store)
         self._tasks = [asyncio.create_task(c) for c in loops]
         _set_torch_threads(self.settings.model_threads)
 
@@ -212,6 +234,9 @@ class Gateway:
         if self.store is not None:
             with contextlib.suppress(Exception):
                 await self._flush_windows()
+        if self.evals is not None:
+            with contextlib.suppress(Exception):
+                await self.evals.close(self.store)
         self.executor.shutdown(wait=False, cancel_futures=True)
         self.shadow_executor.shutdown(wait=False, cancel_futures=True)
 
@@ -369,9 +394,14 @@ class Gateway:
         Unavailable."""
         self._live += 1  # shadow work waits for moments without live requests
         try:
-            return await self._predict(name, records, unit, request_id, deadline_ms)
+            answer = await self._predict(name, records, unit, request_id, deadline_ms)
+            if self.evals is not None:  # checks on every answer, fallbacks from other versions included
+                await self.evals.apply(answer, records, request_id)
+            return answer
         finally:
             self._live -= 1
+            if not self._live and self._idle_wanted:
+                self._idle.set()
 
     async def _predict(
         self,
@@ -542,6 +572,9 @@ class Gateway:
         child[0].inc()
         child[1].observe(seconds)
         error = (code >= 500 and not shed) or fallback_reason in _ERROR_REASONS
+        slo = self.slo.trackers.get(model)
+        if slo is not None:  # one comparison and one int increment
+            slo.record(code, seconds, error)
         self.aggregator.record(
             model, version, variant, seconds, error=error, fallback=fallback_reason is not None, shed=shed
         )
@@ -561,26 +594,21 @@ class Gateway:
 
     def offer_shadow(self, job: ShadowJob) -> bool:
         """Queue a shadow copy; when the queue is full it is dropped and counted (never waits)."""
-        try:
-            self._shadow_queue.put_nowait(job)
+        if self._shadow_queue.put(job):
             return True
-        except asyncio.QueueFull:
-            m.SHADOW_DROPPED.labels(job.model).inc()
-            mr = self.models.get(job.model)
-            if mr is not None:
-                for svr in mr.shadows:
-                    for spec, _ in mr.comparators:
-                        self.aggregator.record_drop(job.model, job.primary_version, svr.version, spec)
-            return False
+        m.SHADOW_DROPPED.labels(job.model).inc()
+        mr = self.models.get(job.model)
+        if mr is not None:
+            for svr in mr.shadows:
+                for spec, _ in mr.comparators:
+                    self.aggregator.record_drop(job.model, job.primary_version, svr.version, spec)
+        return False
 
     async def _shadow_worker(self) -> None:
         queue = self._shadow_queue
         while True:
-            jobs = [await queue.get()]
-            if self.settings.shadow_linger_ms > 0:  # shadows are not latency-bound: let a batch gather
-                await asyncio.sleep(self.settings.shadow_linger_ms / 1000.0)
-            while len(jobs) < 256 and not queue.empty():  # drain: one model call per batch, not per job
-                jobs.append(queue.get_nowait())
+            # shadows are not latency-bound: linger so a batch gathers (one model call per batch, not per job)
+            jobs = await queue.take(256, self.settings.shadow_linger_ms / 1000.0)
             step = self.settings.shadow_chunk
             for start in range(0, len(jobs), step):  # small steps: never hold the loop for long
                 await self._idle_moment()
@@ -597,9 +625,16 @@ class Gateway:
 
     async def _idle_moment(self) -> None:
         """Shadow work is best-effort: wait (a bounded time) until no live request is being served."""
-        until = time.monotonic() + self.settings.shadow_max_defer_ms / 1000.0
-        while self._live and time.monotonic() < until:
-            await asyncio.sleep(0.0005)
+        if not self._live:
+            return
+        self._idle_wanted += 1
+        self._idle.clear()
+        try:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.settings.shadow_max_defer_ms / 1000.0):
+                    await self._idle.wait()
+        finally:
+            self._idle_wanted -= 1
 
     async def _run_shadow(self, model: str, jobs: list[ShadowJob]) -> None:
         mr = self.models.get(model)

@@ -47,3 +47,24 @@ TABLE_AGE = gauge(
     "trilho_serving_routing_last_sync_seconds", "Unix time of the last successful routing-table poll."
 )
 READY = gauge("trilho_serving_version_ready_ratio", "1 once the version's warm-up call passed.", MVV)
+SLO_EVENTS = counter(
+    "trilho_serving_slo_events_total",
+    "Requests counted against the model's SLO, good or bad.",
+    ("model", "outcome"),
+)
+SLO_BURN = gauge(
+    "trilho_serving_slo_burn_rate",
+    "Error-budget burn rate over a look-back window (1 spends the budget exactly; 0 without requests).",
+    ("model", "window"),
+)
+SLO_ALERT = gauge(
+    "trilho_serving_slo_alert_ratio",
+    "1 while a multiwindow burn-rate alert fires (both its long and short window burn too fast).",
+    ("model", "window", "severity"),
+)
+SLO_OBJECTIVE = gauge(
+    "trilho_serving_slo_objective_ratio", "The SLO's target share of good requests.", ("model",)
+)
+SLO_THRESHOLD = gauge(
+    "trilho_serving_slo_threshold_seconds", "The SLO's latency threshold for a good request.", ("model",)
+)

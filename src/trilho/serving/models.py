@@ -117,6 +117,13 @@ class RegistryProvider:
         from trilho.registry import Registry
 
         self.registry = Registry(store, artifacts_root)
+        self._spec = (store.url, getattr(store, "schema", None), str(artifacts_root))
+
+    def spec(self) -> Any:
+        """A picklable description another process can rebuild this provider from."""
+        from trilho.serving.isolation import RegistrySpec
+
+        return RegistrySpec(*self._spec)
 
     def load(self, model: str, version: str) -> LoadedVersion:
         """Load ``model@version``."""

@@ -8,6 +8,7 @@ import socket
 import threading
 import time
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 import uvicorn
@@ -22,14 +23,24 @@ from trilho.store.routing import Deployment
 
 
 def gateway_from_settings(
-    settings: Settings | None = None, gateway_settings: GatewaySettings | None = None
+    settings: Settings | None = None,
+    gateway_settings: GatewaySettings | None = None,
+    evals_config: str | None = None,
 ) -> Gateway:
-    """A gateway over the store and registry that ``settings`` point at (the embedded default with none)."""
+    """A gateway over the store and registry that ``settings`` point at (the embedded default with none);
+    ``evals_config`` names an online-evaluation YAML (``trilho.evals.online_gateway``)."""
     from trilho.store import open_store
 
+    evals = None
+    if evals_config:
+        from trilho.evals.online_gateway import GatewayEvals
+
+        evals = GatewayEvals.load(evals_config)
     settings = settings or resolve_settings()
     store = open_store(settings)
-    return Gateway(RegistryProvider(store, settings.artifacts_dir), store=store, settings=gateway_settings)
+    return Gateway(
+        RegistryProvider(store, settings.artifacts_dir), store=store, settings=gateway_settings, evals=evals
+    )
 
 
 def app_from_env():
@@ -38,7 +49,7 @@ def app_from_env():
     gs = GatewaySettings(
         max_body_bytes=int(os.environ.get("TRILHO_SERVING_MAX_BODY_BYTES", 1_048_576)), freeze_gc=True
     )
-    return create_app(gateway_from_settings(None, gs))
+    return create_app(gateway_from_settings(None, gs, os.environ.get("TRILHO_SERVING_EVALS")))
 
 
 def _uvicorn_config(app: Any, gs: GatewaySettings, **kw: Any) -> uvicorn.Config:
@@ -56,14 +67,22 @@ def _uvicorn_config(app: Any, gs: GatewaySettings, **kw: Any) -> uvicorn.Config:
 
 def _dedicated_process_tuning() -> None:
     """A serving process runs model threads next to the event loop: switch the GIL every 1 ms instead of
-    5 ms so a model thread holding it delays request handling less."""
+    5 ms so a model thread holding it delays request handling less. Tracing follows ``TRILHO_TRACING``."""
     import sys
 
+    from trilho.obs import configure_tracing
+
     sys.setswitchinterval(0.001)
+    configure_tracing(service_name="trilho-gateway")
 
 
-def serve(settings: Settings | None = None, gateway_settings: GatewaySettings | None = None) -> None:
-    """Serve every deployment in the store until interrupted (``trilho serve``)."""
+def serve(
+    settings: Settings | None = None,
+    gateway_settings: GatewaySettings | None = None,
+    evals_config: str | None = None,
+) -> None:
+    """Serve every deployment in the store until interrupted (``trilho serve``); ``evals_config``: online
+    evaluation of LLM answers (``trilho.evals.online_gateway``)."""
     gs = replace(gateway_settings or GatewaySettings(), freeze_gc=True)
     _dedicated_process_tuning()
     from trilho.obs import get_logger
@@ -79,7 +98,10 @@ def serve(settings: Settings | None = None, gateway_settings: GatewaySettings | 
         os.environ["TRILHO_HOME"] = str(settings.home)
         os.environ["TRILHO_DATABASE_URL"] = settings.database_url
         os.environ["TRILHO_SERVING_MAX_BODY_BYTES"] = str(gs.max_body_bytes)
-        gateway_from_settings(settings, gs).store.dispose()  # migrate once before the workers start
+        if evals_config:
+            os.environ["TRILHO_SERVING_EVALS"] = str(Path(evals_config).resolve())
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(_fresh_metrics_dir(settings.home))
+        gateway_from_settings(settings, gs, evals_config).store.dispose()  # migrate (and validate) once
         uvicorn.run(
             "trilho.serving.server:app_from_env",
             factory=True,
@@ -90,7 +112,33 @@ def serve(settings: Settings | None = None, gateway_settings: GatewaySettings | 
             log_level="warning",
         )
         return
-    uvicorn.Server(_uvicorn_config(create_app(gateway_from_settings(settings, gs)), gs)).run()
+    uvicorn.Server(_uvicorn_config(create_app(gateway_from_settings(settings, gs, evals_config)), gs)).run()
+
+
+def _fresh_metrics_dir(home: Path) -> Path:
+    """An empty folder for the workers' shared metrics (values of an earlier run must not leak in); folders
+    of servers that are no longer running are removed."""
+    import shutil
+
+    run = Path(home) / "run"
+    for old in run.glob("metrics-*"):
+        pid = old.name.removeprefix("metrics-")
+        if not pid.isdigit() or not _running(int(pid)):
+            shutil.rmtree(old, ignore_errors=True)
+    folder = run / f"metrics-{os.getpid()}"
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    return folder
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 @dataclass

@@ -6,6 +6,8 @@ import os
 import socket
 from dataclasses import dataclass, field
 
+from trilho.errors import ConfigError
+
 
 def _gateway_id() -> str:
     return f"{socket.gethostname()}-{os.getpid()}"
@@ -30,8 +32,20 @@ class GatewaySettings:
     shadow_timeout_s: float = 30.0
     model_threads: int = 4  # executor threads for live model calls
     shadow_threads: int = 1  # separate executor so shadows never take a live thread
+    # "process": shadow versions run in a child process (no GIL shared with live requests; needs a provider
+    # with spec(), e.g. the registry); "thread": in the shadow thread pool of this process
+    shadow_isolation: str = "process"
     access_log_sample: float = 0.01  # fraction of requests written to the JSON access log
     # Dedicated serving processes move everything alive after start-up (modules, models) out of the cyclic
     # garbage collector's sight (gc.freeze): a full collection walks only request garbage, no 100 ms pauses.
     freeze_gc: bool = False
     gateway_id: str = field(default_factory=_gateway_id)
+
+    def __post_init__(self) -> None:
+        if self.shadow_isolation not in ("process", "thread"):
+            raise ConfigError(
+                f"shadow_isolation {self.shadow_isolation!r} is not one of process, thread",
+                fix="use shadow_isolation='process' (a child process) or 'thread'",
+                field="shadow_isolation",
+                value=self.shadow_isolation,
+            )

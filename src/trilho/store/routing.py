@@ -70,6 +70,59 @@ class BreakerConfig:
 
 
 @dataclass(frozen=True)
+class SLOConfig:
+    """A latency SLO: ``target`` of requests answered (no 5xx, not shed) within ``latency_ms``. Each alert
+    ``(severity, long_s, short_s, burn_rate)`` fires while both windows burn the error budget faster than
+    ``burn_rate`` (default: the SRE workbook's 1 h/5 m at 14.4 and 6 h/30 m at 6)."""
+
+    latency_ms: float
+    target: float = 0.99
+    alerts: tuple[tuple[str, float, float, float], ...] = (
+        ("page", 3600, 300, 14.4),
+        ("page", 21600, 1800, 6.0),
+    )
+
+    def __post_init__(self) -> None:
+        try:
+            alerts = tuple((str(a[0]), float(a[1]), float(a[2]), float(a[3])) for a in self.alerts)
+            if any(len(a) != 4 for a in self.alerts):
+                raise ValueError
+        except (TypeError, ValueError, IndexError):
+            raise _bad(
+                f"slo.alerts must be a list of [severity, long_s, short_s, burn_rate], got {self.alerts!r}",
+                'write e.g. alerts: [["page", 3600, 300, 14.4]]',
+                "slo.alerts",
+                self.alerts,
+            ) from None
+        object.__setattr__(self, "alerts", alerts)
+        for name in ("latency_ms", "target"):
+            try:
+                object.__setattr__(self, name, float(getattr(self, name)))
+            except (TypeError, ValueError):
+                raise _bad(f"slo.{name} must be a number", "e.g. 50 or 0.99", f"slo.{name}", None) from None
+        if not self.latency_ms > 0:
+            raise _bad(
+                f"slo.latency_ms {self.latency_ms} must be positive",
+                "use e.g. 50",
+                "slo.latency_ms",
+                self.latency_ms,
+            )
+        if not 0.0 < self.target < 1.0:
+            raise _bad(
+                f"slo.target {self.target} must be in (0, 1)", "use e.g. 0.99", "slo.target", self.target
+            )
+        for sev, long_s, short_s, rate in alerts:
+            if not (0 < short_s < long_s) or not rate > 0 or not sev:
+                raise _bad(
+                    f"slo alert {[sev, long_s, short_s, rate]} needs a severity, 0 < short_s < long_s and "
+                    "burn_rate > 0",
+                    "e.g. ['page', 3600, 300, 14.4]",
+                    "slo.alerts",
+                    [sev, long_s, short_s, rate],
+                )
+
+
+@dataclass(frozen=True)
 class Deployment:
     """What a gateway serves for one model: routes, shadow fraction, budgets, batching, cache, breaker."""
 
@@ -85,6 +138,7 @@ class Deployment:
     comparators: tuple[str, ...] = ("exact",)
     kill: str = "off"
     generation: int = 0
+    slo: SLOConfig | None = None  # a declared latency SLO: the gateway exports its burn rates and alerts
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "routes", tuple(self.routes))
@@ -133,6 +187,7 @@ class Deployment:
                 comparators=tuple(data.get("comparators") or ("exact",)),
                 kill=str(data.get("kill", "off")),
                 generation=int(data.get("generation", 0)),
+                slo=SLOConfig(**data["slo"]) if data.get("slo") else None,
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise InputError(

@@ -3,8 +3,10 @@
 No SLO objects exist in the store yet, so the dashboard declares objectives (:data:`DEFAULT_OBJECTIVES`, one
 availability and one latency objective per model) and computes, from per-window counts of good and bad
 events, the burn rate over several look-back windows and the multi-window alerts of the Google SRE workbook
-(a page fires when a long AND a short window both burn faster than the threshold). Nothing here does I/O:
-:func:`events_from_windows` turns stored window rows into events, :func:`evaluate` does the rest.
+(a page fires when a long AND a short window both burn faster than the threshold). The burn-rate math
+itself (``Objective``, ``AlertRule``, ``burn_rate``) lives in :mod:`trilho.serving.slo`, shared with the
+gateway's live tracker, and is re-exported here. Nothing here does I/O: :func:`events_from_windows` turns
+stored window rows into events, :func:`evaluate` does the rest.
 """
 
 from __future__ import annotations
@@ -14,53 +16,26 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from trilho.serving.slo import DEFAULT_RULES, AlertRule, Objective, burn_rate, window_label
 
-@dataclass(frozen=True)
-class Objective:
-    """A target share of good events: ``kind`` "errors" (no error) or "latency" (under a threshold)."""
-
-    name: str
-    kind: str
-    target: float
-    threshold_s: float | None = None
-    period: timedelta = timedelta(days=30)
-
-    def __post_init__(self) -> None:
-        if not 0.0 < self.target < 1.0:
-            raise ValueError(f"target must be in (0, 1), got {self.target}")
-        if self.kind not in ("errors", "latency"):
-            raise ValueError(f"kind must be errors or latency, got {self.kind!r}")
-        if self.kind == "latency" and (self.threshold_s is None or self.threshold_s <= 0):
-            raise ValueError("a latency objective needs a positive threshold_s")
-
-    @property
-    def budget(self) -> float:
-        """The allowed share of bad events (1 − target)."""
-        return 1.0 - self.target
-
-    def describe(self) -> str:
-        """A one-line human description."""
-        if self.kind == "latency":
-            return f"{self.target:.2%} of requests faster than {self.threshold_s * 1000:g} ms"
-        return f"{self.target:.2%} of requests without error"
+__all__ = [
+    "DEFAULT_OBJECTIVES",
+    "DEFAULT_RULES",
+    "WINDOWS",
+    "AlertRule",
+    "Burn",
+    "Events",
+    "Objective",
+    "SLOStatus",
+    "burn",
+    "burn_rate",
+    "evaluate",
+    "events_from_windows",
+    "good_under",
+    "window_label",
+]
 
 
-@dataclass(frozen=True)
-class AlertRule:
-    """Fire when both the long and the short window burn faster than ``burn_rate``."""
-
-    severity: str
-    long: timedelta
-    short: timedelta
-    burn_rate: float
-
-
-#: The SRE workbook's multi-window, multi-burn-rate alerts for a 30-day budget.
-DEFAULT_RULES: tuple[AlertRule, ...] = (
-    AlertRule("page", timedelta(hours=1), timedelta(minutes=5), 14.4),
-    AlertRule("page", timedelta(hours=6), timedelta(minutes=30), 6.0),
-    AlertRule("ticket", timedelta(days=3), timedelta(hours=6), 1.0),
-)
 DEFAULT_OBJECTIVES: tuple[Objective, ...] = (
     Objective("availability", "errors", 0.995),
     Objective("latency", "latency", 0.95, threshold_s=0.25),
@@ -108,24 +83,13 @@ class SLOStatus:
         return {
             "objective": self.objective.name,
             "description": self.objective.describe(),
-            "burns": {_label(b.window): b.rate for b in self.burns},
+            "burns": {window_label(b.window): b.rate for b in self.burns},
             "budget_remaining": self.budget_remaining,
             "firing": [
-                f"{a.severity} {_label(a.long)}/{_label(a.short)} > {a.burn_rate:g}x" for a in self.firing
+                f"{a.severity} {window_label(a.long)}/{window_label(a.short)} > {a.burn_rate:g}x"
+                for a in self.firing
             ],
         }
-
-
-def _label(td: timedelta) -> str:
-    s = int(td.total_seconds())
-    if s % 86400 == 0:
-        return f"{s // 86400}d"
-    if s % 3600 == 0:
-        return f"{s // 3600}h"
-    return f"{s // 60}m"
-
-
-window_label = _label
 
 
 def good_under(histogram: Mapping[str, Sequence[float]], threshold_s: float) -> int:
@@ -145,13 +109,6 @@ def events_from_windows(rows: Iterable[Mapping[str, Any]], objective: Objective)
             good = min(total, good_under(r["latency_histogram"], objective.threshold_s or 0.0))
         out.append(Events(r["window_end"], good, total))
     return out
-
-
-def burn_rate(good: int, total: int, objective: Objective) -> float | None:
-    """Observed bad share divided by the budget share (1.0 spends the budget exactly over the period)."""
-    if total <= 0:
-        return None
-    return ((total - good) / total) / objective.budget
 
 
 def burn(events: Sequence[Events], objective: Objective, window: timedelta, now: datetime) -> Burn:

@@ -1,0 +1,132 @@
+"""Shadow versions run in a child process by default (no GIL shared with live requests), with the shadow
+flag set; a child that dies is replaced and live traffic never notices; "thread" keeps them in-process."""
+
+from __future__ import annotations
+
+import os
+import textwrap
+import time
+
+import httpx
+import pytest
+import yaml
+from tests.serving.conftest import CONTRACT
+
+from trilho.errors import ConfigError
+from trilho.registry import Registry
+from trilho.serving import GatewaySettings
+from trilho.store import routing as rt
+from trilho.store.routing import Deployment, Route
+
+PROBE = textwrap.dedent("""
+    import os
+    from trilho.serving.context import is_shadow_call
+
+    LOG = {log!r}
+
+    def predict(records):
+        if any(r['x1'] == -999 for r in records) and is_shadow_call():
+            os._exit(3)  # a crash in native code, as far as the gateway can tell
+        with open(LOG, 'a') as f:
+            f.write(f"{{os.getpid()}} {{is_shadow_call()}}\\n")
+        return [{{'y': 2.0 * r['x1'] + r['x2']}} for r in records]
+""")
+
+
+def _register(store, tmp_path):
+    contract = tmp_path / "contract.yaml"
+    contract.write_text(yaml.safe_dump(CONTRACT, sort_keys=False))
+    reg = Registry(store, tmp_path / "artifacts")
+    log = tmp_path / "calls.log"
+    for module in ("stable_probe", "shadow_probe"):
+        folder = tmp_path / "src" / module
+        folder.mkdir(parents=True)
+        (folder / f"{module}.py").write_text(PROBE.format(log=str(log)))
+        reg.register("scorer", folder / f"{module}.py", "python", contract, entry=f"{module}:predict")
+    rt.set_deployment(
+        store, Deployment("scorer", routes=(Route("1"), Route("2", "shadow", 0.0)), shadow_fraction=1.0)
+    )
+    return tmp_path / "artifacts", log
+
+
+def _calls(log):
+    if not log.exists():
+        return []
+    return [tuple(line.split()) for line in log.read_text().splitlines()]
+
+
+def _wait(check, timeout=30.0):
+    until = time.monotonic() + timeout
+    while time.monotonic() < until:
+        if check():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def _metric(url, prefix):
+    """A counter's total over its series (metrics are per process: tests compare against a baseline)."""
+    text = httpx.get(url + "/metrics").text
+    return sum(float(line.split()[-1]) for line in text.splitlines() if line.startswith(prefix + "{"))
+
+
+def _compared(url):
+    return _metric(url, "trilho_serving_shadow_compared_total")
+
+
+def _errors(url):
+    return _metric(url, "trilho_serving_shadow_errors_total")
+
+
+def test_shadow_calls_run_in_a_child_process_flagged_as_shadow(sqlite_store, tmp_path, start_gateway):
+    root, log = _register(sqlite_store, tmp_path)
+    gw = start_gateway(sqlite_store, root)
+    assert gw.gateway.shadow_in_process
+    before = _compared(gw.url)
+    for i in range(5):
+        r = httpx.post(
+            f"{gw.url}/v1/models/scorer:predict", json={"instances": [{"x1": float(i), "x2": 1.0}]}
+        )
+        assert r.status_code == 200
+    assert _wait(lambda: _compared(gw.url) >= before + 5)
+    calls = _calls(log)
+    live = {pid for pid, shadow in calls if shadow == "False"}
+    shadow = {pid for pid, flag in calls if flag == "True"}
+    assert live == {str(os.getpid())}  # the live version runs in this (the gateway's) process
+    assert shadow and str(os.getpid()) not in shadow  # shadow calls ran elsewhere
+
+
+def test_a_dying_shadow_child_is_replaced_and_live_answers_stay_fine(sqlite_store, tmp_path, start_gateway):
+    root, log = _register(sqlite_store, tmp_path)
+    gw = start_gateway(sqlite_store, root, shadow_linger_ms=0.0)
+    url = f"{gw.url}/v1/models/scorer:predict"
+    compared, errors = _compared(gw.url), _errors(gw.url)
+    assert httpx.post(url, json={"instances": [{"x1": 1.0, "x2": 1.0}]}).status_code == 200
+    assert _wait(lambda: _compared(gw.url) >= compared + 1)
+    first_child = {pid for pid, flag in _calls(log) if flag == "True"}
+    crash = httpx.post(url, json={"instances": [{"x1": -999.0, "x2": 1.0}]})  # kills the shadow child
+    assert crash.status_code == 200 and crash.json() == {"predictions": [{"y": -1997.0}]}
+
+    assert _wait(lambda: _errors(gw.url) >= errors + 1)
+    for i in range(3):  # the next shadow call starts a new child
+        assert httpx.post(url, json={"instances": [{"x1": float(i), "x2": 1.0}]}).status_code == 200
+    assert _wait(lambda: _compared(gw.url) >= compared + 4)
+    children = {pid for pid, flag in _calls(log) if flag == "True"}
+    assert children - first_child, "a new child process served the later shadow calls"
+
+
+def test_thread_isolation_keeps_shadows_in_process(sqlite_store, tmp_path, start_gateway):
+    root, log = _register(sqlite_store, tmp_path)
+    gw = start_gateway(sqlite_store, root, shadow_isolation="thread")
+    assert not gw.gateway.shadow_in_process
+    compared = _compared(gw.url)
+    r = httpx.post(f"{gw.url}/v1/models/scorer:predict", json={"instances": [{"x1": 1.0, "x2": 1.0}]})
+    assert r.status_code == 200
+    assert _wait(lambda: _compared(gw.url) >= compared + 1)
+    assert {pid for pid, _ in _calls(log)} == {str(os.getpid())}
+    assert (str(os.getpid()), "True") in _calls(log)
+
+
+def test_unknown_isolation_is_a_config_error():
+    with pytest.raises(ConfigError, match="shadow_isolation"):
+        GatewaySettings(shadow_isolation="container")
