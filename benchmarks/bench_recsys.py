@@ -8,7 +8,10 @@ On the Gowalla-shaped synthetic graph (full: 29,858 users × 40,981 items, 810,1
 * naive per-request path (full propagation + scoring + top-k, what PyG ``recommend()`` does per call) vs the
   optimised :class:`~trilho.recsys.predictor.RecsysPredictor` in-process: per-request latency (p50/p99) and
   batched scoring throughput — the in-process compute floor the served numbers are later compared with;
-* the predictor's per-stage breakdown (lookup, score, top-k, format);
+* the served path's per-stage breakdown (parse, lookup, score, top-k, serialise) per request, for a lone
+  request and a batch of 64, measured in-process around the gateway's own parse/validate/encode code — and,
+  per served run, from the gateway's own metrics (queue wait, the predictor's lookup / score / top-k /
+  format per batch, the model call, the rest of the gateway's time, the mean batch size);
 * recall@20 parity of faiss HNSW / fp16 / int8 against exact, and fold-in cosine against a full recompute;
 * served (``benchmarks/recsys_served.py``): the naive path (no batching) and the predictor (micro-batching)
   through one trilho gateway process under open-loop load at increasing rates — p50/p99/p99.9, saturation
@@ -114,6 +117,68 @@ def _batched(pred: Any, users: np.ndarray, batch: int, rounds: int) -> dict[str,
     return {"batch": batch, "p50_ms": _pct(lat, 50), "p99_ms": _pct(lat, 99), "rows_per_s": rows / sum(lat)}
 
 
+SERVED_STAGES = ("parse", "lookup", "score", "topk", "serialise")
+
+
+def _stage_breakdown(model_dir: Path, users: np.ndarray, batch: int, rounds: int) -> dict[str, Any]:
+    """Per-request time of each stage of the served path, measured in-process around the gateway's own code.
+
+    parse: JSON body decode (msgspec, as the gateway), ``parse_v1`` and the contract's input validator;
+    lookup / score / topk: the predictor's stage timers (lookup includes request checks and query building);
+    serialise: the predictor's result rows, the contract's output validator and the JSON encode of the
+    response body. ``batch`` requests share one ``predict`` call, as the micro-batcher makes them do.
+    """
+    import json
+
+    import msgspec
+
+    from trilho.contracts import load_contract
+    from trilho.recsys.artifact import CONTRACT_PATH
+    from trilho.serving.models import LoadedVersion
+    from trilho.serving.protocols import parse_v1
+    from trilho.serving.settings import GatewaySettings
+
+    pred = build_predictor(model_dir, cache_size=0)
+    lv = LoadedVersion("recs", "1", pred.predict, contract=load_contract(CONTRACT_PATH))
+    vin, vout = lv.validate_input, lv.validate_output
+    decode, encode = msgspec.json.Decoder().decode, msgspec.json.Encoder().encode
+    max_instances = GatewaySettings().max_instances
+    bodies = [json.dumps({"instances": [{"user_id": int(u), "k": 20}]}).encode() for u in users[: batch * 4]]
+    parse_s = serialise_s = 0.0
+    for i in range(rounds + 1):  # round 0 warms up
+        if i == 1:
+            pred.reset_timings()
+            parse_s = serialise_s = 0.0
+        chunk = [bodies[(i * batch + j) % len(bodies)] for j in range(batch)]
+        t0 = time.perf_counter()
+        records = [vin(r) for b in chunk for r in parse_v1(decode(b), max_instances)]
+        t1 = time.perf_counter()
+        outputs = pred.predict(records)
+        t2 = time.perf_counter()
+        for o in outputs:
+            encode({"predictions": [vout(o)]})
+        t3 = time.perf_counter()
+        parse_s += t1 - t0
+        serialise_s += t3 - t2
+    tm = pred.timings()
+    rows = tm["rows"]
+    ms = {
+        "parse": parse_s / rows * 1e3,
+        "lookup": tm["ms_per_row"]["lookup"],
+        "score": tm["ms_per_row"]["score"],
+        "topk": tm["ms_per_row"]["topk"],
+        "serialise": tm["ms_per_row"]["format"] + serialise_s / rows * 1e3,
+    }
+    total = sum(ms.values())
+    return {
+        "batch": batch,
+        "requests": rows,
+        "ms_per_request": ms,
+        "share": {k: v / total for k, v in ms.items()},
+        "total_ms_per_request": total,
+    }
+
+
 def _foldin_cosine(model_dir: Path, n_users: int, seed: int) -> dict[str, float]:
     """Fold-in vs re-propagating the whole graph with each user's validation edges added."""
     from trilho.recsys.artifact import load_artifact
@@ -185,6 +250,17 @@ def _served(
             for r in naive["runs"] + fast["runs"]
         ],
     )
+    print_table(
+        "served-path stages of the optimised model, ms per request (the gateway's own metrics per run)",
+        [
+            {"offered/s": r["offered_rps"], **{k: round(v, 3) for k, v in r["served_stages_ms"].items()}}
+            for r in fast["runs"]
+        ],
+    )
+    stage_run = next((r for r in fast["runs"] if r["offered_rps"] == 1000.0), fast["runs"][0])
+    for stage, ms in stage_run["served_stages_ms"].items():
+        what = f"served stage {stage} @ {stage_run['offered_rps']:g}/s"
+        rows.append({"what": what, "value": round(ms, 3), "unit": "" if stage == "mean_batch_size" else "ms"})
     for label, s in (("naive", naive), ("optimised", fast)):
         for r in s["runs"]:
             for key, name in (("p50_ms", "p50"), ("p99_ms", "p99"), ("p999_ms", "p99.9")):
@@ -332,15 +408,37 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             rows.append({"what": what, "value": round(st["rows_per_s"], 1), "unit": "rows/s"})
     torch.set_num_threads(1)
     floor = max(s["rows_per_s"] for s in batched)
-    b64 = next(s for s in batched if s["batch"] == 64 and s["threads"] == 1)
-    for stage, ms in b64["stages_ms_per_row"].items():
-        rows.append({"what": f"stage {stage} (batch 64, 1 thread)", "value": ms, "unit": "ms/row"})
+    stages = {}
+    for b in (1, 64):
+        st = stages[f"batch_{b}"] = _stage_breakdown(
+            model_dir, users, b, max(20, (300 if args.quick else 2000) // b)
+        )
+        for stage in SERVED_STAGES:
+            what = f"served-path stage {stage} (batch {b})"
+            rows.append({"what": what, "value": round(st["ms_per_request"][stage], 4), "unit": "ms/request"})
+    print_table(
+        "served-path stages, ms per request (in-process, around the gateway's parse/serialise code)",
+        [
+            {
+                "batch": st["batch"],
+                **{k: round(v, 4) for k, v in st["ms_per_request"].items()},
+                "total": round(st["total_ms_per_request"], 4),
+            }
+            for st in stages.values()
+        ],
+    )
 
     parity: dict[str, Any] = {}
-    for kind in ("hnsw", "fp16", "int8"):
+    variants = {  # name → predictor settings; HNSW also with a denser graph (M 48, efConstruction 200)
+        "hnsw": {"index": "hnsw"},
+        "hnsw-m48": {"index": "hnsw", "hnsw_m": 48, "hnsw_ef_construction": 200},
+        "fp16": {"index": "fp16"},
+        "int8": {"index": "int8"},
+    }
+    for kind, settings in variants.items():
         t = time.perf_counter()
         try:
-            p = build_predictor(model_dir, index=kind, cache_size=0)
+            p = build_predictor(model_dir, cache_size=0, **settings)
         except Exception as exc:  # a refused index is a result, not a crash
             parity[kind] = {"refused": str(exc)}
             rows.append({"what": f"{kind}: refused", "value": 0, "unit": str(exc)[:60]})
@@ -426,6 +524,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             "cold": cold_stats,
         },
         "batched": batched,
+        "stages": stages,
         "compute_floor_rows_per_s": floor,
         "indexes": parity,
         "foldin_cosine": fold,

@@ -117,6 +117,15 @@ def test_ann_above_threshold_and_refused_below_parity(artifact):
         RecsysPredictor(artifact, PredictorConfig(index="lsh"))
 
 
+def test_hnsw_graph_parameters_are_configurable(artifact):
+    p = RecsysPredictor(artifact, PredictorConfig(index="hnsw", hnsw_m=16, hnsw_ef_construction=40))
+    assert p.index.index.hnsw.efConstruction == 40
+    assert (p.index_info["m"], p.index_info["ef_construction"]) == (16, 40)
+    with pytest.raises(RecsysError) as err:
+        PredictorConfig(hnsw_m=32, hnsw_ef_construction=8)
+    assert err.value.fields["field"] == "hnsw_m"
+
+
 def test_factory_loads_saved_artifact(artifact_dir, artifact):
     pred = load(artifact_dir, cache_size=10)
     assert pred.version == artifact.version and pred.describe()["items"] == artifact.n_items

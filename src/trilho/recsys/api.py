@@ -16,15 +16,40 @@ from trilho.recsys.metrics import evaluate_embeddings, evaluate_popularity
 from trilho.recsys.train import TrainConfig, train
 
 ENTRY_MODULE = "recsys_entry"
-ENTRY = f"{ENTRY_MODULE}:predictor"
-_ENTRY_SOURCE = '''"""Registry entry point: the trilho recsys predictor for the folder this file sits in."""
+ENTRY = f"{ENTRY_MODULE}:module"  # the torch flavour's factory (see trilho.recsys.module)
+PYTHON_ENTRY = f"{ENTRY_MODULE}:predictor"  # the same model as a python-flavour object
+_ENTRY_SOURCE = '''"""Registry entry points for the trilho recsys model in this folder: ``module`` (the torch
+flavour's factory; the registry loads model.pt into it) and ``predictor`` (a python-flavour object, built on
+first use)."""
 
 from pathlib import Path
 
-from trilho.recsys.predictor import load
+HERE = Path(__file__).resolve().parent
 
-predictor = load(Path(__file__).resolve().parent)
+
+def module():
+    """The serving torch module for this folder (weights not loaded yet)."""
+    from trilho.recsys.module import LightGCNServing
+
+    return LightGCNServing(HERE)
+
+
+def __getattr__(name):
+    if name == "predictor":
+        from trilho.recsys.module import read_serving_config
+        from trilho.recsys.predictor import load
+
+        value = globals()["predictor"] = load(HERE, **read_serving_config(HERE))
+        return value
+    raise AttributeError(name)
 '''
+
+
+def write_entry(folder: str | Path) -> Path:
+    """(Re)write the registry entry module next to the weights; returns its path."""
+    path = Path(folder) / f"{ENTRY_MODULE}.py"
+    path.write_text(_ENTRY_SOURCE, "utf-8")
+    return path
 
 
 def load_data(path: str | Path, *, seed: int = 0) -> tuple[Dataset, IdMap | None]:
@@ -48,7 +73,7 @@ def fit(data: str | Path, out: str | Path, config: TrainConfig, *, progress: boo
     art = build_artifact(result, ds, ids)
     art.meta["data"] = str(Path(data).resolve())
     folder = save_artifact(art, out)
-    (folder / f"{ENTRY_MODULE}.py").write_text(_ENTRY_SOURCE, "utf-8")
+    write_entry(folder)
     return {"model_dir": str(folder), "version": art.version, "dataset": ds.summary(), **result.summary()}
 
 
@@ -89,17 +114,18 @@ def evaluate(
 
 
 def register(registry: Any, name: str, model_dir: str | Path, *, metrics: dict | None = None) -> Any:
-    """Register a saved model with ``registry`` (python flavour, entry ``recsys_entry:predictor``)."""
+    """Register a saved model with ``registry``: torch flavour (``model.pt`` loaded with ``weights_only``
+    into the factory ``recsys_entry:module``) with the serving contract. The entry module is rewritten first,
+    so a folder saved by an older trilho registers too."""
     folder = Path(model_dir)
     art = load_artifact(folder)
-    if not (folder / f"{ENTRY_MODULE}.py").is_file():
-        (folder / f"{ENTRY_MODULE}.py").write_text(_ENTRY_SOURCE, "utf-8")
+    write_entry(folder)
     contract = folder / "contract.yaml" if (folder / "contract.yaml").is_file() else CONTRACT_PATH
     params = {k: v for k, v in art.meta.get("train", {}).get("config", {}).items()}
     return registry.register(
         name,
         folder,
-        flavor="python",
+        flavor="torch",
         contract=contract,
         entry=ENTRY,
         params=params,

@@ -150,8 +150,13 @@ def build_index(
     k: int = 20,
     ef_search: tuple[int, ...] = (64, 128, 256, 512, 1024),
     threads: int | None = None,
+    m: int = 32,
+    ef_construction: int = 100,
 ) -> tuple[ExactIndex | FaissIndex, ExactIndex, dict]:
-    """Build ``kind`` and prove it: ≥ ``min_recall`` recall@k vs exact on ``queries``, else RecsysError."""
+    """Build ``kind`` and prove it: ≥ ``min_recall`` recall@k vs exact on ``queries``, else RecsysError.
+
+    HNSW tries ``ef_search`` values in turn and keeps the first that passes (``m`` / ``ef_construction`` set
+    the graph)."""
     exact = ExactIndex(items)
     if kind == "exact":
         return exact, exact, {"kind": "exact", "recall_vs_exact": 1.0}
@@ -160,7 +165,7 @@ def build_index(
             f"unknown index kind {kind!r}", fix=f"use one of: {', '.join(KINDS)}", field="index"
         )
     k = min(k, items.shape[0])
-    index = FaissIndex(kind, items, exact, threads=threads)
+    index = FaissIndex(kind, items, exact, threads=threads, m=m, ef_construction=ef_construction)
     tries = ef_search if kind == "hnsw" else (0,)
     recall = 0.0
     for ef in tries:
@@ -168,7 +173,8 @@ def build_index(
         recall = recall_parity(index, exact, queries, mask_pos, mask_items, k)
         if recall >= min_recall:
             info = {"kind": kind, "recall_vs_exact": recall, "k": k, "queries": int(queries.shape[0])}
-            return index, exact, info | ({"ef_search": ef} if kind == "hnsw" else {})
+            hnsw = {"ef_search": ef, "m": m, "ef_construction": ef_construction} if kind == "hnsw" else {}
+            return index, exact, info | hnsw
     raise RecsysError(
         f"{kind} index finds only {recall:.4f} of the exact top-{k} (needs ≥ {min_recall})",
         fix="serve with index='exact', or raise HNSW M / efSearch",

@@ -60,6 +60,10 @@ class PredictorConfig:
     index: str = "auto"
     ann_threshold: int = 200_000
     min_recall: float = 0.99
+    # HNSW graph degree and build beam. On the full Gowalla-shaped graph (41k items) a trained model passed
+    # the 0.99 parity at efSearch 1024 with M 32 / efConstruction 100, at efSearch 128 with 48 / 200.
+    hnsw_m: int = 32
+    hnsw_ef_construction: int = 100
     parity_queries: int = 500
     cache_size: int = 100_000
     cache_k: int = 100
@@ -67,6 +71,16 @@ class PredictorConfig:
     budget_ms: float | None = None
     threads: int | None = 1
     seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.hnsw_m < 2 or self.hnsw_ef_construction < self.hnsw_m:
+            raise RecsysError(
+                f"hnsw_m must be ≥ 2 and hnsw_ef_construction ≥ hnsw_m, got {self.hnsw_m} / "
+                f"{self.hnsw_ef_construction}",
+                fix="e.g. hnsw_m 32 with hnsw_ef_construction 100, or 48 with 200",
+                field="hnsw_m",
+                value=self.hnsw_m,
+            )
 
 
 @dataclass
@@ -133,7 +147,15 @@ class RecsysPredictor:
             kind = "hnsw" if self.n_items > config.ann_threshold else "exact"
         qpos, qitems, queries = self._parity_queries(kind)
         self.index, self.exact, self.index_info = build_index(
-            kind, a["item_final"], queries, qpos, qitems, min_recall=config.min_recall, threads=config.threads
+            kind,
+            a["item_final"],
+            queries,
+            qpos,
+            qitems,
+            min_recall=config.min_recall,
+            threads=config.threads,
+            m=config.hnsw_m,
+            ef_construction=config.hnsw_ef_construction,
         )
         self._cache: OrderedDict[tuple[int, str], tuple[np.ndarray, np.ndarray]] = OrderedDict()
         self._lock = threading.Lock()

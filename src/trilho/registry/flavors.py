@@ -3,7 +3,9 @@
 * ``python``  — ``module:object`` from the artifact file or folder; a function taking a list of records, an
   object with ``predict(records)``, or a class that is instantiated without arguments.
 * ``sklearn`` — a skops file, loaded only when every type in it is trusted (never raw pickle).
-* ``torch``   — a TorchScript file, or a state dict (``weights_only=True``) plus ``module:factory``.
+* ``torch``   — a TorchScript file, or a state dict (``weights_only=True``) plus ``module:factory``; a module
+  with a ``predict_records(records)`` method serves records itself (inputs that are not one flat matrix, such
+  as a recommender's user id and item lists).
 * ``onnx``    — an ONNX graph run with onnxruntime.
 
 Array flavours map records to matrices by the contract's input field order and back by its output fields.
@@ -254,6 +256,9 @@ def _load_torch(spec: LoadSpec) -> BatchFn:
     else:
         module = torch.jit.load(str(weights), map_location="cpu")
     module.eval()
+    own = getattr(module, "predict_records", None)
+    if callable(own):
+        return own
     inputs, outputs = list(spec.inputs), list(spec.outputs)
 
     def predict(records: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -12,6 +12,7 @@ import numpy as np
 from trilho.demo.runner import ActResult, DemoContext
 
 MODEL = "recs"
+SLO_MS = 50.0
 
 
 def act(ctx: DemoContext) -> ActResult:
@@ -23,7 +24,7 @@ def act(ctx: DemoContext) -> ActResult:
     from trilho.recsys.train import TrainConfig
     from trilho.registry import Registry
     from trilho.rollout.scenario import spawn_gateway, wait_ready
-    from trilho.store.routing import BatchingConfig, Deployment, Route, set_deployment
+    from trilho.store.routing import BatchingConfig, Deployment, Route, SLOConfig, set_deployment
 
     work = ctx.workdir / "recsys"
     scale, epochs = (0.02, 10) if ctx.quick else (0.05, 30)
@@ -50,6 +51,7 @@ def act(ctx: DemoContext) -> ActResult:
             routes=(Route(str(mv.version)),),
             deadline_ms=2000.0,
             batching=BatchingConfig(enabled=True, max_batch_size=64, max_wait_ms=1.0),
+            slo=SLOConfig(latency_ms=SLO_MS, target=0.99),
         ),
         actor="user:demo",
     )
@@ -58,6 +60,8 @@ def act(ctx: DemoContext) -> ActResult:
         try:
             wait_ready([gateway])
             latencies, errors = _load(gateway.url, ds.n_users, n=600 if ctx.quick else 3000)
+            time.sleep(1.1)  # one SLO tick (once a second with the default windows)
+            slo = _slo_counts(gateway.url)
         finally:
             gateway.stop()
     p50, p99 = (float(np.percentile(latencies, q)) for q in (50, 99))
@@ -72,6 +76,10 @@ def act(ctx: DemoContext) -> ActResult:
             ("recall@20 (model / popularity)", f"{recall:.3f} / {pop:.3f}"),
             ("served p50 / p99 (client side)", f"{p50:.1f} / {p99:.1f} ms"),
             ("model", mv.ref),
+            (
+                f"SLO 99 % < {SLO_MS:g} ms (gateway clock)",
+                f"{slo['good']:.0f} good / {slo['bad']:.0f} bad, page alerts firing: {slo['alerts']:.0f}",
+            ),
         ],
     )
 
@@ -92,3 +100,19 @@ def _load(url: str, n_users: int, *, n: int, concurrency: int = 8) -> tuple[list
         with ThreadPoolExecutor(concurrency) as pool:
             results = list(pool.map(lambda u: one(client, u), users))
     return [ms for ms, _ in results], sum(1 for _, ok in results if not ok)
+
+
+def _slo_counts(url: str) -> dict[str, float]:
+    """Good/bad requests against the deployment's SLO and the alerts firing, from the gateway's /metrics."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    out = {"good": 0.0, "bad": 0.0, "alerts": 0.0}
+    for fam in text_string_to_metric_families(httpx.get(f"{url}/metrics", timeout=5.0).text):
+        for s in fam.samples:
+            if s.labels.get("model") != MODEL:
+                continue
+            if s.name == "trilho_serving_slo_events_total":
+                out[s.labels["outcome"]] += s.value
+            elif s.name == "trilho_serving_slo_alert_ratio":
+                out["alerts"] += s.value
+    return out
