@@ -230,3 +230,20 @@ def test_early_flush_when_the_oldest_budget_is_shorter_than_the_predicted_batch_
 
     out, blocked = runner(main())
     assert out == [{"x": 1}] and blocked
+
+
+def test_an_executor_that_refuses_the_call_fails_its_callers_instead_of_hanging():
+    class Refusing(ThreadPoolExecutor):
+        def submit(self, fn, /, *args, **kwargs):
+            raise RuntimeError("cannot start a worker")
+
+    async def main():
+        b = MicroBatcher(Recorder(), executor=Refusing(1))
+        results = await asyncio.wait_for(
+            asyncio.gather(b.submit([{"x": 1}]), b.submit([{"x": 2}]), return_exceptions=True), 5
+        )
+        assert b._in_flight == 0  # nothing is counted as running: the next request is tried again
+        return results
+
+    results = run(main())
+    assert [type(r) for r in results] == [RuntimeError, RuntimeError]

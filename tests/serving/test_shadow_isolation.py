@@ -130,3 +130,65 @@ def test_thread_isolation_keeps_shadows_in_process(sqlite_store, tmp_path, start
 def test_unknown_isolation_is_a_config_error():
     with pytest.raises(ConfigError, match="shadow_isolation"):
         GatewaySettings(shadow_isolation="container")
+
+
+def test_shadows_fall_back_to_a_thread_when_no_child_process_can_start(
+    sqlite_store, tmp_path, start_gateway, monkeypatch
+):
+    from trilho.serving import isolation
+
+    def refuse(self, *args, **kwargs):
+        raise RuntimeError("An attempt has been made to start a new process before bootstrapping")
+
+    root, log = _register(sqlite_store, tmp_path)
+    gw = start_gateway(sqlite_store, root)
+    monkeypatch.setattr(isolation.ProcessPoolExecutor, "submit", refuse)
+    compared = _compared(gw.url)
+    r = httpx.post(f"{gw.url}/v1/models/scorer:predict", json={"instances": [{"x1": 1.0, "x2": 1.0}]})
+    assert r.status_code == 200
+    assert _wait(lambda: _compared(gw.url) >= compared + 1)
+    assert gw.gateway.shadow_executor.in_process
+    assert (str(os.getpid()), "True") in _calls(log)  # the shadow ran here, flagged as a shadow call
+
+
+def test_the_shadow_child_exits_when_its_gateway_is_killed(sqlite_store, tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    root, log = _register(sqlite_store, tmp_path)
+    script = tmp_path / "gateway.py"
+    script.write_text(
+        textwrap.dedent(f"""
+        import time
+        from trilho.serving import GatewaySettings, RegistryProvider, run_in_thread
+        from trilho.store import Store
+
+        if __name__ == "__main__":
+            store = Store({sqlite_store.url!r})
+            gw = run_in_thread(provider=RegistryProvider(store, {str(root)!r}), store=store,
+                               settings=GatewaySettings(port=0, poll_interval_s=0.1))
+            print(gw.url, flush=True)
+            time.sleep(600)
+        """)
+    )
+    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    try:
+        url = proc.stdout.readline().strip()
+        r = httpx.post(f"{url}/v1/models/scorer:predict", json={"instances": [{"x1": 1.0, "x2": 1.0}]})
+        assert r.status_code == 200
+        assert _wait(lambda: any(flag == "True" for _, flag in _calls(log)))
+        child = next(int(pid) for pid, flag in _calls(log) if flag == "True")
+        assert child != proc.pid
+    finally:
+        proc.send_signal(signal.SIGKILL)  # no shutdown at all
+        proc.wait(10)
+
+    def gone():
+        try:
+            os.kill(child, 0)
+        except ProcessLookupError:
+            return True
+        return False
+
+    assert _wait(gone, timeout=10), f"shadow child {child} outlived its killed gateway"

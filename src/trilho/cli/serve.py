@@ -28,6 +28,14 @@ def serve(
     interval: Annotated[
         float, typer.Option("--interval", min=0.5, help="Controller analysis interval in seconds.")
     ] = 5.0,
+    shadow_isolation: Annotated[
+        str,
+        typer.Option(
+            "--shadow-isolation",
+            help="Where shadow versions run: 'process' (a child process: no GIL shared with live requests) "
+            "or 'thread' (a thread of this process).",
+        ),
+    ] = "process",
     evals: Annotated[
         str | None,
         typer.Option(
@@ -45,7 +53,13 @@ def serve(
     try:
         run(
             settings(ctx),
-            GatewaySettings(host=host, port=port, workers=workers, max_body_bytes=max_body_bytes),
+            GatewaySettings(
+                host=host,
+                port=port,
+                workers=workers,
+                max_body_bytes=max_body_bytes,
+                shadow_isolation=shadow_isolation,
+            ),
             evals,
         )
     finally:

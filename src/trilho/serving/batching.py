@@ -172,9 +172,15 @@ class MicroBatcher:
         records: list[Any] = []
         for it in items:
             records.extend(it.records)
-        self._in_flight += 1
         waits = [now - it.enqueued for it in items]
-        fut = loop.run_in_executor(self.executor, _timed_call, self.call, records)
+        try:
+            fut = loop.run_in_executor(self.executor, _timed_call, self.call, records)
+        except Exception as exc:  # the executor refused the call: its callers fail now, never hang
+            for it in items:
+                if not it.future.done():
+                    it.future.set_exception(exc)
+            return
+        self._in_flight += 1
         fut.add_done_callback(lambda f: self._done(f, items, size, waits))
         if self._pending:
             self._maybe_flush()

@@ -185,12 +185,11 @@ class Gateway:
         self.executor = ThreadPoolExecutor(self.settings.model_threads, thread_name_prefix="trilho-model")
         spec = getattr(provider, "spec", None)
         self.shadow_in_process = self.settings.shadow_isolation == "process" and callable(spec)
+        threads = ThreadPoolExecutor(self.settings.shadow_threads, thread_name_prefix="trilho-shadow")
         if self.shadow_in_process:  # the child starts with the first shadow call
-            self.shadow_executor = ShadowProcess(spec())
+            self.shadow_executor = ShadowProcess(spec(), threads, self._local_shadow_call)
         else:
-            self.shadow_executor = ThreadPoolExecutor(
-                self.settings.shadow_threads, thread_name_prefix="trilho-shadow"
-            )
+            self.shadow_executor = threads
         self._loaded: dict[tuple[str, str], LoadedVersion] = {}
         self._runtimes: dict[tuple[str, str], VersionRuntime] = {}
         self._load_errors: dict[str, str] = {}
@@ -206,6 +205,10 @@ class Gateway:
         self._idle_wanted = 0
         self.evals = evals  # online evaluation of LLM answers (trilho.evals.online_gateway.GatewayEvals)
         self.slo = SLOBook()  # latency SLOs declared on deployments: burn rates and alerts
+
+    def _local_shadow_call(self, model: str, version: str):
+        """The in-process shadow call of a loaded version (when no child process can run it)."""
+        return as_shadow(self._loaded[(model, version)].predict)
 
     # --- lifecycle -------------------------------------------------------------------------------------
     async def start(self) -> None:

@@ -47,7 +47,9 @@ def app_from_env():
     """ASGI app factory for ``uvicorn --factory`` / multiple workers: settings from the environment."""
     _dedicated_process_tuning()
     gs = GatewaySettings(
-        max_body_bytes=int(os.environ.get("TRILHO_SERVING_MAX_BODY_BYTES", 1_048_576)), freeze_gc=True
+        max_body_bytes=int(os.environ.get("TRILHO_SERVING_MAX_BODY_BYTES", 1_048_576)),
+        shadow_isolation=os.environ.get("TRILHO_SERVING_SHADOW_ISOLATION", "process"),
+        freeze_gc=True,
     )
     return create_app(gateway_from_settings(None, gs, os.environ.get("TRILHO_SERVING_EVALS")))
 
@@ -98,6 +100,7 @@ def serve(
         os.environ["TRILHO_HOME"] = str(settings.home)
         os.environ["TRILHO_DATABASE_URL"] = settings.database_url
         os.environ["TRILHO_SERVING_MAX_BODY_BYTES"] = str(gs.max_body_bytes)
+        os.environ["TRILHO_SERVING_SHADOW_ISOLATION"] = gs.shadow_isolation
         if evals_config:
             os.environ["TRILHO_SERVING_EVALS"] = str(Path(evals_config).resolve())
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(_fresh_metrics_dir(settings.home))
