@@ -80,7 +80,7 @@ def _errors(url):
 
 def test_shadow_calls_run_in_a_child_process_flagged_as_shadow(sqlite_store, tmp_path, start_gateway):
     root, log = _register(sqlite_store, tmp_path)
-    gw = start_gateway(sqlite_store, root)
+    gw = start_gateway(sqlite_store, root, shadow_isolation="process")
     assert gw.gateway.shadow_in_process
     before = _compared(gw.url)
     for i in range(5):
@@ -98,7 +98,7 @@ def test_shadow_calls_run_in_a_child_process_flagged_as_shadow(sqlite_store, tmp
 
 def test_a_dying_shadow_child_is_replaced_and_live_answers_stay_fine(sqlite_store, tmp_path, start_gateway):
     root, log = _register(sqlite_store, tmp_path)
-    gw = start_gateway(sqlite_store, root, shadow_linger_ms=0.0)
+    gw = start_gateway(sqlite_store, root, shadow_linger_ms=0.0, shadow_isolation="process")
     url = f"{gw.url}/v1/models/scorer:predict"
     compared, errors = _compared(gw.url), _errors(gw.url)
     assert httpx.post(url, json={"instances": [{"x1": 1.0, "x2": 1.0}]}).status_code == 200
@@ -141,7 +141,7 @@ def test_shadows_fall_back_to_a_thread_when_no_child_process_can_start(
         raise RuntimeError("An attempt has been made to start a new process before bootstrapping")
 
     root, log = _register(sqlite_store, tmp_path)
-    gw = start_gateway(sqlite_store, root)
+    gw = start_gateway(sqlite_store, root, shadow_isolation="process")
     monkeypatch.setattr(isolation.ProcessPoolExecutor, "submit", refuse)
     compared = _compared(gw.url)
     r = httpx.post(f"{gw.url}/v1/models/scorer:predict", json={"instances": [{"x1": 1.0, "x2": 1.0}]})
@@ -167,7 +167,8 @@ def test_the_shadow_child_exits_when_its_gateway_is_killed(sqlite_store, tmp_pat
         if __name__ == "__main__":
             store = Store({sqlite_store.url!r})
             gw = run_in_thread(provider=RegistryProvider(store, {str(root)!r}), store=store,
-                               settings=GatewaySettings(port=0, poll_interval_s=0.1))
+                               settings=GatewaySettings(port=0, poll_interval_s=0.1,
+                                                        shadow_isolation="process"))
             print(gw.url, flush=True)
             time.sleep(600)
         """)
@@ -192,3 +193,12 @@ def test_the_shadow_child_exits_when_its_gateway_is_killed(sqlite_store, tmp_pat
         return False
 
     assert _wait(gone, timeout=10), f"shadow child {child} outlived its killed gateway"
+
+
+@pytest.mark.parametrize(("cores", "expected"), [(2, False), (3, False), (4, True), (16, True)])
+def test_auto_isolation_takes_a_child_process_only_with_a_core_to_spare(monkeypatch, cores, expected):
+    from trilho.serving.settings import shadow_in_child
+
+    monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: set(range(cores)))
+    assert shadow_in_child("auto") is expected
+    assert shadow_in_child("process") and not shadow_in_child("thread")

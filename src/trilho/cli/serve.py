@@ -32,10 +32,10 @@ def serve(
         str,
         typer.Option(
             "--shadow-isolation",
-            help="Where shadow versions run: 'process' (a child process: no GIL shared with live requests) "
-            "or 'thread' (a thread of this process).",
+            help="Where shadow versions run: 'process' (a child process: no GIL shared with live requests), "
+            "'thread' (a thread of this process) or 'auto' (process with >= 4 cores, else thread).",
         ),
-    ] = "process",
+    ] = "auto",
     evals: Annotated[
         str | None,
         typer.Option(

@@ -24,7 +24,7 @@ from trilho.serving.comparators import Comparator, parse_comparator
 from trilho.serving.context import as_shadow
 from trilho.serving.isolation import RemoteCall, ShadowProcess
 from trilho.serving.models import LoadedVersion, ModelProvider
-from trilho.serving.settings import GatewaySettings
+from trilho.serving.settings import GatewaySettings, shadow_in_child
 from trilho.serving.shadow_queue import ShadowQueue
 from trilho.serving.slo import SLOBook
 from trilho.store.routing import Deployment, RoutingTable
@@ -184,7 +184,7 @@ class Gateway:
         self.aggregator = WindowAggregator(self.settings.gateway_id)
         self.executor = ThreadPoolExecutor(self.settings.model_threads, thread_name_prefix="trilho-model")
         spec = getattr(provider, "spec", None)
-        self.shadow_in_process = self.settings.shadow_isolation == "process" and callable(spec)
+        self.shadow_in_process = shadow_in_child(self.settings.shadow_isolation) and callable(spec)
         threads = ThreadPoolExecutor(self.settings.shadow_threads, thread_name_prefix="trilho-shadow")
         if self.shadow_in_process:  # the child starts with the first shadow call
             self.shadow_executor = ShadowProcess(spec(), threads, self._local_shadow_call)

@@ -48,7 +48,7 @@ def app_from_env():
     _dedicated_process_tuning()
     gs = GatewaySettings(
         max_body_bytes=int(os.environ.get("TRILHO_SERVING_MAX_BODY_BYTES", 1_048_576)),
-        shadow_isolation=os.environ.get("TRILHO_SERVING_SHADOW_ISOLATION", "process"),
+        shadow_isolation=os.environ.get("TRILHO_SERVING_SHADOW_ISOLATION", "auto"),
         freeze_gc=True,
     )
     return create_app(gateway_from_settings(None, gs, os.environ.get("TRILHO_SERVING_EVALS")))

@@ -13,6 +13,18 @@ def _gateway_id() -> str:
     return f"{socket.gethostname()}-{os.getpid()}"
 
 
+SHADOW_ISOLATION = ("auto", "process", "thread")
+
+
+def shadow_in_child(isolation: str) -> bool:
+    """Whether shadow versions get a child process: always for "process", for "auto" only with a core to
+    spare (on 2 cores the child competes with the event loop and the load for CPU: a thread costs less)."""
+    if isolation == "auto":
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        return cores >= 4
+    return isolation == "process"
+
+
 @dataclass(frozen=True)
 class GatewaySettings:
     """Everything the gateway process needs besides the store and the models."""
@@ -33,8 +45,9 @@ class GatewaySettings:
     model_threads: int = 4  # executor threads for live model calls
     shadow_threads: int = 1  # separate executor so shadows never take a live thread
     # "process": shadow versions run in a child process (no GIL shared with live requests; needs a provider
-    # with spec(), e.g. the registry); "thread": in the shadow thread pool of this process
-    shadow_isolation: str = "process"
+    # with spec(), e.g. the registry); "thread": in the shadow thread pool of this process; "auto": a child
+    # process when the machine has a core to spare for it (>= 4 cores), else a thread
+    shadow_isolation: str = "auto"
     access_log_sample: float = 0.01  # fraction of requests written to the JSON access log
     # Dedicated serving processes move everything alive after start-up (modules, models) out of the cyclic
     # garbage collector's sight (gc.freeze): a full collection walks only request garbage, no 100 ms pauses.
@@ -42,10 +55,10 @@ class GatewaySettings:
     gateway_id: str = field(default_factory=_gateway_id)
 
     def __post_init__(self) -> None:
-        if self.shadow_isolation not in ("process", "thread"):
+        if self.shadow_isolation not in SHADOW_ISOLATION:
             raise ConfigError(
-                f"shadow_isolation {self.shadow_isolation!r} is not one of process, thread",
-                fix="use shadow_isolation='process' (a child process) or 'thread'",
+                f"shadow_isolation {self.shadow_isolation!r} is not one of {', '.join(SHADOW_ISOLATION)}",
+                fix="use 'process' (a child process), 'thread' or 'auto' (process with >= 4 cores)",
                 field="shadow_isolation",
                 value=self.shadow_isolation,
             )
