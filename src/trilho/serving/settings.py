@@ -52,6 +52,7 @@ class GatewaySettings:
     # Dedicated serving processes move everything alive after start-up (modules, models) out of the cyclic
     # garbage collector's sight (gc.freeze): a full collection walks only request garbage, no 100 ms pauses.
     freeze_gc: bool = False
+    gil_switch_interval_s: float = 0.001  # sys.setswitchinterval in a dedicated serving process
     gateway_id: str = field(default_factory=_gateway_id)
 
     def __post_init__(self) -> None:
