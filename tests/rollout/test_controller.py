@@ -34,17 +34,6 @@ PLAN = {
 }
 
 
-@pytest.fixture
-def lite(tmp_path):
-    """SQLite only, for scenarios whose SQL the ``store`` (both backends) tests already cover."""
-    from trilho.store import Store
-
-    s = Store(f"sqlite:///{tmp_path / 'lite.db'}")
-    s.migrate()
-    yield s
-    s.dispose()
-
-
 def _setup(store):
     set_deployment(store, Deployment("iris", routes=(Route("1"),)))
     clock = ManualClock()

@@ -35,16 +35,6 @@ PLAN = {
 }
 
 
-@pytest.fixture
-def lite(tmp_path):
-    from trilho.store import Store
-
-    s = Store(f"sqlite:///{tmp_path / 'lite.db'}")
-    s.migrate()
-    yield s
-    s.dispose()
-
-
 def rollout(store, online, plan=PLAN, seconds=600):
     set_deployment(store, Deployment("copilot", routes=(Route("1"),)))
     clock = ManualClock()

@@ -3,7 +3,12 @@ gateway started over real sockets on 127.0.0.1."""
 
 from __future__ import annotations
 
+import contextlib
+import os
+import subprocess
+import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -116,3 +121,55 @@ def start_gateway():
     yield start
     for rg in running:
         rg.stop()
+
+
+def serving_home(tmp_path: Path) -> Path:
+    """A TRILHO_HOME whose SQLite store serves versions 1..5 of ``scorer`` with version 1 deployed."""
+    from trilho.registry import Registry
+    from trilho.store import Store
+    from trilho.store.routing import Deployment, Route, set_deployment
+
+    home = tmp_path / "home"
+    store = Store(f"sqlite:///{home / 'trilho.db'}")
+    store.migrate()
+    register_versions(Registry(store, home / "artifacts"), tmp_path)
+    set_deployment(store, Deployment("scorer", routes=(Route("1"),)))
+    store.dispose()
+    return home
+
+
+@contextlib.contextmanager
+def serve_process(home: Path, *args: str, ready_s: float = 90.0):
+    """`trilho serve --port P *args` on ``home`` as a real process; yields (process, url) once /readyz is 200,
+    and terminates it afterwards."""
+    import httpx
+
+    from trilho.net import free_port
+
+    port = free_port()
+    env = {**os.environ, "TRILHO_HOME": str(home), "TRILHO_LOG_LEVEL": "WARNING"}
+    env.pop("TRILHO_DATABASE_URL", None)
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    trilho = Path(sys.executable).parent / "trilho"
+    proc = subprocess.Popen(
+        [str(trilho), "serve", "--port", str(port), *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        until = time.monotonic() + ready_s
+        while True:
+            try:
+                if httpx.get(url + "/readyz").status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert proc.poll() is None, proc.stdout.read().decode()[-2000:]
+            assert time.monotonic() < until, f"trilho serve {' '.join(args)} did not become ready"
+            time.sleep(0.2)
+        yield proc, url
+    finally:
+        proc.terminate()
+        proc.wait(20)

@@ -9,46 +9,17 @@ import time
 from pathlib import Path
 
 import httpx
-from tests.serving.conftest import register_versions
+from tests.serving.conftest import serve_process, serving_home
 
 from trilho.net import free_port
-from trilho.registry import Registry
 from trilho.store import Store
-from trilho.store.routing import Deployment, Route, set_deployment
 
 
 def test_trilho_serve_process_serves_the_store(tmp_path):
-    home = tmp_path / "home"
-    store = Store(f"sqlite:///{home / 'trilho.db'}")
-    store.migrate()
-    register_versions(Registry(store, home / "artifacts"), tmp_path)
-    set_deployment(store, Deployment("scorer", routes=(Route("1"),)))
-    store.dispose()
-    port = free_port()
-    env = {**os.environ, "TRILHO_HOME": str(home), "TRILHO_LOG_LEVEL": "WARNING"}
-    env.pop("TRILHO_DATABASE_URL", None)
-    trilho = Path(sys.executable).parent / "trilho"
-    proc = subprocess.Popen(
-        [str(trilho), "serve", "--port", str(port)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
-    )
-    try:
-        url = f"http://127.0.0.1:{port}"
-        until = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(url + "/readyz").status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert proc.poll() is None, proc.stdout.read().decode()[-2000:]
-            assert time.monotonic() < until, "trilho serve did not become ready"
-            time.sleep(0.2)
+    with serve_process(serving_home(tmp_path)) as (proc, url):
         r = httpx.post(url + "/v1/models/scorer:predict", json={"instances": [{"x1": 1.0, "x2": 2.0}]})
         assert r.status_code == 200 and r.json() == {"predictions": [{"y": 4.0}]}
         assert r.headers["x-trilho-model-version"] == "1"
-    finally:
-        proc.terminate()
-        proc.wait(15)
     assert proc.returncode in (0, -15)
 
 
