@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import httpx
 import pytest
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
@@ -71,11 +72,13 @@ def test_rollout_page_updates_live_without_a_reload(site, driver):
     driver.execute_script("window.__same_page = true")
     service = RolloutService(site.store)
     service.pause("iris", actor="user:bob", reason="checking the dashboard polls")
-    WebDriverWait(driver, 30).until(lambda d: d.find_element(By.ID, "phase").text == "paused")
+    # the page swaps these elements as it polls: an element found a moment ago may be stale, so look again
+    live = WebDriverWait(driver, 30, ignored_exceptions=(StaleElementReferenceException,))
+    live.until(lambda d: d.find_element(By.ID, "phase").text == "paused")
     assert driver.execute_script("return window.__same_page") is True  # no reload happened
-    assert "user:bob" in driver.find_element(By.ID, "audit").text
+    live.until(lambda d: "user:bob" in d.find_element(By.ID, "audit").text)
     service.resume("iris", actor="user:bob", reason="done checking")
-    WebDriverWait(driver, 30).until(lambda d: d.find_element(By.ID, "phase").text == "canary")
+    live.until(lambda d: d.find_element(By.ID, "phase").text == "canary")
     wait_for_charts(driver)
 
 
