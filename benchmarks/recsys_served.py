@@ -38,8 +38,16 @@ predictor = NaivePredictor(load_artifact(Path(__file__).resolve().parent))
 '''
 
 
-def prepare_home(model_dir: Path, home: Path, *, max_batch_size: int = 64, max_wait_ms: float = 1.0) -> None:
-    """A TRILHO_HOME whose store serves ``recs`` (batched predictor) and ``recs-naive`` (unbatched naive)."""
+def prepare_home(
+    model_dir: Path,
+    home: Path,
+    *,
+    max_batch_size: int = 64,
+    max_wait_ms: float = 1.0,
+    serving: dict[str, Any] | None = None,
+) -> None:
+    """A TRILHO_HOME whose store serves ``recs`` (batched predictor, ``serving`` settings such as its index)
+    and ``recs-naive`` (unbatched naive)."""
     from trilho.recsys.api import ENTRY, write_entry
     from trilho.recsys.artifact import CONTRACT_PATH
     from trilho.recsys.module import SERVING_CONFIG
@@ -58,7 +66,7 @@ def prepare_home(model_dir: Path, home: Path, *, max_batch_size: int = 64, max_w
         shutil.copytree(model_dir, folder)
         if flavor == "torch":
             write_entry(folder)
-            (folder / SERVING_CONFIG).write_text(json.dumps({"cache_size": 0}), "utf-8")
+            (folder / SERVING_CONFIG).write_text(json.dumps({"cache_size": 0, **(serving or {})}), "utf-8")
             entry = ENTRY
         else:
             (folder / "bench_naive_entry.py").write_text(_NAIVE_ENTRY, "utf-8")
@@ -178,13 +186,14 @@ def measure_served(
     fast_rates: list[float],
     seconds_naive: float,
     seconds_fast: float,
+    serving: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Run both open-loop sweeps against one gateway process; the raw runs and a summary per model."""
     from trilho.rollout.scenario import spawn_gateway, wait_ready
 
     home = Path(tempfile.mkdtemp(prefix="trilho-bench-recsys-served-"))
     try:
-        prepare_home(Path(model_dir), home)
+        prepare_home(Path(model_dir), home, serving=serving)
         log = home / "gateway.log"
         gw = spawn_gateway(f"sqlite:///{home / 'trilho.db'}", home, log=log)
         try:
