@@ -14,9 +14,10 @@ On the Gowalla-shaped synthetic graph (full: 29,858 users × 40,981 items, 810,1
   format per batch, the model call, the rest of the gateway's time, the mean batch size);
 * recall@20 parity of faiss HNSW / fp16 / int8 against exact, and fold-in cosine against a full recompute;
 * served (``benchmarks/recsys_served.py``): the naive path (no batching) and the predictor (micro-batching;
-  HNSW when it passed its parity, else exact) through one trilho gateway process under open-loop load at
-  increasing rates — p50/p99/p99.9, saturation throughput, served ÷ in-process compute floor, and the served
-  targets (p99 ≤ 10 ms at ≥ 1,000 req/s; ≥ 50× the naive served throughput at equal or better p99).
+  HNSW when it passed its parity and beat exact on a lone request, else exact) through one trilho gateway
+  process under open-loop load at increasing rates — p50/p99/p99.9, saturation throughput, served ÷
+  in-process compute floor, and the served targets (p99 ≤ 10 ms at ≥ 1,000 req/s; ≥ 50× the naive served
+  throughput at equal or better p99).
 """
 
 from __future__ import annotations
@@ -514,10 +515,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             target(f"{kind} recall@20 vs exact", "≥ 0.99 (else refused)", round(rec, 4), rec >= 0.99)
         )
 
-    # serve the optimised model with the denser HNSW graph when it passed its recall parity, else exact
+    # serve the optimised model with the denser HNSW graph when it passed its recall parity and answers a
+    # lone request faster than exact scoring does (on a small catalogue exact wins), else exact
+    hnsw = parity.get("hnsw-m48", {})
     served_index = (
         {"index": "hnsw", "hnsw_m": 48, "hnsw_ef_construction": 200}
-        if "recall_vs_exact" in parity.get("hnsw-m48", {})
+        if "recall_vs_exact" in hnsw and hnsw["p99_ms_single"] < fast_stats["p99_ms"]
         else {"index": "exact"}
     )
     rows.append({"what": "served optimised index", "value": served_index["index"], "unit": ""})
@@ -555,7 +558,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "served_index": served_index,
         "notes": "in-process and served numbers on shared 2-core CPUs (the load generator shares them); the "
         "model is trained --epochs epochs at --lr; the served optimised model uses the HNSW index (M 48, "
-        "efConstruction 200) when it passed its recall parity against exact scoring, else exact.",
+        "efConstruction 200) when it passed its recall parity and beat exact scoring's single-request p99, "
+        "else exact.",
     }
     path = write_results("recsys", rows, targets, quick=args.quick, extra=extra)
     print(f"wrote {path}")
