@@ -90,3 +90,43 @@ def test_shadow_queue_is_bounded_fifo_and_wakes_its_taker():
         assert await q.take(5, linger_s=0.001) == [8]
 
     asyncio.run(scenario())
+
+
+def test_predict_posts_take_the_fast_path_and_everything_else_goes_to_starlette():
+    from trilho.serving.app import GatewayASGI
+
+    class Recorder:
+        def __init__(self):
+            self.calls = []
+            self.state = object()
+
+        async def __call__(self, scope, receive, send):
+            self.calls.append((scope["method"], scope["path"]))
+
+    class Handlers:
+        def __init__(self):
+            self.calls = []
+
+        async def predict(self, scope, receive, send, name, protocol):
+            self.calls.append((name, protocol))
+
+    starlette, handlers = Recorder(), Handlers()
+    app = GatewayASGI(starlette, handlers)
+
+    async def hit(method, path):
+        await app({"type": "http", "method": method, "path": path}, None, None)
+
+    async def scenario():
+        await hit("POST", "/v1/models/iris:predict")
+        await hit("POST", "/v2/models/iris/infer")
+        await hit("GET", "/v1/models/iris:predict")
+        await hit("POST", "/v1/models/a/b:predict")
+        await hit("GET", "/metrics")
+
+    asyncio.run(scenario())
+    assert handlers.calls == [("iris", "v1"), ("iris", "v2")]
+    assert starlette.calls == [
+        ("GET", "/v1/models/iris:predict"),
+        ("POST", "/v1/models/a/b:predict"),
+        ("GET", "/metrics"),
+    ]

@@ -11,7 +11,6 @@ from typing import Any
 
 import msgspec
 from starlette.applications import Starlette
-from starlette.background import BackgroundTask
 from starlette.convertors import Convertor, register_url_convertor
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -61,14 +60,9 @@ class Problem(Exception):
         self.body = {"error": error, "message": message, **{k: v for k, v in fields.items() if v is not None}}
 
 
-def json_response(
-    body: Any,
-    status: int = 200,
-    headers: dict[str, str] | None = None,
-    background: BackgroundTask | None = None,
-) -> Response:
+def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     """A JSON response encoded with msgspec."""
-    return Response(_encode(body), status, headers, "application/json", background)
+    return Response(_encode(body), status, headers, "application/json")
 
 
 def _problem_response(p: Problem, headers: dict[str, str] | None = None) -> Response:
@@ -515,7 +509,6 @@ class GatewayASGI:
         self.starlette = starlette
         self.handlers = handlers
         self.state = starlette.state
-        self.routes = starlette.routes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] == "POST":

@@ -24,7 +24,7 @@ from trilho.serving.comparators import Comparator, parse_comparator
 from trilho.serving.context import as_shadow
 from trilho.serving.isolation import RemoteCall, ShadowProcess
 from trilho.serving.models import LoadedVersion, ModelProvider
-from trilho.serving.settings import GatewaySettings, shadow_in_child
+from trilho.serving.settings import GatewaySettings, shadow_in_child, usable_cores
 from trilho.serving.shadow_queue import ShadowQueue
 from trilho.serving.slo import SLOBook
 from trilho.store.routing import Deployment, RoutingTable
@@ -591,10 +591,6 @@ class Gateway:
         m.SHED.labels(model, version, variant, reason).inc()
 
     # --- shadow ----------------------------------------------------------------------------------------
-    async def mirror(self, job: ShadowJob) -> None:
-        """``offer_shadow`` as a coroutine (what the HTTP layer runs after the response is sent)."""
-        self.offer_shadow(job)
-
     def offer_shadow(self, job: ShadowJob) -> bool:
         """Queue a shadow copy; when the queue is full it is dropped and counted (never waits)."""
         if self._shadow_queue.put(job):
@@ -787,12 +783,11 @@ def _evict_hook(model: str):
 
 def _set_torch_threads(model_threads: int) -> None:
     """Keep torch from oversubscribing the cores the executor threads use (only if torch is loaded)."""
-    import os
     import sys
 
     torch = sys.modules.get("torch")
     if torch is None:
         return
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    cores = usable_cores()
     with contextlib.suppress(Exception):
         torch.set_num_threads(max(1, cores // max(1, min(model_threads, cores))))

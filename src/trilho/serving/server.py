@@ -67,14 +67,14 @@ def _uvicorn_config(app: Any, gs: GatewaySettings, **kw: Any) -> uvicorn.Config:
     )
 
 
-def _dedicated_process_tuning(switch_interval_s: float = 0.001) -> None:
+def _dedicated_process_tuning() -> None:
     """A serving process runs model threads next to the event loop: switch the GIL every 1 ms instead of
     5 ms so a model thread holding it delays request handling less. Tracing follows ``TRILHO_TRACING``."""
     import sys
 
     from trilho.obs import configure_tracing
 
-    sys.setswitchinterval(switch_interval_s)
+    sys.setswitchinterval(0.001)
     configure_tracing(service_name="trilho-gateway")
 
 
@@ -86,7 +86,7 @@ def serve(
     """Serve every deployment in the store until interrupted (``trilho serve``); ``evals_config``: online
     evaluation of LLM answers (``trilho.evals.online_gateway``)."""
     gs = replace(gateway_settings or GatewaySettings(), freeze_gc=True)
-    _dedicated_process_tuning(gs.gil_switch_interval_s)
+    _dedicated_process_tuning()
     from trilho.obs import get_logger
 
     get_logger("serving").info(

@@ -16,12 +16,16 @@ def _gateway_id() -> str:
 SHADOW_ISOLATION = ("auto", "process", "thread")
 
 
+def usable_cores() -> int:
+    """CPU cores this process may run on (its affinity where the OS tells, else the machine's count)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
 def shadow_in_child(isolation: str) -> bool:
     """Whether shadow versions get a child process: always for "process", for "auto" only with a core to
     spare (on 2 cores the child competes with the event loop and the load for CPU: a thread costs less)."""
     if isolation == "auto":
-        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-        return cores >= 4
+        return usable_cores() >= 4
     return isolation == "process"
 
 
@@ -52,7 +56,6 @@ class GatewaySettings:
     # Dedicated serving processes move everything alive after start-up (modules, models) out of the cyclic
     # garbage collector's sight (gc.freeze): a full collection walks only request garbage, no 100 ms pauses.
     freeze_gc: bool = False
-    gil_switch_interval_s: float = 0.001  # sys.setswitchinterval in a dedicated serving process
     gateway_id: str = field(default_factory=_gateway_id)
 
     def __post_init__(self) -> None:
