@@ -1,5 +1,5 @@
 """Load generators: ``wrk`` (closed loop, saturation throughput) and an open-loop constant-arrival-rate
-generator on raw asyncio sockets (keep-alive connections, a fixed schedule; wrk2-style)."""
+generator on raw asyncio protocols (keep-alive connections, a fixed schedule; wrk2-style)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import tempfile
 import time
+from collections import deque
 from pathlib import Path
 
 import numpy as np
@@ -65,49 +66,140 @@ def run_wrk(url: str, body: bytes, seconds: float, connections: int = 32) -> dic
     }
 
 
-async def _open_loop(host: str, port: int, request: bytes, rate: float, seconds: float, conns: int) -> dict:
-    clock = time.perf_counter  # loop.time() is millisecond-grained under uvloop
-    n = max(1, int(rate * seconds))
-    start = clock() + 0.2
-    hard_stop = start + seconds + 2.0  # a saturated server must not stretch the run: stop sending here
-    latencies = np.full(n, np.nan)
-    late = np.zeros(n)
-    statuses: dict[int, int] = {}
-    next_i = 0
+class _Conn(asyncio.Protocol):
+    """One keep-alive connection: sends a request when told, parses just enough of the answer (status and
+    Content-Length) to know when it is complete, then reports back. Protocol callbacks, no streams: the
+    generator shares the cores with the server, so its own cost per request is kept small."""
 
-    async def worker() -> None:
-        nonlocal next_i
-        reader, writer = await asyncio.open_connection(host, port)
-        try:
-            while next_i < n:
-                i = next_i
-                next_i += 1
-                due = start + i / rate
-                wait = due - clock()
-                if wait > 0:
-                    await asyncio.sleep(wait)
-                sent = clock()
-                if sent > hard_stop:
-                    return
-                writer.write(request)
-                head = await reader.readuntil(b"\r\n\r\n")
-                status = int(head[9:12])
-                length = int(re.search(rb"(?i)content-length:\s*(\d+)", head).group(1))
-                await reader.readexactly(length)
-                done = clock()
-                latencies[i] = done - sent
-                late[i] = sent - due
-                statuses[status] = statuses.get(status, 0) + 1
-        finally:
-            writer.close()
+    def __init__(self, gen: _OpenLoop) -> None:
+        self.gen = gen
+        self.transport: asyncio.Transport | None = None
+        self.buf = bytearray()
+        self.index = -1
+        self.sent = 0.0
 
-    t0 = clock()
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(asyncio.gather(*(worker() for _ in range(conns))), timeout=seconds + 4.0)
-    end = clock()
-    elapsed = min(end, hard_stop) - t0 - 0.2
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def send(self, index: int, now: float) -> None:
+        self.index, self.sent = index, now
+        self.transport.write(self.gen.request)
+
+    def data_received(self, data: bytes) -> None:
+        self.buf += data
+        end = self.buf.find(b"\r\n\r\n")
+        if end < 0:
+            return
+        head = bytes(self.buf[:end])
+        m = _LENGTH.search(head)
+        size = end + 4 + (int(m.group(1)) if m else 0)
+        if len(self.buf) < size:
+            return
+        del self.buf[:size]
+        self.gen.answered(self, int(head[9:12]))
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.gen.lost(self)
+
+
+_LENGTH = re.compile(rb"(?i)content-length:\s*(\d+)")
+
+
+class _OpenLoop:
+    """The schedule: request ``i`` is due at ``start + i / rate``; it goes out on an idle connection at its
+    due time, or as soon as one frees up (a late send, counted)."""
+
+    def __init__(self, request: bytes, rate: float, seconds: float) -> None:
+        self.clock = time.perf_counter  # loop.time() is millisecond-grained under uvloop
+        self.request, self.rate = request, rate
+        self.n = max(1, int(rate * seconds))
+        self.latencies = np.full(self.n, np.nan)
+        self.late = np.zeros(self.n)
+        self.statuses: dict[int, int] = {}
+        self.idle: list[_Conn] = []
+        self.backlog: deque[int] = deque()
+        self.outstanding = 0
+        self.finished = asyncio.get_running_loop().create_future()
+        self.start = self.hard_stop = 0.0
+        self.scheduled = False
+        self.conns: list[_Conn] = []
+
+    def due(self, i: int) -> float:
+        return self.start + i / self.rate
+
+    def dispatch(self, conn: _Conn, i: int) -> None:
+        now = self.clock()
+        if now > self.hard_stop:  # a saturated server must not stretch the run
+            self.idle.append(conn)
+            self._check_done()
+            return
+        self.late[i] = now - self.due(i)
+        self.outstanding += 1
+        conn.send(i, now)
+
+    def answered(self, conn: _Conn, status: int) -> None:
+        now = self.clock()
+        self.outstanding -= 1
+        self.latencies[conn.index] = now - conn.sent
+        self.statuses[status] = self.statuses.get(status, 0) + 1
+        if self.backlog:
+            self.dispatch(conn, self.backlog.popleft())
+        else:
+            self.idle.append(conn)
+        self._check_done()
+
+    def lost(self, conn: _Conn) -> None:
+        if conn in self.idle:
+            self.idle.remove(conn)
+        elif conn.index >= 0 and np.isnan(self.latencies[conn.index]):
+            self.outstanding -= 1
+            self._check_done()
+
+    def _check_done(self) -> None:
+        if self.scheduled and not self.backlog and not self.outstanding and not self.finished.done():
+            self.finished.set_result(None)
+
+    async def run(self, host: str, port: int, conns: int) -> None:
+        loop = asyncio.get_running_loop()
+        for _ in range(conns):
+            _, conn = await loop.create_connection(lambda: _Conn(self), host, port)
+            self.idle.append(conn)
+        self.conns = list(self.idle)
+        self.start = self.clock() + 0.2
+        self.hard_stop = self.start + (self.n / self.rate) + 2.0
+        for i in range(self.n):
+            wait = self.due(i) - self.clock()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            if self.idle:
+                self.dispatch(self.idle.pop(), i)
+            else:
+                self.backlog.append(i)
+        self.scheduled = True
+        self._check_done()
+        await self.finished
+
+    def close(self) -> None:
+        for conn in self.conns:
+            if conn.transport is not None:
+                conn.transport.close()
+
+
+async def _open_loop(
+    host: str, port: int, request: bytes, rate: float, seconds: float, conns: int, warmup_s: float
+) -> dict:
+    gen = _OpenLoop(request, rate, warmup_s + seconds)
+    try:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(gen.run(host, port, conns), timeout=warmup_s + seconds + 4.0)
+    finally:
+        gen.close()
+    end = gen.clock()
+    first = min(int(rate * warmup_s), gen.n - 1)  # requests due in the warm-up are sent, not counted
+    n, latencies, late = gen.n - first, gen.latencies[first:], gen.late[first:]
+    elapsed = min(end, gen.hard_stop) - gen.due(first)
     done_mask = ~np.isnan(latencies)
-    dues = start + np.arange(n) / rate
+    dues = gen.due(first) + np.arange(n) / rate
     # requests never answered count with the time they had waited when the run stopped (a lower bound)
     filled = np.where(done_mask, latencies, np.maximum(end - dues, 0.0)) * 1000
     return {
@@ -118,15 +210,26 @@ async def _open_loop(host: str, port: int, request: bytes, rate: float, seconds:
         "p999_ms": float(np.percentile(filled, 99.9)),
         "late_sends_pct": float((late[done_mask] > 0.002).mean() * 100) if done_mask.any() else 100.0,
         "unanswered_pct": float((~done_mask).mean() * 100),
-        "non_2xx": sum(v for k, v in statuses.items() if k >= 300),
+        "non_2xx": sum(v for k, v in gen.statuses.items() if k >= 300),
     }
 
 
 def run_open_loop(
-    url: str, path: str, body: bytes, rate: float, seconds: float, conns: int = 64, extra_headers: str = ""
+    url: str,
+    path: str,
+    body: bytes,
+    rate: float,
+    seconds: float,
+    conns: int = 64,
+    extra_headers: str = "",
+    warmup_s: float = 0.5,
 ) -> dict:
     """Constant arrival rate against ``url + path``; latency per request from send to last byte, plus the
-    share of sends that fell > 2 ms behind schedule (the generator's own backlog, reported, not hidden)."""
+    share of sends that fell > 2 ms behind schedule (the generator's own backlog, reported, not hidden).
+
+    The first ``warmup_s`` of the schedule runs at the same rate but is not counted (as wrk2 calibrates
+    before it records): fresh connections and the server's first requests on them make a start-up burst
+    of a few tens of milliseconds that would otherwise be most of a short run's p99."""
     host, port = url.split("//", 1)[1].split(":")
     request = (
         f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
@@ -138,4 +241,4 @@ def run_open_loop(
         runner = uvloop.run
     except ImportError:  # pragma: no cover
         runner = asyncio.run
-    return runner(_open_loop(host, int(port), request, rate, seconds, conns))
+    return runner(_open_loop(host, int(port), request, rate, seconds, conns, warmup_s))

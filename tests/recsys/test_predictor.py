@@ -96,8 +96,8 @@ def test_bad_requests_raise_recsys_error(pred, record, field):
     assert err.value.exit_code == 2
 
 
-@pytest.mark.parametrize("kind", ["hnsw", "fp16", "int8"])
-def test_faiss_indexes_pass_recall_parity(artifact, kind):
+@pytest.mark.parametrize("kind", ["bf16", "hnsw", "fp16", "int8"])
+def test_approximate_indexes_pass_recall_parity(artifact, kind):
     exact = RecsysPredictor(artifact, PredictorConfig(cache_size=0))
     approx = RecsysPredictor(artifact, PredictorConfig(index=kind, cache_size=0))
     assert approx.index_info["kind"] == kind and approx.index_info["recall_vs_exact"] >= 0.99

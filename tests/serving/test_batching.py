@@ -247,3 +247,19 @@ def test_an_executor_that_refuses_the_call_fails_its_callers_instead_of_hanging(
 
     results = run(main())
     assert [type(r) for r in results] == [RuntimeError, RuntimeError]
+
+
+def test_queue_waits_are_measured_below_a_millisecond_on_uvloop():
+    """uvloop's loop.time() ticks in whole milliseconds: the reported waits must not round to zero."""
+    waits: list[float] = []
+
+    async def main():
+        b = MicroBatcher(Recorder(delay=0.002), max_batch_size=4, on_batch=lambda n, w, d: waits.extend(w))
+        await asyncio.gather(*(b.submit([{"x": i}]) for i in range(12)))
+        for _ in range(5):  # lone requests: sent at the next tick, a wait of microseconds
+            await b.submit([{"x": 0}])
+
+    run_uvloop(main())
+    lone = waits[-5:]
+    assert all(0.0 < w < 0.001 for w in lone), lone  # positive, and far below the millisecond tick
+    assert max(waits[:12]) >= 0.001  # the queued ones waited for the 2 ms batches ahead of them

@@ -58,6 +58,7 @@ def test_bad_writes_change_nothing(store):
         ({"shadow_fraction": 1.5}, "shadow_fraction"),
         ({"deadline_ms": 0}, "deadline_ms"),
         ({"model": "a@1"}, "model"),
+        ({"batching": rt.BatchingConfig(max_concurrency=0)}, "batching"),
     ],
 )
 def test_invalid_deployments_name_the_field(kw, field):

@@ -202,3 +202,12 @@ def test_auto_isolation_takes_a_child_process_only_with_a_core_to_spare(monkeypa
     monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: set(range(cores)))
     assert shadow_in_child("auto") is expected
     assert shadow_in_child("process") and not shadow_in_child("thread")
+
+
+@pytest.mark.parametrize(("cores", "expected"), [(1, 1), (2, 1), (3, 2), (16, 2)])
+def test_batch_concurrency_is_chosen_by_cores_unless_configured(monkeypatch, cores, expected):
+    from trilho.serving.settings import batch_concurrency
+
+    monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: set(range(cores)))
+    assert batch_concurrency(None) == expected
+    assert batch_concurrency(3) == 3

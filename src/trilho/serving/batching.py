@@ -39,7 +39,8 @@ class BatchError(ServingError):
 class _Item:
     records: Sequence[Any]
     future: asyncio.Future
-    enqueued: float
+    enqueued: float  # loop.time(): timers and deadlines (uvloop's clock ticks in whole milliseconds)
+    queued_at: float  # time.perf_counter(): the queue wait reported to on_batch (sub-millisecond waits)
     deadline: float | None = None
     extra: dict = field(default_factory=dict)
 
@@ -96,7 +97,7 @@ class MicroBatcher:
         loop = self._loop or asyncio.get_running_loop()
         self._loop = loop
         fut = loop.create_future()
-        self._pending.append(_Item(records, fut, loop.time(), deadline))
+        self._pending.append(_Item(records, fut, loop.time(), time.perf_counter(), deadline))
         self._pending_records += n
         self._maybe_flush()
         return await fut
@@ -172,7 +173,8 @@ class MicroBatcher:
         records: list[Any] = []
         for it in items:
             records.extend(it.records)
-        waits = [now - it.enqueued for it in items]
+        sent = time.perf_counter()
+        waits = [sent - it.queued_at for it in items]
         try:
             fut = loop.run_in_executor(self.executor, _timed_call, self.call, records)
         except Exception as exc:  # the executor refused the call: its callers fail now, never hang

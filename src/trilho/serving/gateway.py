@@ -24,7 +24,7 @@ from trilho.serving.comparators import Comparator, parse_comparator
 from trilho.serving.context import as_shadow
 from trilho.serving.isolation import RemoteCall, ShadowProcess
 from trilho.serving.models import LoadedVersion, ModelProvider
-from trilho.serving.settings import GatewaySettings, shadow_in_child, usable_cores
+from trilho.serving.settings import GatewaySettings, batch_concurrency, shadow_in_child, usable_cores
 from trilho.serving.shadow_queue import ShadowQueue
 from trilho.serving.slo import SLOBook
 from trilho.store.routing import Deployment, RoutingTable
@@ -102,7 +102,7 @@ class VersionRuntime:
         self.batcher.max_batch_size = b.max_batch_size if b.enabled else 1
         self.batcher.max_wait_s = b.max_wait_ms / 1000.0 if b.enabled else 0.0
         self.batcher.max_queue = b.max_queue
-        self.batcher.concurrency = 1 if shadow else b.max_concurrency
+        self.batcher.concurrency = 1 if shadow else batch_concurrency(b.max_concurrency)
         self.breaker.threshold = deployment.breaker.failures
         self.breaker.reset_after_s = deployment.breaker.reset_after_s
         self.role = role

@@ -21,6 +21,14 @@ def usable_cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
+def batch_concurrency(configured: int | None) -> int:
+    """Batches of one version in flight at once: as configured, else 2 with ≥ 3 cores and 1 below — on 2 cores
+    a second model thread competes with the event loop and adds tail latency (measured: bench-serving)."""
+    if configured is not None:
+        return configured
+    return 2 if usable_cores() >= 3 else 1
+
+
 def shadow_in_child(isolation: str) -> bool:
     """Whether shadow versions get a child process: always for "process", for "auto" only with a core to
     spare (on 2 cores the child competes with the event loop and the load for CPU: a thread costs less)."""

@@ -49,7 +49,9 @@ class BatchingConfig:
     max_batch_size: int = 32
     max_wait_ms: float = 2.0
     max_queue: int = 2048  # requests waiting beyond this are shed with 503
-    max_concurrency: int = 2  # batches of one version in flight at once (the timer matters while one runs)
+    # batches of one version in flight at once (the timer matters while one runs); None: the gateway picks —
+    # 2 with ≥ 3 cores, 1 on smaller machines, where a second model thread competes with the event loop
+    max_concurrency: int | None = None
 
 
 @dataclass(frozen=True)
@@ -261,9 +263,15 @@ def validate_deployment(d: Deployment) -> None:
             f"kill mode {d.kill!r} is not one of {KILL_MODES}", "use off, candidates or all", "kill", d.kill
         )
     b = d.batching
-    if b.max_batch_size < 1 or b.max_wait_ms < 0 or b.max_queue < 1 or b.max_concurrency < 1:
+    if (
+        b.max_batch_size < 1
+        or b.max_wait_ms < 0
+        or b.max_queue < 1
+        or (b.max_concurrency is not None and b.max_concurrency < 1)
+    ):
         raise _bad(
-            "batching needs max_batch_size ≥ 1, max_wait_ms ≥ 0, max_queue ≥ 1, max_concurrency ≥ 1",
+            "batching needs max_batch_size ≥ 1, max_wait_ms ≥ 0, max_queue ≥ 1, max_concurrency ≥ 1 "
+            "(or null: chosen by the gateway)",
             "fix the batching block",
             "batching",
             asdict(d.batching),
