@@ -253,7 +253,7 @@ def main(argv: list[str]) -> int:
     reps, sat_s, ol_s = (1, 2.0, 1.5) if quick else (3, 5.0, 3.0)
     # the half-saturation point carries the latency target: more runs there, because one stall of the shared
     # machine (tens of ms, on any server) decides a single run's p99
-    half_reps = 1 if quick else 7
+    half_reps = 1 if quick else 11
     fractions = [0.5] if quick else [0.25, 0.5, 0.75]
     body = json.dumps({"instances": [example(0)]}).encode()
     notes: dict[str, str] = {}
