@@ -30,6 +30,13 @@ def ensure_wrk() -> str | None:
 
 
 _UNITS = {"us": 1e-3, "ms": 1.0, "s": 1000.0}
+_PIN: list[str] = []  # a `taskset -c CPUS` prefix for the generators' processes (see pin_generators)
+
+
+def pin_generators(cpus: str | None) -> None:
+    """Run wrk and the C generator on ``cpus`` only (``taskset -c``), e.g. "1" while the servers keep "0";
+    ``None`` lets them run anywhere."""
+    _PIN[:] = ["taskset", "-c", cpus] if cpus and shutil.which("taskset") else []
 
 
 def _ms(text: str) -> float:
@@ -47,7 +54,8 @@ def run_wrk(url: str, body: bytes, seconds: float, connections: int = 32) -> dic
         f.write(f"wrk.body = [[{body.decode()}]]\n")
         script = f.name
     proc = subprocess.run(
-        [wrk, "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--latency", "-s", script, url],
+        [*_PIN, wrk, "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--latency", "-s", script]
+        + [url],
         capture_output=True,
         text=True,
         timeout=seconds + 60,
@@ -252,7 +260,8 @@ def _native_open_loop(
     with tempfile.TemporaryDirectory(prefix="trilho-openloop-") as tmp:
         req, out = Path(tmp) / "request", Path(tmp) / "out"
         req.write_bytes(request)
-        argv = [str(binary), host, str(port), repr(rate), repr(seconds), str(conns), str(req), str(out)]
+        argv = [*_PIN, str(binary), host, str(port), repr(rate), repr(seconds), str(conns)]
+        argv += [str(req), str(out)]
         proc = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 30)
         if proc.returncode != 0:
             raise RuntimeError(f"openloop failed ({proc.returncode}): {proc.stderr.strip()}")
