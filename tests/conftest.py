@@ -77,6 +77,18 @@ def store(request, tmp_path):
 
 
 @pytest.fixture
+def sqlite_store(tmp_path):
+    """A migrated SQLite store (the embedded default), for tests whose SQL the two-backend ``store`` tests
+    already cover."""
+    from trilho.store import Store
+
+    s = Store(f"sqlite:///{tmp_path / 'trilho.db'}")
+    s.migrate()
+    yield s
+    s.dispose()
+
+
+@pytest.fixture
 def home(tmp_path, monkeypatch):
     """An isolated TRILHO_HOME for CLI tests."""
     h = tmp_path / "home"

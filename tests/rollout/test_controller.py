@@ -49,8 +49,8 @@ def setup(store):
 
 
 @pytest.fixture
-def setup_lite(lite):
-    return _setup(lite)
+def setup_lite(sqlite_store):
+    return _setup(sqlite_store)
 
 
 def test_good_candidate_is_promoted_through_every_step(setup, store):
@@ -134,8 +134,8 @@ def test_restart_mid_step_resumes_without_double_stepping(setup, store):
     assert ctl2.service.verify_audit().ok
 
 
-def test_lease_lets_one_controller_act(setup_lite, lite):
-    setup, store = setup_lite, lite
+def test_lease_lets_one_controller_act(setup_lite, sqlite_store):
+    setup, store = setup_lite, sqlite_store
     ctl, traffic, clock = setup
     other = Controller(store, clock=clock, gates=skip_gates("t", "t"), holder="c2", lease_ttl=15)
     assert ctl.tick().leader is True
@@ -157,8 +157,8 @@ class _Hook(BaseHTTPRequestHandler):
         pass
 
 
-def test_runbook_webhook_and_fallback_on_rollback(lite):
-    store = lite
+def test_runbook_webhook_and_fallback_on_rollback(sqlite_store):
+    store = sqlite_store
     server = HTTPServer(("127.0.0.1", 0), _Hook)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -185,9 +185,9 @@ def test_runbook_webhook_and_fallback_on_rollback(lite):
     assert "very-secret-token" not in history and "127.0.0.1" in history
 
 
-def test_python_api_for_the_demo(lite):
+def test_python_api_for_the_demo(sqlite_store):
     """`run_rollout`: start, run the loop on a manual clock, get the timeline and the time to recover."""
-    store = lite
+    store = sqlite_store
     from trilho.rollout import run_rollout
 
     set_deployment(store, Deployment("iris", routes=(Route("1"),)))
@@ -235,8 +235,8 @@ class _Prom(BaseHTTPRequestHandler):
         pass
 
 
-def test_user_metric_from_prometheus_rolls_back(lite):
-    store = lite
+def test_user_metric_from_prometheus_rolls_back(sqlite_store):
+    store = sqlite_store
     server = HTTPServer(("127.0.0.1", 0), _Prom)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
@@ -267,8 +267,8 @@ def test_user_metric_from_prometheus_rolls_back(lite):
     assert "ctr mean 0.02 is below 0.05" in ctl.service.history("iris")[-1]["reason"]
 
 
-def test_prometheus_down_is_an_error_then_the_fail_safe(lite):
-    store = lite
+def test_prometheus_down_is_an_error_then_the_fail_safe(sqlite_store):
+    store = sqlite_store
     plan = {
         **PLAN,
         "steps": PLAN["steps"][1:2],
@@ -296,9 +296,9 @@ def test_prometheus_down_is_an_error_then_the_fail_safe(lite):
     assert not any(e["action"] == "advance" for e in history)
 
 
-def test_kill_switch_works_when_metrics_are_gone(setup_lite, lite):
+def test_kill_switch_works_when_metrics_are_gone(setup_lite, sqlite_store):
     """Analysis and metrics down (the aggregates table is gone): the kill switch still flips."""
-    setup, store = setup_lite, lite
+    setup, store = setup_lite, sqlite_store
     from sqlalchemy import text
 
     ctl, traffic, clock = setup
@@ -312,8 +312,8 @@ def test_kill_switch_works_when_metrics_are_gone(setup_lite, lite):
     assert [r.version for r in dep.routes] == ["1"]
 
 
-def test_runbook_rollback_on_missing_metrics_with_hold_policy(lite):
-    store = lite
+def test_runbook_rollback_on_missing_metrics_with_hold_policy(sqlite_store):
+    store = sqlite_store
     plan = {
         **PLAN,
         "missing_metrics": {"intervals": 2, "action": "hold"},
@@ -329,9 +329,9 @@ def test_runbook_rollback_on_missing_metrics_with_hold_policy(lite):
     assert ctl.service.latest("iris").state.phase is Phase.ROLLED_BACK
 
 
-def test_embedded_controller_thread(lite):
+def test_embedded_controller_thread(sqlite_store):
     """`start_in_thread` (how `trilho serve` can embed the loop) acts in the background and stops cleanly."""
-    store = lite
+    store = sqlite_store
     import time
 
     set_deployment(store, Deployment("iris", routes=(Route("1"),)))

@@ -46,10 +46,10 @@ def rollout(store, online, plan=PLAN, seconds=600):
     return ctl, ctl.service.latest("copilot"), ctl.service.history("copilot")
 
 
-def test_canary_with_a_lower_online_judge_score_is_rolled_back(lite):
-    ctl, ro, history = rollout(lite, {"1": (0.85, 0.01), "2": (0.60, 0.01)})
+def test_canary_with_a_lower_online_judge_score_is_rolled_back(sqlite_store):
+    ctl, ro, history = rollout(sqlite_store, {"1": (0.85, 0.01), "2": (0.60, 0.01)})
     assert ro.state.phase is Phase.ROLLED_BACK
-    assert [r.version for r in get_deployment(lite, "copilot").routes] == ["1"]
+    assert [r.version for r in get_deployment(sqlite_store, "copilot").routes] == ["1"]
     entry = [e for e in history if e["action"] == "rollback"][-1]
     assert "online:judge_score" in entry["reason"]
     check = {c["name"]: c for c in entry["evidence"]["decision"]["checks"]}["online:judge_score"]
@@ -58,23 +58,23 @@ def test_canary_with_a_lower_online_judge_score_is_rolled_back(lite):
     assert ctl.service.verify_audit().ok
 
 
-def test_canary_with_more_guardrail_violations_is_rolled_back(lite):
-    _, ro, history = rollout(lite, {"1": (0.85, 0.005), "2": (0.85, 0.05)})
+def test_canary_with_more_guardrail_violations_is_rolled_back(sqlite_store):
+    _, ro, history = rollout(sqlite_store, {"1": (0.85, 0.005), "2": (0.85, 0.05)})
     assert ro.state.phase is Phase.ROLLED_BACK
     reason = [e for e in history if e["action"] == "rollback"][-1]["reason"]
     assert "online:violations" in reason and "judge_score" not in reason
 
 
-def test_equal_online_scores_are_promoted_with_the_checks_as_evidence(lite):
-    _, ro, history = rollout(lite, {"1": (0.85, 0.01), "2": (0.85, 0.01)})
+def test_equal_online_scores_are_promoted_with_the_checks_as_evidence(sqlite_store):
+    _, ro, history = rollout(sqlite_store, {"1": (0.85, 0.01), "2": (0.85, 0.01)})
     assert ro.state.phase is Phase.PROMOTED, [e["reason"] for e in history]
     checks = [e for e in history if e["action"] == "advance"][0]["evidence"]["decision"]["checks"]
     statuses = {c["name"]: c["status"] for c in checks}
     assert statuses["online:judge_score"] == "pass" and statuses["online:violations"] == "pass"
 
 
-def test_no_online_windows_never_pass(lite):
-    _, ro, history = rollout(lite, None, seconds=900)
+def test_no_online_windows_never_pass(sqlite_store):
+    _, ro, history = rollout(sqlite_store, None, seconds=900)
     assert ro.state.phase is not Phase.PROMOTED
     assert not any(e["action"] == "advance" for e in history)
     assert "online:judge_score" in history[-1]["reason"]

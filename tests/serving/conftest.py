@@ -83,17 +83,6 @@ def register_versions(registry, tmp_path: Path, name: str = "scorer") -> None:
 
 
 @pytest.fixture
-def sqlite_store(tmp_path):
-    """A migrated SQLite store (the embedded default) for HTTP tests."""
-    from trilho.store import Store
-
-    s = Store(f"sqlite:///{tmp_path / 'trilho.db'}")
-    s.migrate()
-    yield s
-    s.dispose()
-
-
-@pytest.fixture
 def registered(sqlite_store, tmp_path):
     """(store, artifacts root) with versions 1..5 of ``scorer`` registered."""
     from trilho.registry import Registry

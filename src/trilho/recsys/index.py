@@ -59,9 +59,8 @@ class Bf16Index:
 
     kind = "bf16"
 
-    def __init__(self, items: np.ndarray, exact: ExactIndex, *, rerank: int = 4):
-        self.exact, self.n_items, self.rerank = exact, int(items.shape[0]), rerank
-        self.items = exact.items
+    def __init__(self, exact: ExactIndex, *, rerank: int = 4):
+        self.items, self.n_items, self.rerank = exact.items, exact.n_items, rerank
         self.items_bf16 = torch.from_numpy(self.items).to(torch.bfloat16)
 
     def search(self, queries: np.ndarray, k: int, mask_pos: np.ndarray, mask_items: np.ndarray):
@@ -163,7 +162,7 @@ class FaissIndex:
 
 def _approximate(kind: str, items: np.ndarray, exact: ExactIndex, **faiss_kw) -> Bf16Index | FaissIndex:
     if kind == "bf16":
-        return Bf16Index(items, exact)
+        return Bf16Index(exact)
     return FaissIndex(kind, items, exact, **faiss_kw)
 
 

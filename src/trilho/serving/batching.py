@@ -17,7 +17,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from trilho.errors import ServingError
@@ -42,7 +42,6 @@ class _Item:
     enqueued: float  # loop.time(): timers and deadlines (uvloop's clock ticks in whole milliseconds)
     queued_at: float  # time.perf_counter(): the queue wait reported to on_batch (sub-millisecond waits)
     deadline: float | None = None
-    extra: dict = field(default_factory=dict)
 
 
 BatchHook = Callable[

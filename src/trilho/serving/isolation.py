@@ -46,7 +46,9 @@ def _init_child(spec: RegistrySpec, parent: int) -> None:
     import sys
     import threading
 
-    sys.setswitchinterval(0.001)
+    from trilho.serving.settings import GIL_SWITCH_INTERVAL_S
+
+    sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
     threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True, name="parent-watch").start()
     _provider = spec.provider()
     gc.freeze()

@@ -67,19 +67,13 @@ def _uvicorn_config(app: Any, gs: GatewaySettings, **kw: Any) -> uvicorn.Config:
     )
 
 
-# How long a thread waiting for the GIL lets the holder run before asking for it (CPython's default: 5 ms).
-# A batch handed to the model thread while the event loop is busy waits up to this long to start: at 3,570
-# req/s (half of saturation) over 21 interleaved runs the gateway's p99 was +0.94 ms over a bare endpoint with
-# 1 ms and +0.47 ms with 0.2 ms (the forced switches cost a few µs each).
-GIL_SWITCH_INTERVAL_S = 0.0002
-
-
 def _dedicated_process_tuning() -> None:
     """A serving process runs model threads next to the event loop: switch the GIL every 0.2 ms so neither
     waits long for the other. Tracing follows ``TRILHO_TRACING``."""
     import sys
 
     from trilho.obs import configure_tracing
+    from trilho.serving.settings import GIL_SWITCH_INTERVAL_S
 
     sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
     configure_tracing(service_name="trilho-gateway")
