@@ -1,5 +1,6 @@
-"""Shadow versions run in a child process by default (no GIL shared with live requests), with the shadow
-flag set; a child that dies is replaced and live traffic never notices; "thread" keeps them in-process."""
+"""Shadow versions run in a child process at background CPU priority by default (no GIL and no CPU time taken
+from live requests), with the shadow flag set; a child that dies or hangs is replaced and live traffic never
+notices; "thread" keeps them in-process. Live model threads yield to the event loop (SCHED_BATCH)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from trilho.store.routing import Deployment, Route
 
 PROBE = textwrap.dedent("""
     import os
+    import time
     from trilho.serving.context import is_shadow_call
 
     LOG = {log!r}
@@ -27,6 +29,8 @@ PROBE = textwrap.dedent("""
     def predict(records):
         if any(r['x1'] == -999 for r in records) and is_shadow_call():
             os._exit(3)  # a crash in native code, as far as the gateway can tell
+        if any(r['x1'] == -777 for r in records) and is_shadow_call():
+            time.sleep(3600)  # a hung shadow model
         with open(LOG, 'a') as f:
             f.write(f"{{os.getpid()}} {{is_shadow_call()}}\\n")
         return [{{'y': 2.0 * r['x1'] + r['x2']}} for r in records]
@@ -141,13 +145,13 @@ def test_shadows_fall_back_to_a_thread_when_no_child_process_can_start(
         raise RuntimeError("An attempt has been made to start a new process before bootstrapping")
 
     root, log = _register(sqlite_store, tmp_path)
+    monkeypatch.setattr(isolation.multiprocessing.context.SpawnProcess, "start", refuse)
     gw = start_gateway(sqlite_store, root, shadow_isolation="process")
-    monkeypatch.setattr(isolation.ProcessPoolExecutor, "submit", refuse)
     compared = _compared(gw.url)
     r = httpx.post(f"{gw.url}/v1/models/scorer:predict", json={"instances": [{"x1": 1.0, "x2": 1.0}]})
     assert r.status_code == 200
     assert _wait(lambda: _compared(gw.url) >= compared + 1)
-    assert gw.gateway.shadow_executor.in_process
+    assert gw.gateway.shadow_runner.in_process
     assert (str(os.getpid()), "True") in _calls(log)  # the shadow ran here, flagged as a shadow call
 
 
@@ -202,6 +206,50 @@ def test_auto_isolation_takes_a_child_process_only_with_a_core_to_spare(monkeypa
     monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: set(range(cores)))
     assert shadow_in_child("auto") is expected
     assert shadow_in_child("process") and not shadow_in_child("thread")
+
+
+def test_the_shadow_child_runs_at_background_priority(sqlite_store, tmp_path, start_gateway):
+    root, _log = _register(sqlite_store, tmp_path)
+    gw = start_gateway(sqlite_store, root, shadow_isolation="process")
+    child = gw.gateway.shadow_runner.pid  # started by the shadow version's warm-up
+    assert child is not None and child != os.getpid()
+    if hasattr(os, "SCHED_IDLE"):
+        assert os.sched_getscheduler(child) == os.SCHED_IDLE
+
+
+def test_model_threads_yield_to_the_event_loop(sqlite_store, tmp_path, start_gateway):
+    root, _log = _register(sqlite_store, tmp_path)
+    gw = start_gateway(sqlite_store, root, shadow_isolation="thread")
+    compared = _compared(gw.url)
+    r = httpx.post(f"{gw.url}/v1/models/scorer:predict", json={"instances": [{"x1": 1.0, "x2": 1.0}]})
+    assert r.status_code == 200
+    assert _wait(lambda: _compared(gw.url) >= compared + 1)
+    live, shadow = gw.gateway.executor._threads, gw.gateway.shadow_runner.pool._threads
+    threads = [t for t in (*live, *shadow) if t.native_id]
+    assert live and shadow
+    if hasattr(os, "SCHED_BATCH"):
+        assert {os.sched_getscheduler(t.native_id) for t in threads} == {os.SCHED_BATCH}
+
+
+def test_a_hung_shadow_child_is_replaced_after_the_shadow_timeout(sqlite_store, tmp_path, start_gateway):
+    root, log = _register(sqlite_store, tmp_path)
+    gw = start_gateway(
+        sqlite_store, root, shadow_linger_ms=0.0, shadow_timeout_s=1.5, shadow_isolation="process"
+    )
+    url = f"{gw.url}/v1/models/scorer:predict"
+    first = gw.gateway.shadow_runner.pid
+    compared, errors = _compared(gw.url), _errors(gw.url)
+    hang = httpx.post(url, json={"instances": [{"x1": -777.0, "x2": 1.0}]})
+    assert hang.status_code == 200 and hang.json() == {"predictions": [{"y": -1553.0}]}
+    assert _wait(lambda: _errors(gw.url) >= errors + 1, timeout=15)
+    assert httpx.post(url, json={"instances": [{"x1": 2.0, "x2": 1.0}]}).status_code == 200
+    assert _wait(lambda: _compared(gw.url) >= compared + 1, timeout=30)
+    assert gw.gateway.shadow_runner.pid not in (None, first)
+
+
+def test_an_unknown_model_thread_policy_is_a_config_error():
+    with pytest.raises(ConfigError, match="model_thread_sched"):
+        GatewaySettings(model_thread_sched="realtime")
 
 
 @pytest.mark.parametrize(("cores", "expected"), [(1, 1), (2, 1), (3, 2), (16, 2)])

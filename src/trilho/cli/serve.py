@@ -32,10 +32,19 @@ def serve(
         str,
         typer.Option(
             "--shadow-isolation",
-            help="Where shadow versions run: 'process' (a child process: no GIL shared with live requests), "
-            "'thread' (a thread of this process) or 'auto' (process with >= 4 cores, else thread).",
+            help="Where shadow versions and comparisons run: 'process' (a child process at background CPU "
+            "priority: no GIL or CPU time taken from live requests), 'thread' (a thread of this process) or "
+            "'auto' (process with >= 4 cores, else thread).",
         ),
     ] = "auto",
+    model_thread_sched: Annotated[
+        str,
+        typer.Option(
+            "--model-thread-sched",
+            help="'batch' (default; Linux SCHED_BATCH: a waking model thread does not preempt the event "
+            "loop) or 'normal'.",
+        ),
+    ] = "batch",
     evals: Annotated[
         str | None,
         typer.Option(
@@ -59,6 +68,7 @@ def serve(
                 workers=workers,
                 max_body_bytes=max_body_bytes,
                 shadow_isolation=shadow_isolation,
+                model_thread_sched=model_thread_sched,
             ),
             evals,
         )

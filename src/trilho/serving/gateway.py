@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import random
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -21,10 +22,16 @@ from trilho.serving.batching import DeadlineExceeded, MicroBatcher, QueueFull
 from trilho.serving.breaker import OPEN, CircuitBreaker
 from trilho.serving.cache import ResponseCache, input_key
 from trilho.serving.comparators import Comparator, parse_comparator
-from trilho.serving.context import as_shadow
-from trilho.serving.isolation import RemoteCall, ShadowProcess
+from trilho.serving.isolation import ShadowChild, ShadowRunner, ShadowThreads
 from trilho.serving.models import LoadedVersion, ModelProvider
-from trilho.serving.settings import GatewaySettings, batch_concurrency, shadow_in_child, usable_cores
+from trilho.serving.settings import (
+    GatewaySettings,
+    batch_concurrency,
+    model_thread_policy,
+    shadow_in_child,
+    usable_cores,
+)
+from trilho.serving.shadow_compare import ShadowBatch, ShadowOutcome
 from trilho.serving.shadow_queue import ShadowQueue
 from trilho.serving.slo import SLOBook
 from trilho.store.routing import Deployment, RoutingTable
@@ -89,20 +96,17 @@ class VersionRuntime:
     def configure(self, role: str, deployment: Deployment) -> None:
         """Apply a (new) role and the deployment's batching/breaker settings."""
         b = deployment.batching
-        shadow = role == "shadow"
-        if self.batcher is None or (self.role == "shadow") != shadow:
-            if not shadow:
-                call = self.loaded.predict
-            elif self.gateway.shadow_in_process:
-                call = RemoteCall(self.model, self.version)
-            else:
-                call = as_shadow(self.loaded.predict)
-            executor = self.gateway.shadow_executor if shadow else self.gateway.executor
-            self.batcher = MicroBatcher(call, executor=executor, on_batch=self._on_batch)
-        self.batcher.max_batch_size = b.max_batch_size if b.enabled else 1
-        self.batcher.max_wait_s = b.max_wait_ms / 1000.0 if b.enabled else 0.0
-        self.batcher.max_queue = b.max_queue
-        self.batcher.concurrency = 1 if shadow else batch_concurrency(b.max_concurrency)
+        if role == "shadow":
+            self.batcher = None  # shadow steps go to the gateway's shadow runner, in bulk
+        else:
+            if self.batcher is None:
+                self.batcher = MicroBatcher(
+                    self.loaded.predict, executor=self.gateway.executor, on_batch=self._on_batch
+                )
+            self.batcher.max_batch_size = b.max_batch_size if b.enabled else 1
+            self.batcher.max_wait_s = b.max_wait_ms / 1000.0 if b.enabled else 0.0
+            self.batcher.max_queue = b.max_queue
+            self.batcher.concurrency = batch_concurrency(b.max_concurrency)
         self.breaker.threshold = deployment.breaker.failures
         self.breaker.reset_after_s = deployment.breaker.reset_after_s
         self.role = role
@@ -182,14 +186,17 @@ class Gateway:
         self.table_applied = False
         self.store_ok = store is not None
         self.aggregator = WindowAggregator(self.settings.gateway_id)
-        self.executor = ThreadPoolExecutor(self.settings.model_threads, thread_name_prefix="trilho-model")
+        policy = model_thread_policy(self.settings.model_thread_sched)
+        self.executor = ThreadPoolExecutor(
+            self.settings.model_threads, thread_name_prefix="trilho-model", initializer=policy
+        )
         spec = getattr(provider, "spec", None)
         self.shadow_in_process = shadow_in_child(self.settings.shadow_isolation) and callable(spec)
-        threads = ThreadPoolExecutor(self.settings.shadow_threads, thread_name_prefix="trilho-shadow")
-        if self.shadow_in_process:  # the child starts with the first shadow call
-            self.shadow_executor = ShadowProcess(spec(), threads, self._local_shadow_call)
-        else:
-            self.shadow_executor = threads
+        timeout = self.settings.shadow_timeout_s
+        threads = ShadowThreads(self.settings.shadow_threads, self._shadow_call, timeout, policy)
+        self.shadow_runner: ShadowRunner = (
+            ShadowChild(spec(), threads, timeout) if self.shadow_in_process else threads
+        )
         self._loaded: dict[tuple[str, str], LoadedVersion] = {}
         self._runtimes: dict[tuple[str, str], VersionRuntime] = {}
         self._load_errors: dict[str, str] = {}
@@ -206,9 +213,9 @@ class Gateway:
         self.evals = evals  # online evaluation of LLM answers (trilho.evals.online_gateway.GatewayEvals)
         self.slo = SLOBook()  # latency SLOs declared on deployments: burn rates and alerts
 
-    def _local_shadow_call(self, model: str, version: str):
-        """The in-process shadow call of a loaded version (when no child process can run it)."""
-        return as_shadow(self._loaded[(model, version)].predict)
+    def _shadow_call(self, model: str, version: str) -> Callable[[list[Any]], Any]:
+        """A loaded shadow version's batch call in this process (the thread runner's)."""
+        return self._loaded[(model, version)].predict
 
     # --- lifecycle -------------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -241,7 +248,7 @@ class Gateway:
             with contextlib.suppress(Exception):
                 await self.evals.close(self.store)
         self.executor.shutdown(wait=False, cancel_futures=True)
-        self.shadow_executor.shutdown(wait=False, cancel_futures=True)
+        await self.shadow_runner.close()
 
     @property
     def ready(self) -> bool:
@@ -339,7 +346,11 @@ class Gateway:
         try:
             if records:
                 inputs = [vr.loaded.validate_input(r) if vr.loaded.validate_input else r for r in records]
-                outputs = await asyncio.wait_for(vr.batcher.submit(inputs), timeout=60)
+                if vr.batcher is None:  # a shadow: warmed where its shadow steps will run
+                    call = self.shadow_runner.predict(vr.model, vr.version, inputs)
+                else:
+                    call = vr.batcher.submit(inputs)
+                outputs = await asyncio.wait_for(call, timeout=60)
                 if vr.loaded.validate_output:
                     for out in outputs:
                         vr.loaded.validate_output(out)
@@ -641,82 +652,52 @@ class Gateway:
             return
         records = [r for job in jobs for r in job.records]
         primary = [o for job in jobs for o in job.primary_outputs]
+        requests = tuple((job.primary_version, len(job.records)) for job in jobs)
+        specs = tuple(spec for spec, _ in mr.comparators)
+        b = mr.deployment.batching
         for svr in mr.shadows:
             if not svr.ready or not svr.loaded.accepts_shadow:
                 continue
-            start = time.perf_counter()
-            size = max(1, svr.batcher.max_batch_size)
-            chunks = [records[i : i + size] for i in range(0, len(records), size)]
-            try:
-                async with asyncio.timeout(self.settings.shadow_timeout_s):
-                    if len(chunks) == 1:
-                        parts = [await svr.batcher.submit(chunks[0])]
-                    else:
-                        parts = await asyncio.gather(*(svr.batcher.submit(c) for c in chunks))
-                outputs = [o for part in parts for o in part]
-                if len(outputs) != len(primary):
-                    raise ServingError("shadow returned a different number of outputs")
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                seconds = time.perf_counter() - start
-                m.SHADOW_ERRORS.labels(*svr.labels).inc(len(jobs))
-                for job in jobs:
-                    for spec, _ in mr.comparators:
-                        self.aggregator.record_shadow(
-                            model, job.primary_version, svr.version, spec, error=True, seconds=seconds
-                        )
-                continue
-            seconds = time.perf_counter() - start
-            m.SHADOW_DURATION.labels(*svr.labels).observe(seconds)
-            self._compare(mr, svr, jobs, primary, outputs, seconds)
+            batch = ShadowBatch(
+                model, svr.version, specs, requests, records, primary, b.max_batch_size if b.enabled else 1
+            )
+            self._record_outcome(mr, svr, jobs, await self.shadow_runner.step(batch))
 
-    def _compare(
-        self,
-        mr: ModelRuntime,
-        svr: VersionRuntime,
-        jobs: list[ShadowJob],
-        primary: list[dict[str, Any]],
-        outputs: list[dict[str, Any]],
-        seconds: float,
+    def _record_outcome(
+        self, mr: ModelRuntime, svr: VersionRuntime, jobs: list[ShadowJob], outcome: ShadowOutcome
     ) -> None:
-        """Pair outputs by request (jobs are in order), compare, and record per (primary, comparator)."""
-        for spec, compare in mr.comparators:
-            totals: dict[str, list[float]] = {}
-            offset = 0
+        """Export a shadow step's tallies (or its error, once per request) as metrics and window rows."""
+        if outcome.error is not None:
+            m.SHADOW_ERRORS.labels(*svr.labels).inc(len(jobs))
+            log.debug("shadow step failed", model=mr.name, version=svr.version, error=outcome.error)
             for job in jobs:
-                n = len(job.records)
-                results = [
-                    compare(p, s)
-                    for p, s in zip(primary[offset : offset + n], outputs[offset : offset + n], strict=True)
-                ]
-                offset += n
-                t = totals.setdefault(job.primary_version, [0, 0, 0.0, 0])
-                t[0] += n
-                t[1] += sum(r.agreed for r in results)
-                t[2] += sum(r.score for r in results)
-                t[3] += 1
-            for primary_version, (n, agreed, score, _jobs) in totals.items():
-                self.aggregator.record_shadow(
-                    mr.name,
-                    primary_version,
-                    svr.version,
-                    spec,
-                    compared=int(n),
-                    agreed=int(agreed),
-                    score_sum=score,
-                    seconds=seconds,
-                )
-                key = (mr.name, svr.version, primary_version, spec)
-                running = self._agreement.setdefault(key, [0, 0])
-                running[0] += int(n)
-                running[1] += int(agreed)
-                lab = (mr.name, svr.version, "shadow", primary_version, spec)
-                if agreed:
-                    m.SHADOW_COMPARED.labels(*lab, "true").inc(agreed)
-                if n - agreed:
-                    m.SHADOW_COMPARED.labels(*lab, "false").inc(n - agreed)
-                m.SHADOW_AGREEMENT.labels(*lab).set(running[1] / running[0])
+                for spec, _ in mr.comparators:
+                    self.aggregator.record_shadow(
+                        mr.name, job.primary_version, svr.version, spec, error=True, seconds=outcome.seconds
+                    )
+            return
+        m.SHADOW_DURATION.labels(*svr.labels).observe(outcome.seconds)
+        for t in outcome.tallies:
+            self.aggregator.record_shadow(
+                mr.name,
+                t.primary_version,
+                svr.version,
+                t.comparator,
+                compared=t.compared,
+                agreed=t.agreed,
+                score_sum=t.score_sum,
+                seconds=outcome.seconds,
+            )
+            key = (mr.name, svr.version, t.primary_version, t.comparator)
+            running = self._agreement.setdefault(key, [0, 0])
+            running[0] += t.compared
+            running[1] += t.agreed
+            lab = (mr.name, svr.version, "shadow", t.primary_version, t.comparator)
+            if t.agreed:
+                m.SHADOW_COMPARED.labels(*lab, "true").inc(t.agreed)
+            if t.compared - t.agreed:
+                m.SHADOW_COMPARED.labels(*lab, "false").inc(t.compared - t.agreed)
+            m.SHADOW_AGREEMENT.labels(*lab).set(running[1] / running[0])
 
     # --- background loops ------------------------------------------------------------------------------
     async def _watch(self) -> None:

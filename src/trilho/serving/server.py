@@ -49,6 +49,7 @@ def app_from_env():
     gs = GatewaySettings(
         max_body_bytes=int(os.environ.get("TRILHO_SERVING_MAX_BODY_BYTES", 1_048_576)),
         shadow_isolation=os.environ.get("TRILHO_SERVING_SHADOW_ISOLATION", "auto"),
+        model_thread_sched=os.environ.get("TRILHO_SERVING_MODEL_THREAD_SCHED", "batch"),
         freeze_gc=True,
     )
     return create_app(gateway_from_settings(None, gs, os.environ.get("TRILHO_SERVING_EVALS")))
@@ -102,6 +103,7 @@ def serve(
         os.environ["TRILHO_DATABASE_URL"] = settings.database_url
         os.environ["TRILHO_SERVING_MAX_BODY_BYTES"] = str(gs.max_body_bytes)
         os.environ["TRILHO_SERVING_SHADOW_ISOLATION"] = gs.shadow_isolation
+        os.environ["TRILHO_SERVING_MODEL_THREAD_SCHED"] = gs.model_thread_sched
         if evals_config:
             os.environ["TRILHO_SERVING_EVALS"] = str(Path(evals_config).resolve())
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(_fresh_metrics_dir(settings.home))

@@ -1,0 +1,74 @@
+"""The shadow step's pure parts: tallies per (primary version, comparator) add up to the pairwise comparisons,
+and a batch is called in order, in chunks no larger than the batch size, failures becoming error outcomes."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from trilho.serving.comparators import parse_comparator
+from trilho.serving.shadow_compare import ShadowBatch, run_shadow_batch, tally
+
+SPECS = ("exact", "numeric:0.01:y")
+COMPARATORS = [(s, parse_comparator(s)) for s in SPECS]
+
+requests = st.lists(
+    st.tuples(
+        st.sampled_from(["1", "2"]),  # the primary version that answered
+        # (primary, shadow) outputs of each record
+        st.lists(st.tuples(st.integers(-5, 5), st.integers(-5, 5)), min_size=1, max_size=4),
+    ),
+    min_size=1,
+    max_size=12,
+)
+
+
+@given(requests)
+def test_tallies_add_up_to_the_pairwise_comparisons(reqs):
+    jobs = [(v, len(pairs)) for v, pairs in reqs]
+    primary = [{"y": float(p)} for _, pairs in reqs for p, _ in pairs]
+    shadow = [{"y": float(s)} for _, pairs in reqs for _, s in pairs]
+    tallies = tally(COMPARATORS, jobs, primary, shadow)
+    for spec in SPECS:
+        for version in {v for v, _ in reqs}:
+            (t,) = [t for t in tallies if t.comparator == spec and t.primary_version == version]
+            pairs = [pair for v, ps in reqs if v == version for pair in ps]
+            assert t.compared == len(pairs)
+            assert t.agreed == sum(p == s for p, s in pairs)  # integers: exact and 1 % tolerance agree
+            assert t.score_sum == pytest.approx(t.agreed)
+    assert sum(t.compared for t in tallies) == len(primary) * len(SPECS)
+
+
+def test_tally_refuses_outputs_that_do_not_line_up():
+    with pytest.raises(ValueError, match="2 shadow outputs for 1 primary"):
+        tally(COMPARATORS, [("1", 1)], [{"y": 1.0}], [{"y": 1.0}, {"y": 2.0}])
+
+
+@given(st.integers(1, 40), st.integers(1, 9))
+def test_a_batch_is_called_in_order_in_chunks_of_at_most_the_batch_size(n, size):
+    calls: list[int] = []
+
+    def predict(records):
+        calls.append(len(records))
+        return [{"y": r["x"] + 1} for r in records]
+
+    records = [{"x": float(i)} for i in range(n)]
+    primary = [{"y": r["x"] + 1} for r in records]
+    batch = ShadowBatch("m", "3", ("exact",), (("1", n),), records, primary, size)
+    outcome = run_shadow_batch(predict, COMPARATORS[:1], batch)
+    assert outcome.error is None
+    assert max(calls) <= size and sum(calls) == n
+    assert [(t.compared, t.agreed) for t in outcome.tallies] == [(n, n)]
+
+
+def test_a_failing_or_miscounting_model_is_an_error_outcome_not_an_exception():
+    batch = ShadowBatch("m", "3", ("exact",), (("1", 2),), [{"x": 1}, {"x": 2}], [{"y": 1}, {"y": 2}])
+
+    def boom(records):
+        raise RuntimeError("CUDA out of memory")
+
+    failed = run_shadow_batch(boom, COMPARATORS[:1], batch)
+    assert failed.error == "RuntimeError: CUDA out of memory" and failed.tallies == ()
+    short = run_shadow_batch(lambda records: [{"y": 1}], COMPARATORS[:1], batch)
+    assert short.error == "shadow returned 1 outputs for 2 records"
