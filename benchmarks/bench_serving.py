@@ -433,8 +433,9 @@ def main(argv: list[str]) -> int:
             "gateway": "trilho serve (1 uvicorn worker, httptools + uvloop), SQLite store, models from the "
             "registry (python flavour), contract validation of inputs and outputs, "
             "micro-batching max 32 / 2 ms, model threads at SCHED_BATCH (a waking model thread does not "
-            "preempt the event loop); shadow steps (the slow model and the comparisons) in a shadow thread "
-            "(shadow_isolation auto: a child process only with >= 4 cores)",
+            "preempt the event loop); shadow steps (the slow model and the comparisons) in the shadow pump's "
+            "thread, the event loop only queues the copies (shadow_isolation auto: a child process only with "
+            ">= 4 cores)",
             "bare": "Starlette endpoint on the same uvicorn stack, json stdlib, model called inline",
         },
         "lone_request_extra_p50_ms_vs_bare": round(lone_extra, 3),

@@ -4,6 +4,8 @@ behind it answer the same, and the shadow queue between live requests and shadow
 from __future__ import annotations
 
 import asyncio
+import threading
+import time
 
 import httpx
 import pytest
@@ -12,7 +14,7 @@ from hypothesis import strategies as st
 
 from trilho.serving import StaticProvider
 from trilho.serving.app import predict_route
-from trilho.serving.shadow_queue import ShadowQueue
+from trilho.serving.shadow_pump import ShadowPump
 from trilho.store.routing import Deployment, Route
 
 
@@ -75,21 +77,31 @@ def test_fast_path_and_starlette_fallback_answer_alike(start_gateway):
     assert v1.status_code == 200 and v1.json() == {"predictions": [{"y": 6}]}
 
 
-def test_shadow_queue_is_bounded_fifo_and_wakes_its_taker():
-    async def scenario():
-        q: ShadowQueue[int] = ShadowQueue(3)
-        taker = asyncio.create_task(q.take(10))
-        await asyncio.sleep(0)
-        assert not taker.done()
-        assert [q.put(i) for i in range(5)] == [True, True, True, False, False]
-        assert await taker == [0, 1, 2]
-        assert len(q) == 0
-        q.put(7)
-        q.put(8)
-        assert await q.take(1) == [7]
-        assert await q.take(5, linger_s=0.001) == [8]
+def test_the_shadow_pump_is_a_bounded_fifo_drained_in_chunks_by_its_own_thread():
+    seen: list[tuple[str, list[int]]] = []
+    gate = threading.Event()
 
-    asyncio.run(scenario())
+    def handle(chunk: list[int]) -> None:
+        gate.wait(5)
+        seen.append((threading.current_thread().name, chunk))
+        if 99 in chunk:
+            raise ValueError("a bad chunk")
+
+    pump: ShadowPump[int] = ShadowPump(handle, maxsize=5, linger_s=0.0, chunk=2, name="pump-test")
+    pump.start()
+    try:
+        assert pump.put(99)  # wakes the thread, which then waits in handle
+        deadline = time.monotonic() + 5
+        while len(pump) and time.monotonic() < deadline:
+            time.sleep(0.005)
+        assert [pump.put(i) for i in range(7)] == [True] * 5 + [False, False]  # full: dropped, never blocks
+        gate.set()
+        while sum(len(c) for _, c in seen) < 6 and time.monotonic() < deadline:
+            time.sleep(0.005)
+    finally:
+        pump.stop()
+    assert [c for _, c in seen] == [[99], [0, 1], [2, 3], [4]]  # FIFO, chunks of 2, alive after an error
+    assert {name for name, _ in seen} == {"pump-test"}
 
 
 def test_predict_posts_take_the_fast_path_and_everything_else_goes_to_starlette():

@@ -80,7 +80,6 @@ def test_shadow_calls_are_flagged_and_dropped_when_the_queue_is_full(start_gatew
         provider=StaticProvider({"m@1": primary, "m@2": shadow}),
         deployments=[dep],
         shadow_queue_size=2,
-        shadow_workers=1,
     )
     with httpx.Client(base_url=gw.url) as c:
         t0 = time.perf_counter()

@@ -224,9 +224,9 @@ def test_model_threads_yield_to_the_event_loop(sqlite_store, tmp_path, start_gat
     r = httpx.post(f"{gw.url}/v1/models/scorer:predict", json={"instances": [{"x1": 1.0, "x2": 1.0}]})
     assert r.status_code == 200
     assert _wait(lambda: _compared(gw.url) >= compared + 1)
-    live, shadow = gw.gateway.executor._threads, gw.gateway.shadow_runner.pool._threads
-    threads = [t for t in (*live, *shadow) if t.native_id]
-    assert live and shadow
+    live, pump = gw.gateway.executor._threads, gw.gateway._shadow_pump._thread
+    threads = [t for t in (*live, pump) if t.native_id]
+    assert live and pump in threads
     if hasattr(os, "SCHED_BATCH"):
         assert {os.sched_getscheduler(t.native_id) for t in threads} == {os.SCHED_BATCH}
 

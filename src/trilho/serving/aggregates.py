@@ -1,10 +1,12 @@
 """Windowed per-version aggregates (requests, errors, fallbacks, shed, latency histogram) and per shadow pair
 (compared, agreed, score, errors, drops, latency), drained every few seconds into rows for the store, where
-the rollout analysis reads them. Pure accumulation; writing is the gateway's job."""
+the rollout analysis reads them. Pure accumulation; writing is the gateway's job. Shadow records come from the
+shadow pump's thread: they and the drain's swap hold a lock."""
 
 from __future__ import annotations
 
 import bisect
+import threading
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -59,6 +61,7 @@ class WindowAggregator:
         self._start: datetime = self.clock.now()
         self._versions: dict[tuple[str, str, str], _VersionWindow] = {}
         self._shadows: dict[tuple[str, str, str, str], _ShadowWindow] = {}
+        self._shadow_lock = threading.Lock()
 
     def _v(self, key: tuple[str, str, str]) -> _VersionWindow:
         w = self._versions.get(key)
@@ -105,24 +108,27 @@ class WindowAggregator:
         seconds: float | None = None,
     ) -> None:
         """One shadow call's comparisons (or its failure) for a (primary, shadow, comparator) pair."""
-        w = self._s((model, primary, shadow, comparator))
-        w.compared += compared
-        w.agreed += agreed
-        w.score_sum += score_sum
-        w.errors += error
-        if seconds is not None:
-            w.hist.add(seconds)
+        with self._shadow_lock:
+            w = self._s((model, primary, shadow, comparator))
+            w.compared += compared
+            w.agreed += agreed
+            w.score_sum += score_sum
+            w.errors += error
+            if seconds is not None:
+                w.hist.add(seconds)
 
     def record_drop(self, model: str, primary: str, shadow: str, comparator: str) -> None:
         """A shadow copy dropped because the queue was full."""
-        self._s((model, primary, shadow, comparator)).dropped += 1
+        with self._shadow_lock:
+            self._s((model, primary, shadow, comparator)).dropped += 1
 
     def drain(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         """Rows for ``serving_windows`` and ``serving_shadow_windows``; the next window starts now."""
         end = self.clock.now()
         start, self._start = self._start, end
         versions, self._versions = self._versions, {}
-        shadows, self._shadows = self._shadows, {}
+        with self._shadow_lock:
+            shadows, self._shadows = self._shadows, {}
         rows = [
             dict(
                 gateway=self.gateway,

@@ -22,7 +22,7 @@ from trilho.serving.batching import DeadlineExceeded, MicroBatcher, QueueFull
 from trilho.serving.breaker import OPEN, CircuitBreaker
 from trilho.serving.cache import ResponseCache, input_key
 from trilho.serving.comparators import Comparator, parse_comparator
-from trilho.serving.isolation import ShadowChild, ShadowRunner, ShadowThreads
+from trilho.serving.isolation import InProcessShadows, ShadowChild, ShadowRunner
 from trilho.serving.models import LoadedVersion, ModelProvider
 from trilho.serving.settings import (
     GatewaySettings,
@@ -32,7 +32,7 @@ from trilho.serving.settings import (
     usable_cores,
 )
 from trilho.serving.shadow_compare import ShadowBatch, ShadowOutcome
-from trilho.serving.shadow_queue import ShadowQueue
+from trilho.serving.shadow_pump import ShadowPump
 from trilho.serving.slo import SLOBook
 from trilho.store.routing import Deployment, RoutingTable
 
@@ -192,24 +192,28 @@ class Gateway:
         )
         spec = getattr(provider, "spec", None)
         self.shadow_in_process = shadow_in_child(self.settings.shadow_isolation) and callable(spec)
-        timeout = self.settings.shadow_timeout_s
-        threads = ShadowThreads(self.settings.shadow_threads, self._shadow_call, timeout, policy)
+        here = InProcessShadows(self._shadow_call)
         self.shadow_runner: ShadowRunner = (
-            ShadowChild(spec(), threads, timeout) if self.shadow_in_process else threads
+            ShadowChild(spec(), here, self.settings.shadow_timeout_s) if self.shadow_in_process else here
+        )
+        # the shadow pump's thread runs every shadow step (model call, comparisons, metrics): the event loop
+        # only appends copies to its queue
+        self._shadow_pump: ShadowPump[ShadowJob] = ShadowPump(
+            self._shadow_chunk,
+            self.settings.shadow_queue_size,
+            linger_s=self.settings.shadow_linger_ms / 1000.0,
+            chunk=self.settings.shadow_chunk,
+            init=policy,
         )
         self._loaded: dict[tuple[str, str], LoadedVersion] = {}
         self._runtimes: dict[tuple[str, str], VersionRuntime] = {}
         self._load_errors: dict[str, str] = {}
         self._tasks: list[asyncio.Task] = []
-        self._shadow_queue: ShadowQueue[ShadowJob] | None = None
         self._apply_lock: asyncio.Lock | None = None
         self._backlog: tuple[list, list] = ([], [])
         self._reqs: dict[tuple[str, str, str, str], Any] = {}
         self._rand = random.Random()
         self._agreement: dict[tuple[str, str, str, str], list[int]] = {}
-        self._live = 0  # requests being served right now
-        self._idle: asyncio.Event | None = None  # set when _live drops to 0 while shadow work waits
-        self._idle_wanted = 0
         self.evals = evals  # online evaluation of LLM answers (trilho.evals.online_gateway.GatewayEvals)
         self.slo = SLOBook()  # latency SLOs declared on deployments: burn rates and alerts
 
@@ -220,12 +224,10 @@ class Gateway:
     # --- lifecycle -------------------------------------------------------------------------------------
     async def start(self) -> None:
         """Load the routing table and its models (warm-up included), then start the background loops."""
-        self._shadow_queue = ShadowQueue(self.settings.shadow_queue_size)
-        self._idle = asyncio.Event()
         self._apply_lock = asyncio.Lock()
         await self.refresh()
-        loops = [self._shadow_worker() for _ in range(self.settings.shadow_workers)]
-        loops.append(self.slo.run(lambda: [mr.deployment for mr in self.models.values()]))
+        self._shadow_pump.start()
+        loops = [self.slo.run(lambda: [mr.deployment for mr in self.models.values()])]
         if self.store is not None:
             loops += [self._watch(), self._write_loop()]
         if self.evals is not None:
@@ -248,7 +250,8 @@ class Gateway:
             with contextlib.suppress(Exception):
                 await self.evals.close(self.store)
         self.executor.shutdown(wait=False, cancel_futures=True)
-        await self.shadow_runner.close()
+        await asyncio.to_thread(self._shadow_pump.stop)
+        await asyncio.to_thread(self.shadow_runner.close)
 
     @property
     def ready(self) -> bool:
@@ -347,7 +350,7 @@ class Gateway:
             if records:
                 inputs = [vr.loaded.validate_input(r) if vr.loaded.validate_input else r for r in records]
                 if vr.batcher is None:  # a shadow: warmed where its shadow steps will run
-                    call = self.shadow_runner.predict(vr.model, vr.version, inputs)
+                    call = asyncio.to_thread(self.shadow_runner.predict, vr.model, vr.version, inputs)
                 else:
                     call = vr.batcher.submit(inputs)
                 outputs = await asyncio.wait_for(call, timeout=60)
@@ -406,16 +409,10 @@ class Gateway:
     ) -> Answer:
         """Route, validate, call (batched) and fall back; raises SchemaViolation, UnknownModel, QueueFull,
         Unavailable."""
-        self._live += 1  # shadow work waits for moments without live requests
-        try:
-            answer = await self._predict(name, records, unit, request_id, deadline_ms)
-            if self.evals is not None:  # checks on every answer, fallbacks from other versions included
-                await self.evals.apply(answer, records, request_id)
-            return answer
-        finally:
-            self._live -= 1
-            if not self._live and self._idle_wanted:
-                self._idle.set()
+        answer = await self._predict(name, records, unit, request_id, deadline_ms)
+        if self.evals is not None:  # checks on every answer, fallbacks from other versions included
+            await self.evals.apply(answer, records, request_id)
+        return answer
 
     async def _predict(
         self,
@@ -604,7 +601,7 @@ class Gateway:
     # --- shadow ----------------------------------------------------------------------------------------
     def offer_shadow(self, job: ShadowJob) -> bool:
         """Queue a shadow copy; when the queue is full it is dropped and counted (never waits)."""
-        if self._shadow_queue.put(job):
+        if self._shadow_pump.put(job):
             return True
         m.SHADOW_DROPPED.labels(job.model).inc()
         mr = self.models.get(job.model)
@@ -614,54 +611,26 @@ class Gateway:
                     self.aggregator.record_drop(job.model, job.primary_version, svr.version, spec)
         return False
 
-    async def _shadow_worker(self) -> None:
-        queue = self._shadow_queue
-        while True:
-            # shadows are not latency-bound: linger so a batch gathers (one model call per batch, not per job)
-            jobs = await queue.take(256, self.settings.shadow_linger_ms / 1000.0)
-            step = self.settings.shadow_chunk
-            for start in range(0, len(jobs), step):  # small steps: never hold the loop for long
-                await self._idle_moment()
-                by_model: dict[str, list[ShadowJob]] = {}
-                for job in jobs[start : start + step]:
-                    by_model.setdefault(job.model, []).append(job)
-                for model, group in by_model.items():
-                    try:
-                        await self._run_shadow(model, group)
-                    except asyncio.CancelledError:
-                        raise
-                    except Exception as exc:  # never let one bad comparison stop the worker
-                        log.warning("shadow comparison failed", model=model, error=str(exc))
-
-    async def _idle_moment(self) -> None:
-        """Shadow work is best-effort: wait (a bounded time) until no live request is being served."""
-        if not self._live:
-            return
-        self._idle_wanted += 1
-        self._idle.clear()
-        try:
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self.settings.shadow_max_defer_ms / 1000.0):
-                    await self._idle.wait()
-        finally:
-            self._idle_wanted -= 1
-
-    async def _run_shadow(self, model: str, jobs: list[ShadowJob]) -> None:
-        mr = self.models.get(model)
-        if mr is None:
-            return
-        records = [r for job in jobs for r in job.records]
-        primary = [o for job in jobs for o in job.primary_outputs]
-        requests = tuple((job.primary_version, len(job.records)) for job in jobs)
-        specs = tuple(spec for spec, _ in mr.comparators)
-        b = mr.deployment.batching
-        for svr in mr.shadows:
-            if not svr.ready or not svr.loaded.accepts_shadow:
+    def _shadow_chunk(self, jobs: list[ShadowJob]) -> None:
+        """Run the shadow steps for a chunk of copies (in the shadow pump's thread)."""
+        by_model: dict[str, list[ShadowJob]] = {}
+        for job in jobs:
+            by_model.setdefault(job.model, []).append(job)
+        for model, group in by_model.items():
+            mr = self.models.get(model)
+            if mr is None:
                 continue
-            batch = ShadowBatch(
-                model, svr.version, specs, requests, records, primary, b.max_batch_size if b.enabled else 1
-            )
-            self._record_outcome(mr, svr, jobs, await self.shadow_runner.step(batch))
+            records = [r for job in group for r in job.records]
+            primary = [o for job in group for o in job.primary_outputs]
+            requests = tuple((job.primary_version, len(job.records)) for job in group)
+            specs = tuple(spec for spec, _ in mr.comparators)
+            b = mr.deployment.batching
+            for svr in mr.shadows:
+                if not svr.ready or not svr.loaded.accepts_shadow:
+                    continue
+                size = b.max_batch_size if b.enabled else 1
+                batch = ShadowBatch(model, svr.version, specs, requests, records, primary, size)
+                self._record_outcome(mr, svr, group, self.shadow_runner.step(batch))
 
     def _record_outcome(
         self, mr: ModelRuntime, svr: VersionRuntime, jobs: list[ShadowJob], outcome: ShadowOutcome

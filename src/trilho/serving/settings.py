@@ -42,8 +42,8 @@ def batch_concurrency(configured: int | None) -> int:
 def shadow_in_child(isolation: str) -> bool:
     """Whether shadow versions get a child process: always for "process", for "auto" only with a core to
     spare. On 2 cores with the gateway on one, the child (even at SCHED_IDLE) moved primary p99 by +31 %
-    and +38 % where a shadow thread moved it by +20 % and +9 % (bench-serving's setting, 9-11 interleaved
-    runs each): every switch to and from the child costs the loop its caches and a preemption."""
+    and +38 % where a shadow thread moved it by +20 % and +9 % (bench-serving's setting, 4,330 req/s, 9-11
+    interleaved runs each): every switch to and from the child costs the loop its caches and a preemption."""
     if isolation == "auto":
         return usable_cores() >= 4
     return isolation == "process"
@@ -80,16 +80,13 @@ class GatewaySettings:
     poll_interval_s: float = 0.25  # routing-table generation poll (changes apply within 1 s)
     window_interval_s: float = 5.0  # per-version aggregates written to the store this often
     shadow_queue_size: int = 1000  # shadow copies waiting; beyond this they are dropped and counted
-    shadow_workers: int = 2  # each drains the queue in bulk: one model call per batch of copies
-    shadow_linger_ms: float = 5.0  # a shadow worker waits this long after the first copy to batch more
-    shadow_chunk: int = 32  # copies compared per step before yielding to live requests
-    shadow_max_defer_ms: float = 50.0  # how long a step waits for a moment without live requests
-    shadow_timeout_s: float = 30.0
+    shadow_linger_ms: float = 5.0  # the shadow pump waits this long after the first copy to batch more
+    shadow_chunk: int = 32  # copies per shadow step (one model call per max_batch_size records of a step)
+    shadow_timeout_s: float = 30.0  # a shadow child silent this long is replaced (the step is an error)
     model_threads: int = 4  # executor threads for live model calls
-    shadow_threads: int = 1  # separate executor so shadows never take a live thread
     # "process": shadow versions and comparisons run in a child process at background CPU priority (no GIL
     # or CPU time taken from live requests; needs a provider with spec(), e.g. the registry, else a thread);
-    # "thread": in the shadow thread pool of this process; "auto": a child process when the machine has a
+    # "thread": in the shadow pump's thread of this process; "auto": a child process when the machine has a
     # core to spare for it (>= 4 cores), else a thread
     shadow_isolation: str = "auto"
     model_thread_sched: str = "batch"  # see model_thread_policy
