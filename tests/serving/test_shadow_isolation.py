@@ -259,3 +259,19 @@ def test_batch_concurrency_is_chosen_by_cores_unless_configured(monkeypatch, cor
     monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: set(range(cores)))
     assert batch_concurrency(None) == expected
     assert batch_concurrency(3) == 3
+
+
+def test_a_gateway_stops_promptly_while_its_shadow_child_hangs(sqlite_store, tmp_path):
+    from trilho.serving import RegistryProvider, run_in_thread
+
+    root, _log = _register(sqlite_store, tmp_path)
+    settings = GatewaySettings(port=0, poll_interval_s=0.1, shadow_linger_ms=0.0, shadow_isolation="process")
+    gw = run_in_thread(provider=RegistryProvider(sqlite_store, root), store=sqlite_store, settings=settings)
+    try:
+        url = f"{gw.url}/v1/models/scorer:predict"
+        assert httpx.post(url, json={"instances": [{"x1": -777.0, "x2": 1.0}]}).status_code == 200
+        time.sleep(0.5)  # the shadow step now waits on a child that sleeps for an hour
+    finally:
+        t0 = time.perf_counter()
+        gw.stop()
+    assert time.perf_counter() - t0 < 4.0

@@ -250,8 +250,9 @@ class Gateway:
             with contextlib.suppress(Exception):
                 await self.evals.close(self.store)
         self.executor.shutdown(wait=False, cancel_futures=True)
-        await asyncio.to_thread(self._shadow_pump.stop)
+        self._shadow_pump.stop(timeout=0)  # no new steps; a step waiting on the child ends with it:
         await asyncio.to_thread(self.shadow_runner.close)
+        await asyncio.to_thread(self._shadow_pump.stop)
 
     @property
     def ready(self) -> bool:

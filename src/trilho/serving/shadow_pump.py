@@ -69,12 +69,14 @@ class ShadowPump(Generic[T]):
             self._thread.start()
 
     def stop(self, timeout: float = 5.0) -> None:
-        """Stop after the chunk in hand (queued copies are discarded); wait up to ``timeout`` seconds."""
+        """Stop after the chunk in hand (queued copies are discarded); wait up to ``timeout`` seconds for
+        the thread (0: only ask it to stop)."""
         self._stopping = True
         self._wake.set()
-        if self._thread is not None:
+        if self._thread is not None and timeout > 0:
             self._thread.join(timeout)
-            self._thread = None
+            if not self._thread.is_alive():
+                self._thread = None
 
     def _take(self) -> list[T]:
         items = self._items
