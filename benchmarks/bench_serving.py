@@ -26,7 +26,7 @@ import httpx
 import yaml
 
 from benchmarks._results import print_table, print_targets, target, write_results
-from benchmarks.serving.loadgen import ensure_wrk, pin_generators, run_open_loop, run_wrk
+from benchmarks.serving.loadgen import ensure_wrk, native_generator, pin_generators, run_open_loop, run_wrk
 from benchmarks.serving.model import FEATURES, example
 from trilho.net import free_port
 
@@ -417,8 +417,13 @@ def main(argv: list[str]) -> int:
     extra = {
         "notes": {
             **notes,
-            "load_generators": "wrk -t1 -c32 (closed loop) and a raw-asyncio open-loop generator "
-            "(64 keep-alive connections, constant arrival rate); both share the 2 cores with the server",
+            "load_generators": "wrk -t1 -c32 (closed loop) and an open-loop generator (64 keep-alive "
+            "connections, constant arrival rate): "
+            + (
+                "the C one, benchmarks/serving/openloop.c"
+                if native_generator()
+                else "raw asyncio (no C compiler)"
+            ),
             "cpus": f"servers pinned with {' '.join(SERVER_PIN) or 'nothing'}; load generators on "
             f"{GENERATOR_CPUS or 'any core'}",
             "isolation": "only the server under load runs: the others are frozen (SIGSTOP to their process "

@@ -250,7 +250,7 @@ class Gateway:
             with contextlib.suppress(Exception):
                 await self.evals.close(self.store)
         self.executor.shutdown(wait=False, cancel_futures=True)
-        self._shadow_pump.stop(timeout=0)  # no new steps; a step waiting on the child ends with it:
+        self._shadow_pump.stop(timeout=0)  # no new steps; closing the runner ends one waiting on the child
         await asyncio.to_thread(self.shadow_runner.close)
         await asyncio.to_thread(self._shadow_pump.stop)
 
@@ -626,10 +626,10 @@ class Gateway:
             requests = tuple((job.primary_version, len(job.records)) for job in group)
             specs = tuple(spec for spec, _ in mr.comparators)
             b = mr.deployment.batching
+            size = b.max_batch_size if b.enabled else 1
             for svr in mr.shadows:
                 if not svr.ready or not svr.loaded.accepts_shadow:
                     continue
-                size = b.max_batch_size if b.enabled else 1
                 batch = ShadowBatch(model, svr.version, specs, requests, records, primary, size)
                 self._record_outcome(mr, svr, group, self.shadow_runner.step(batch))
 

@@ -3,7 +3,7 @@ pump's thread calls them (and the warm-up of a shadow version, through ``asyncio
 
 ``ShadowChild``: a child process at the lowest CPU priority (``SCHED_IDLE`` on Linux) runs the shadow versions
 and the comparisons: it only gets CPU time that live work leaves idle and shares no GIL with the gateway. One
-socket pair carries length-prefixed pickles, one call at a time. The child rebuilds the gateway's model
+``multiprocessing`` pipe carries the calls, one at a time. The child rebuilds the gateway's model
 provider from a picklable spec and loads each shadow version once. A child that dies (a crash in native code,
 an out-of-memory kill) or hangs past the shadow timeout is replaced on the next step; the step in flight is a
 shadow error; live traffic never notices. A child that notices its gateway is gone exits.
@@ -14,15 +14,13 @@ shadow error; live traffic never notices. A child that notices its gateway is go
 from __future__ import annotations
 
 import contextlib
-import itertools
 import multiprocessing
 import os
 import pickle
-import socket
-import struct
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from multiprocessing.connection import Connection
 from typing import Any, Protocol
 
 from trilho.obs import get_logger
@@ -31,8 +29,6 @@ from trilho.serving.context import as_shadow
 from trilho.serving.shadow_compare import ShadowBatch, ShadowOutcome, run_shadow_batch
 
 log = get_logger("serving.isolation")
-
-_HEADER = struct.Struct("!I")
 
 
 class ShadowChildLost(RuntimeError):
@@ -71,11 +67,6 @@ class RegistrySpec:
         return RegistryProvider(Store(self.url, schema=self.schema), self.artifacts_root)
 
 
-def comparators_for(specs: Sequence[str], cache: dict[str, Comparator]) -> list[tuple[str, Comparator]]:
-    """The comparators named by ``specs`` (built once per spec)."""
-    return [(s, cache[s] if s in cache else cache.setdefault(s, parse_comparator(s))) for s in specs]
-
-
 class InProcessShadows:
     """Shadow steps in the calling thread; ``resolve(model, version)`` gives the version's batch call."""
 
@@ -90,7 +81,12 @@ class InProcessShadows:
     def step(self, batch: ShadowBatch) -> ShadowOutcome:
         """The shadow step, here and now."""
         call = as_shadow(self.resolve(batch.model, batch.version))
-        return run_shadow_batch(call, comparators_for(batch.comparators, self._comparators), batch)
+        return run_shadow_batch(call, self._comparators_for(batch.comparators), batch)
+
+    def _comparators_for(self, specs: Sequence[str]) -> list[tuple[str, Comparator]]:
+        """The comparators named by ``specs`` (each built once)."""
+        cache = self._comparators
+        return [(s, cache[s] if s in cache else cache.setdefault(s, parse_comparator(s))) for s in specs]
 
     def close(self) -> None:
         """Nothing to release."""
@@ -106,11 +102,9 @@ class ShadowChild:
         self.fallback = fallback
         self.timeout_s = timeout_s
         self.in_process = False  # True once starting a child failed
-        self.restarts = 0
         self._proc: Any = None
-        self._sock: socket.socket | None = None
-        self._ids = itertools.count()
-        self._lock = threading.Lock()  # one call at a time over the socket
+        self._conn: Connection | None = None
+        self._lock = threading.Lock()  # one call at a time over the pipe
 
     @property
     def pid(self) -> int | None:
@@ -137,32 +131,26 @@ class ShadowChild:
                 return ShadowOutcome(0.0, error=str(exc))
 
     def _call(self, kind: str, payload: Any) -> Any:
-        call_id = next(self._ids)
-        data = pickle.dumps((call_id, kind, payload), protocol=5)
-        sock = self._sock
+        conn = self._conn
         try:
-            sock.sendall(_HEADER.pack(len(data)) + data)
-            (size,) = _HEADER.unpack(_recv_exactly(sock, _HEADER.size))
-            got, ok, value = pickle.loads(_recv_exactly(sock, size))
-        except TimeoutError:
-            self._stop_child("timed out")  # a hung shadow model: the next step gets a fresh child
-            raise TimeoutError(f"no answer from the shadow child within {self.timeout_s:g} s") from None
+            conn.send((kind, payload))
+            if not conn.poll(self.timeout_s):
+                self._stop_child("timed out")  # a hung shadow model: the next step gets a fresh child
+                raise TimeoutError(f"no answer from the shadow child within {self.timeout_s:g} s")
+            ok, value = conn.recv()
         except (EOFError, OSError, pickle.UnpicklingError) as exc:
             self._stop_child("lost")
             raise ShadowChildLost(f"the shadow child exited with the step in flight ({exc!r})") from None
-        if got != call_id:  # cannot happen with one call at a time; never pair outputs wrongly
-            self._stop_child("out of step")
-            raise ShadowChildLost(f"answer {got} for call {call_id}")
         if not ok:
             raise RuntimeError(value)
         return value
 
     def _ensure_child(self) -> bool:
         """Start the child unless it runs; False (and in-process from now on) when no child can start."""
-        if self._sock is not None and self._proc is not None and self._proc.is_alive():
+        if self._conn is not None and self._proc is not None and self._proc.is_alive():
             return True
         self._stop_child(None)
-        ours, theirs = socket.socketpair()
+        ours, theirs = multiprocessing.Pipe()
         try:
             ctx = multiprocessing.get_context("spawn")
             args = (self.spec, theirs, os.getpid())
@@ -180,20 +168,17 @@ class ShadowChild:
             return False
         finally:
             theirs.close()
-        if self._proc is not None:
-            self.restarts += 1
-        ours.settimeout(self.timeout_s)
-        self._proc, self._sock = proc, ours
+        self._proc, self._conn = proc, ours
         log.info("shadow child started", pid=proc.pid)
         return True
 
     def _stop_child(self, why: str | None) -> None:
         if why is not None:
             log.warning("stopping the shadow child", pid=self.pid, reason=why)
-        if self._sock is not None:
+        if self._conn is not None:
             with contextlib.suppress(OSError):
-                self._sock.close()
-            self._sock = None
+                self._conn.close()
+            self._conn = None
         if self._proc is not None:
             if self._proc.is_alive():
                 self._proc.kill()
@@ -224,21 +209,9 @@ def _exit_with_parent(parent: int, every_s: float = 0.5) -> None:
     os._exit(0)
 
 
-def _recv_exactly(sock: socket.socket, n: int) -> bytes:
-    chunks, left = [], n
-    while left:
-        chunk = sock.recv(min(left, 1 << 20))
-        if not chunk:
-            raise EOFError
-        chunks.append(chunk)
-        left -= len(chunk)
-    return b"".join(chunks)
-
-
-def _child_main(spec: RegistrySpec, sock: socket.socket, parent: int) -> None:
+def _child_main(spec: RegistrySpec, conn: Connection, parent: int) -> None:
     import gc
     import sys
-    import threading
 
     from trilho.serving.settings import GIL_SWITCH_INTERVAL_S
 
@@ -247,37 +220,26 @@ def _child_main(spec: RegistrySpec, sock: socket.socket, parent: int) -> None:
     threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True, name="parent-watch").start()
     provider = spec.provider()
     loaded: dict[tuple[str, str], Any] = {}
-    comparators: dict[str, Comparator] = {}
 
-    def shadow_call(model: str, version: str) -> Callable[[list[Any]], Any]:
-        key = (model, version)
-        if key not in loaded:
-            loaded[key] = provider.load(model, version)
-        return as_shadow(loaded[key].predict)
+    def resolve(model: str, version: str) -> Callable[[list[Any]], Any]:
+        if (model, version) not in loaded:
+            loaded[(model, version)] = provider.load(model, version)
+        return loaded[(model, version)].predict
 
+    here = InProcessShadows(resolve)  # the steps, as the gateway would run them in-process
     gc.freeze()
-    sock.setblocking(True)
     while True:
         try:
-            (size,) = _HEADER.unpack(_recv_exactly(sock, _HEADER.size))
-            call_id, kind, payload = pickle.loads(_recv_exactly(sock, size))
-        except (EOFError, ConnectionError):
+            kind, payload = conn.recv()
+        except (EOFError, OSError):
             return
         try:
-            if kind == "predict":
-                model, version, records = payload
-                reply = (call_id, True, list(shadow_call(model, version)(records)))
-            else:
-                call = shadow_call(payload.model, payload.version)
-                compare = comparators_for(payload.comparators, comparators)
-                reply = (call_id, True, run_shadow_batch(call, compare, payload))
-        except Exception as exc:
-            reply = (call_id, False, f"{type(exc).__name__}: {exc}")
-        try:
-            data = pickle.dumps(reply, protocol=5)
-        except Exception as exc:  # outputs that cannot travel back
-            data = pickle.dumps((call_id, False, f"{type(exc).__name__}: {exc}"), protocol=5)
-        try:
-            sock.sendall(_HEADER.pack(len(data)) + data)
-        except (ConnectionError, OSError):
+            reply = (True, here.predict(*payload) if kind == "predict" else here.step(payload))
+            conn.send(reply)  # pickled before anything is written: an unpicklable reply sends nothing
+        except (EOFError, BrokenPipeError):
             return
+        except Exception as exc:  # a version that cannot load, outputs that cannot travel back
+            try:
+                conn.send((False, f"{type(exc).__name__}: {exc}"))
+            except OSError:
+                return
