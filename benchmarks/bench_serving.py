@@ -43,6 +43,11 @@ PATH_V1 = "/v1/models/scorer:predict"
 _CORES = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
 SERVER_PIN = ["taskset", "-c", str(_CORES[0])] if len(_CORES) >= 2 and shutil.which("taskset") else []
 GENERATOR_CPUS = ",".join(map(str, _CORES[1:])) if SERVER_PIN else None
+# The shadow's child process gets the CPUs the gateway does not use (here: the generator's, at SCHED_IDLE, so
+# it only takes what the generator leaves): a 100 % shadow needs CPU time, and the gateway's own core is
+# nearly always busy in open loop (micro-batching spends idle time on smaller batches).
+SHADOW_OPTIONS = ["--shadow-isolation", "process", "--shadow-cpus", GENERATOR_CPUS] if GENERATOR_CPUS else []
+AA = "gateway-split-aa"  # a second, identical split gateway: the noise floor of the shadow comparison
 
 
 def _wait_until(check, timeout: float, what: str) -> None:
@@ -171,11 +176,12 @@ class Servers:
         _wait_until(lambda: httpx.post(url + PATH_V1, json=body).status_code == 200, 60, "bare server")
         return url
 
-    def start_gateway(self, name: str, home: Path) -> str:
-        """Start ``trilho serve`` on ``home``; its URL once /readyz answers 200."""
+    def start_gateway(self, name: str, home: Path, *options: str) -> str:
+        """Start ``trilho serve [options]`` on ``home``; its URL once /readyz answers 200."""
         env = {**os.environ, "TRILHO_HOME": str(home), "TRILHO_LOG_LEVEL": "WARNING"}
         env.pop("TRILHO_DATABASE_URL", None)
-        url = self._spawn(name, [str(ROOT / ".venv" / "bin" / "trilho"), "serve", "--port", "PORT"], env=env)
+        cmd = [str(ROOT / ".venv" / "bin" / "trilho"), "serve", "--port", "PORT", *options]
+        url = self._spawn(name, cmd, env=env)
         _wait_until(lambda: httpx.get(url + "/readyz").status_code == 200, 90, "trilho gateway")
         return url
 
@@ -274,6 +280,7 @@ def main(argv: list[str]) -> int:
         "gateway-1v": prepare_home("home-1v", split=False, shadow=False),
         "gateway-split": prepare_home("home-split", split=True, shadow=False),
         "gateway-split-shadow": prepare_home("home-split-shadow", split=True, shadow=True),
+        AA: prepare_home("home-split-aa", split=True, shadow=False),
     }
     servers = Servers()
     sat_runs: dict[str, list[dict]] = {}
@@ -284,15 +291,17 @@ def main(argv: list[str]) -> int:
     try:
         urls = {"bare": servers.start_bare()}
         for name, home in homes.items():
-            urls[name] = servers.start_gateway(name, home)
+            urls[name] = servers.start_gateway(
+                name, home, *(SHADOW_OPTIONS if name == "gateway-split-shadow" else ())
+            )
         if bento_exe is not None:
             try:
                 urls["bentoml"] = servers.start_bento(bento_exe)
             except RuntimeError as exc:
                 notes["bentoml"] += f"; did not start: {exc} (log: {servers.logs / 'bentoml.log'})"
-        names = list(urls)
+        names = [n for n in urls if n != AA]  # the A/A twin runs at half of saturation only
 
-        for name in names if not quick else ():  # warm every server once
+        for name in [*names, AA] if not quick else ():  # warm every server once
             servers.focus(name)
             run_wrk(urls[name] + paths[name], body, 1.0)
         for _ in range(reps):  # interleaved, so a burst of noise hits every server alike
@@ -307,7 +316,7 @@ def main(argv: list[str]) -> int:
         swamped: set[str] = set()  # servers far past saturation (> 20 % unanswered): not run at higher rates
         for rate in rates:
             for _ in range(half_reps if rate == half else reps):
-                for name in names:
+                for name in [*names, AA] if rate == half else names:
                     if name in swamped:
                         continue
                     servers.focus(name)
@@ -378,6 +387,7 @@ def main(argv: list[str]) -> int:
     added_p99 = ol[("gateway-1v", half)]["p99_ms"] - ol[("bare", half)]["p99_ms"]
     # the shadow's own effect: the same 90/10 split with and without the 100 % slow shadow
     shadow_shift = ol[("gateway-split-shadow", half)]["p99_ms"] / ol[("gateway-split", half)]["p99_ms"] - 1
+    noise_floor = ol[(AA, half)]["p99_ms"] / ol[("gateway-split", half)]["p99_ms"] - 1
     vs_one_version = ol[("gateway-split-shadow", half)]["p99_ms"] / ol[("gateway-1v", half)]["p99_ms"] - 1
     lone_extra = ol[("gateway-1v", 100.0)]["p50_ms"] - ol[("bare", 100.0)]["p50_ms"]
     targets = [
@@ -438,13 +448,20 @@ def main(argv: list[str]) -> int:
             "gateway": "trilho serve (1 uvicorn worker, httptools + uvloop), SQLite store, models from the "
             "registry (python flavour), contract validation of inputs and outputs, "
             "micro-batching max 32 / 2 ms, model threads at SCHED_BATCH (a waking model thread does not "
-            "preempt the event loop); shadow steps (the slow model and the comparisons) in the shadow pump's "
-            "thread, the event loop only queues the copies (shadow_isolation auto: a child process only with "
-            ">= 4 cores)",
+            "preempt the event loop)",
+            "shadow": "gateway-split-shadow runs `trilho serve "
+            + (" ".join(SHADOW_OPTIONS) or "(defaults)")
+            + "`: the slow model and the comparisons in a SCHED_IDLE child process on the CPUs the gateway "
+            "does not use (shared with the load generator, which preempts it), fed by the gateway's event "
+            "loop (one append per copy, one pipe write per 5 ms); gateway-split-aa is an identical split "
+            "gateway without a shadow, run at half of saturation only: split_aa_p99_shift_pct is the "
+            "comparison's noise floor",
             "bare": "Starlette endpoint on the same uvicorn stack, json stdlib, model called inline",
         },
         "lone_request_extra_p50_ms_vs_bare": round(lone_extra, 3),
         "split_shadow_p99_vs_one_version_pct": round(vs_one_version * 100, 1),
+        # the same comparison between two identical split gateways: how far p99 moves with no shadow at all
+        "split_aa_p99_shift_pct": round(noise_floor * 100, 1),
         "lone_request_mean_queue_wait_ms": round(lone_wait, 4),
         "shadow": shadow,
         "rates": rates,

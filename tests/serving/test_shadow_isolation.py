@@ -85,7 +85,7 @@ def _errors(url):
 def test_shadow_calls_run_in_a_child_process_flagged_as_shadow(sqlite_store, tmp_path, start_gateway):
     root, log = _register(sqlite_store, tmp_path)
     gw = start_gateway(sqlite_store, root, shadow_isolation="process")
-    assert gw.gateway.shadow_in_process
+    assert gw.gateway.shadow_in_child
     before = _compared(gw.url)
     for i in range(5):
         r = httpx.post(
@@ -122,7 +122,7 @@ def test_a_dying_shadow_child_is_replaced_and_live_answers_stay_fine(sqlite_stor
 def test_thread_isolation_keeps_shadows_in_process(sqlite_store, tmp_path, start_gateway):
     root, log = _register(sqlite_store, tmp_path)
     gw = start_gateway(sqlite_store, root, shadow_isolation="thread")
-    assert not gw.gateway.shadow_in_process
+    assert not gw.gateway.shadow_in_child
     compared = _compared(gw.url)
     r = httpx.post(f"{gw.url}/v1/models/scorer:predict", json={"instances": [{"x1": 1.0, "x2": 1.0}]})
     assert r.status_code == 200
@@ -151,7 +151,7 @@ def test_shadows_fall_back_to_a_thread_when_no_child_process_can_start(
     r = httpx.post(f"{gw.url}/v1/models/scorer:predict", json={"instances": [{"x1": 1.0, "x2": 1.0}]})
     assert r.status_code == 200
     assert _wait(lambda: _compared(gw.url) >= compared + 1)
-    assert gw.gateway.shadow_runner.in_process
+    assert gw.gateway.shadow_mirror.in_process and not gw.gateway.shadow_in_child
     assert (str(os.getpid()), "True") in _calls(log)  # the shadow ran here, flagged as a shadow call
 
 
@@ -205,13 +205,14 @@ def test_auto_isolation_takes_a_child_process_only_with_a_core_to_spare(monkeypa
 
     monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: set(range(cores)))
     assert shadow_in_child("auto") is expected
+    assert shadow_in_child("auto", cpus=(1,))  # CPUs named for the shadow child: a child
     assert shadow_in_child("process") and not shadow_in_child("thread")
 
 
 def test_the_shadow_child_runs_at_background_priority(sqlite_store, tmp_path, start_gateway):
     root, _log = _register(sqlite_store, tmp_path)
     gw = start_gateway(sqlite_store, root, shadow_isolation="process")
-    child = gw.gateway.shadow_runner.pid  # started by the shadow version's warm-up
+    child = gw.gateway.shadow_mirror.pid  # started by the shadow version's warm-up
     assert child is not None and child != os.getpid()
     if hasattr(os, "SCHED_IDLE"):
         assert os.sched_getscheduler(child) == os.SCHED_IDLE
@@ -237,14 +238,14 @@ def test_a_hung_shadow_child_is_replaced_after_the_shadow_timeout(sqlite_store, 
         sqlite_store, root, shadow_linger_ms=0.0, shadow_timeout_s=1.5, shadow_isolation="process"
     )
     url = f"{gw.url}/v1/models/scorer:predict"
-    first = gw.gateway.shadow_runner.pid
+    first = gw.gateway.shadow_mirror.pid
     compared, errors = _compared(gw.url), _errors(gw.url)
     hang = httpx.post(url, json={"instances": [{"x1": -777.0, "x2": 1.0}]})
     assert hang.status_code == 200 and hang.json() == {"predictions": [{"y": -1553.0}]}
     assert _wait(lambda: _errors(gw.url) >= errors + 1, timeout=15)
     assert httpx.post(url, json={"instances": [{"x1": 2.0, "x2": 1.0}]}).status_code == 200
     assert _wait(lambda: _compared(gw.url) >= compared + 1, timeout=30)
-    assert gw.gateway.shadow_runner.pid not in (None, first)
+    assert gw.gateway.shadow_mirror.pid not in (None, first)
 
 
 def test_an_unknown_model_thread_policy_is_a_config_error():

@@ -37,6 +37,13 @@ def serve(
             "'auto' (process with >= 4 cores, else thread).",
         ),
     ] = "auto",
+    shadow_cpus: Annotated[
+        str | None,
+        typer.Option(
+            "--shadow-cpus",
+            help='CPUs for the shadow child process, e.g. "2,3" or "2-5" (cores live traffic does not use).',
+        ),
+    ] = None,
     model_thread_sched: Annotated[
         str,
         typer.Option(
@@ -57,6 +64,9 @@ def serve(
     """Serve every model that has a deployment in the store (KServe V1 + Open Inference Protocol V2)."""
     from trilho.serving import GatewaySettings
     from trilho.serving import serve as run
+    from trilho.serving.settings import parse_cpus
+
+    cpus = parse_cpus(shadow_cpus)  # a bad list is an error before anything starts
 
     stop_controller = _embedded_controller(ctx, host, port, interval) if controller else None
     try:
@@ -68,6 +78,7 @@ def serve(
                 workers=workers,
                 max_body_bytes=max_body_bytes,
                 shadow_isolation=shadow_isolation,
+                shadow_cpus=cpus,
                 model_thread_sched=model_thread_sched,
             ),
             evals,

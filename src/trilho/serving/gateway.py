@@ -22,7 +22,7 @@ from trilho.serving.batching import DeadlineExceeded, MicroBatcher, QueueFull
 from trilho.serving.breaker import OPEN, CircuitBreaker
 from trilho.serving.cache import ResponseCache, input_key
 from trilho.serving.comparators import Comparator, parse_comparator
-from trilho.serving.isolation import InProcessShadows, ShadowChild, ShadowRunner
+from trilho.serving.isolation import InProcessShadows, ShadowMirror
 from trilho.serving.models import LoadedVersion, ModelProvider
 from trilho.serving.settings import (
     GatewaySettings,
@@ -63,6 +63,10 @@ class ShadowJob:
     primary_version: str
     records: list[dict[str, Any]]
     primary_outputs: list[dict[str, Any]]
+
+
+# what a shadow step's outcome is reported against: the model, the shadow version, each copy's primary version
+_ShadowContext = tuple["ModelRuntime", "VersionRuntime", list[str]]
 
 
 @dataclass(slots=True)
@@ -191,19 +195,30 @@ class Gateway:
             self.settings.model_threads, thread_name_prefix="trilho-model", initializer=policy
         )
         spec = getattr(provider, "spec", None)
-        self.shadow_in_process = shadow_in_child(self.settings.shadow_isolation) and callable(spec)
-        here = InProcessShadows(self._shadow_call)
-        self.shadow_runner: ShadowRunner = (
-            ShadowChild(spec(), here, self.settings.shadow_timeout_s) if self.shadow_in_process else here
-        )
-        # the shadow pump's thread runs every shadow step (model call, comparisons, metrics): the event loop
-        # only appends copies to its queue
+        # shadow steps (model call, comparisons) run in the shadow thread's InProcessShadows, or in a child
+        # process fed by the event loop (ShadowMirror); either way the loop's share of a copy is one append
+        self.shadow_runner = InProcessShadows(self._shadow_call)
         self._shadow_pump: ShadowPump[ShadowJob] = ShadowPump(
             self._shadow_chunk,
             self.settings.shadow_queue_size,
             linger_s=self.settings.shadow_linger_ms / 1000.0,
             chunk=self.settings.shadow_chunk,
             init=policy,
+        )
+        in_child = shadow_in_child(self.settings.shadow_isolation, self.settings.shadow_cpus)
+        self.shadow_mirror: ShadowMirror[ShadowJob, _ShadowContext] | None = (
+            ShadowMirror(
+                spec(),
+                self._shadow_batches,
+                self._report_shadow,
+                self.shadow_runner,
+                max_inflight=self.settings.shadow_queue_size,
+                linger_s=self.settings.shadow_linger_ms / 1000.0,
+                timeout_s=self.settings.shadow_timeout_s,
+                cpus=self.settings.shadow_cpus,
+            )
+            if in_child and callable(spec)
+            else None
         )
         self._loaded: dict[tuple[str, str], LoadedVersion] = {}
         self._runtimes: dict[tuple[str, str], VersionRuntime] = {}
@@ -226,8 +241,11 @@ class Gateway:
         """Load the routing table and its models (warm-up included), then start the background loops."""
         self._apply_lock = asyncio.Lock()
         await self.refresh()
-        self._shadow_pump.start()
+        if self._shadows_in_thread:
+            self._shadow_pump.start()
         loops = [self.slo.run(lambda: [mr.deployment for mr in self.models.values()])]
+        if self.shadow_mirror is not None:
+            loops.append(self.shadow_mirror.run())
         if self.store is not None:
             loops += [self._watch(), self._write_loop()]
         if self.evals is not None:
@@ -250,9 +268,18 @@ class Gateway:
             with contextlib.suppress(Exception):
                 await self.evals.close(self.store)
         self.executor.shutdown(wait=False, cancel_futures=True)
-        self._shadow_pump.stop(timeout=0)  # no new steps; closing the runner ends one waiting on the child
-        await asyncio.to_thread(self.shadow_runner.close)
+        if self.shadow_mirror is not None:
+            self.shadow_mirror.close()
         await asyncio.to_thread(self._shadow_pump.stop)
+
+    @property
+    def shadow_in_child(self) -> bool:
+        """Whether shadow steps run in a child process (else in this process's shadow thread)."""
+        return not self._shadows_in_thread
+
+    @property
+    def _shadows_in_thread(self) -> bool:
+        return self.shadow_mirror is None or self.shadow_mirror.in_process
 
     @property
     def ready(self) -> bool:
@@ -351,7 +378,10 @@ class Gateway:
             if records:
                 inputs = [vr.loaded.validate_input(r) if vr.loaded.validate_input else r for r in records]
                 if vr.batcher is None:  # a shadow: warmed where its shadow steps will run
-                    call = asyncio.to_thread(self.shadow_runner.predict, vr.model, vr.version, inputs)
+                    if self.shadow_mirror is not None:
+                        call = self.shadow_mirror.predict(vr.model, vr.version, inputs)
+                    else:
+                        call = asyncio.to_thread(self.shadow_runner.predict, vr.model, vr.version, inputs)
                 else:
                     call = vr.batcher.submit(inputs)
                 outputs = await asyncio.wait_for(call, timeout=60)
@@ -602,7 +632,14 @@ class Gateway:
     # --- shadow ----------------------------------------------------------------------------------------
     def offer_shadow(self, job: ShadowJob) -> bool:
         """Queue a shadow copy; when the queue is full it is dropped and counted (never waits)."""
-        if self._shadow_pump.put(job):
+        mirror = self.shadow_mirror
+        if mirror is not None and not mirror.in_process:
+            queued = mirror.put(job)
+        else:
+            if mirror is not None:  # no child could start: the shadow thread takes over
+                self._shadow_pump.start()
+            queued = self._shadow_pump.put(job)
+        if queued:
             return True
         m.SHADOW_DROPPED.labels(job.model).inc()
         mr = self.models.get(job.model)
@@ -612,11 +649,12 @@ class Gateway:
                     self.aggregator.record_drop(job.model, job.primary_version, svr.version, spec)
         return False
 
-    def _shadow_chunk(self, jobs: list[ShadowJob]) -> None:
-        """Run the shadow steps for a chunk of copies (in the shadow pump's thread)."""
+    def _shadow_batches(self, jobs: list[ShadowJob]) -> list[tuple[_ShadowContext, ShadowBatch]]:
+        """One shadow step per (model, ready shadow version) for a chunk of copies."""
         by_model: dict[str, list[ShadowJob]] = {}
         for job in jobs:
             by_model.setdefault(job.model, []).append(job)
+        steps: list[tuple[_ShadowContext, ShadowBatch]] = []
         for model, group in by_model.items():
             mr = self.models.get(model)
             if mr is None:
@@ -628,22 +666,26 @@ class Gateway:
             b = mr.deployment.batching
             size = b.max_batch_size if b.enabled else 1
             for svr in mr.shadows:
-                if not svr.ready or not svr.loaded.accepts_shadow:
-                    continue
-                batch = ShadowBatch(model, svr.version, specs, requests, records, primary, size)
-                self._record_outcome(mr, svr, group, self.shadow_runner.step(batch))
+                if svr.ready and svr.loaded.accepts_shadow:
+                    batch = ShadowBatch(model, svr.version, specs, requests, records, primary, size)
+                    steps.append(((mr, svr, [job.primary_version for job in group]), batch))
+        return steps
 
-    def _record_outcome(
-        self, mr: ModelRuntime, svr: VersionRuntime, jobs: list[ShadowJob], outcome: ShadowOutcome
-    ) -> None:
+    def _shadow_chunk(self, jobs: list[ShadowJob]) -> None:
+        """Run the shadow steps for a chunk of copies (in the shadow pump's thread)."""
+        for context, batch in self._shadow_batches(jobs):
+            self._report_shadow(context, self.shadow_runner.step(batch))
+
+    def _report_shadow(self, context: _ShadowContext, outcome: ShadowOutcome) -> None:
         """Export a shadow step's tallies (or its error, once per request) as metrics and window rows."""
+        mr, svr, primary_versions = context
         if outcome.error is not None:
-            m.SHADOW_ERRORS.labels(*svr.labels).inc(len(jobs))
+            m.SHADOW_ERRORS.labels(*svr.labels).inc(len(primary_versions))
             log.debug("shadow step failed", model=mr.name, version=svr.version, error=outcome.error)
-            for job in jobs:
+            for primary_version in primary_versions:
                 for spec, _ in mr.comparators:
                     self.aggregator.record_shadow(
-                        mr.name, job.primary_version, svr.version, spec, error=True, seconds=outcome.seconds
+                        mr.name, primary_version, svr.version, spec, error=True, seconds=outcome.seconds
                     )
             return
         m.SHADOW_DURATION.labels(*svr.labels).observe(outcome.seconds)

@@ -1,27 +1,40 @@
-"""Where shadow steps run, so that live requests never pay for them. Both runners are synchronous: the shadow
-pump's thread calls them (and the warm-up of a shadow version, through ``asyncio.to_thread``).
+"""Where shadow steps run, so that live requests never pay for them.
 
-``ShadowChild``: a child process at the lowest CPU priority (``SCHED_IDLE`` on Linux) runs the shadow versions
-and the comparisons: it only gets CPU time that live work leaves idle and shares no GIL with the gateway. One
-``multiprocessing`` pipe carries the calls, one at a time. The child rebuilds the gateway's model
-provider from a picklable spec and loads each shadow version once. A child that dies (a crash in native code,
-an out-of-memory kill) or hangs past the shadow timeout is replaced on the next step; the step in flight is a
-shadow error; live traffic never notices. A child that notices its gateway is gone exits.
+``ShadowMirror`` (``shadow_isolation="process"``): a child process at the lowest CPU priority (``SCHED_IDLE``
+on Linux, optionally pinned to CPUs of its own) runs the shadow versions and the comparisons, and the
+gateway's event loop alone feeds it — no gateway thread runs shadow work, so live requests share neither the
+GIL nor a thread hand-off with it. The loop's share per copy is one list append; ``linger_s`` after the first
+copy it groups the copies into one step per shadow version (``build``), pickles them as one frame and writes
+it to the child's pipe without blocking (what the pipe cannot take now waits in a buffer for the next
+write). The child answers each frame with the steps' outcomes; the loop reads the answers every ``poll_s`` —
+it never waits for them — and hands each to ``report``. Copies queued or unanswered are bounded: beyond
+``max_inflight`` ``put`` drops the copy and the caller counts it.
 
-``InProcessShadows``: the same steps in the calling thread of the gateway process (``shadow_isolation=
-"thread"``, and the fallback where no child process can start)."""
+A child that dies, or leaves frames unanswered for ``timeout_s``, is killed; its unanswered steps are reported
+as errors and the next frame starts a new child; live traffic never notices. Where no child can start at all
+(e.g. a script without an ``if __name__ == "__main__":`` guard under the spawn start method) ``in_process``
+turns True, which is logged once, and the gateway runs shadows in its shadow thread instead. A child whose
+gateway is gone exits.
+
+``InProcessShadows``: the steps in the calling thread (the gateway's shadow thread for ``"thread"``, and the
+child's main loop)."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import itertools
 import multiprocessing
 import os
 import pickle
+import struct
 import threading
+import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
-from typing import Any, Protocol
+from typing import Any, Generic, TypeVar
 
 from trilho.obs import get_logger
 from trilho.serving.comparators import Comparator, parse_comparator
@@ -30,25 +43,12 @@ from trilho.serving.shadow_compare import ShadowBatch, ShadowOutcome, run_shadow
 
 log = get_logger("serving.isolation")
 
+J = TypeVar("J")  # a shadow copy, as the gateway queues it
+C = TypeVar("C")  # what the gateway needs back with a step's outcome to report it
+
 
 class ShadowChildLost(RuntimeError):
-    """The shadow child died or was stopped with this step in flight."""
-
-
-class ShadowRunner(Protocol):
-    """Runs shadow steps (blocking; called from the shadow pump's thread)."""
-
-    def predict(self, model: str, version: str, records: list[dict[str, Any]]) -> list[Any]:
-        """A shadow version's outputs for ``records`` (its warm-up), called with the shadow flag set."""
-        ...
-
-    def step(self, batch: ShadowBatch) -> ShadowOutcome:
-        """Call the shadow version on the batch and compare with the primary outputs."""
-        ...
-
-    def close(self) -> None:
-        """Stop; a step in flight fails."""
-        ...
+    """The shadow child died, hung or was stopped with this call in flight."""
 
 
 @dataclass(frozen=True)
@@ -79,8 +79,11 @@ class InProcessShadows:
         return list(as_shadow(self.resolve(model, version))(records))
 
     def step(self, batch: ShadowBatch) -> ShadowOutcome:
-        """The shadow step, here and now."""
-        call = as_shadow(self.resolve(batch.model, batch.version))
+        """The shadow step, here and now; a version that cannot be loaded is an error outcome."""
+        try:
+            call = as_shadow(self.resolve(batch.model, batch.version))
+        except Exception as exc:
+            return ShadowOutcome(0.0, error=f"{type(exc).__name__}: {exc}")
         return run_shadow_batch(call, self._comparators_for(batch.comparators), batch)
 
     def _comparators_for(self, specs: Sequence[str]) -> list[tuple[str, Comparator]]:
@@ -88,76 +91,211 @@ class InProcessShadows:
         cache = self._comparators
         return [(s, cache[s] if s in cache else cache.setdefault(s, parse_comparator(s))) for s in specs]
 
-    def close(self) -> None:
-        """Nothing to release."""
+
+# --- frames: a 4-byte big-endian length, then a pickle ------------------------------------------------------
+_HEADER = struct.Struct("!I")
 
 
-class ShadowChild:
-    """Shadow steps in one child process at background priority, restarted when it dies or hangs. Where no
-    child can start at all (e.g. a script without an ``if __name__ == "__main__":`` guard under the spawn
-    start method) every step goes to ``fallback`` from then on, and that is logged once."""
+def encode_frame(message: Any) -> bytes:
+    """One message as a frame."""
+    payload = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+    return _HEADER.pack(len(payload)) + payload
 
-    def __init__(self, spec: RegistrySpec, fallback: InProcessShadows, timeout_s: float = 30.0) -> None:
+
+def decode_frames(buffer: bytearray) -> list[Any]:
+    """The complete frames at the start of ``buffer``, decoded and removed from it (a partial frame stays)."""
+    messages: list[Any] = []
+    pos, end = 0, len(buffer)
+    view = memoryview(buffer)
+    try:
+        while end - pos >= _HEADER.size:
+            (size,) = _HEADER.unpack_from(view, pos)
+            if end - pos - _HEADER.size < size:
+                break
+            start = pos + _HEADER.size
+            messages.append(pickle.loads(view[start : start + size]))
+            pos = start + size
+    finally:
+        view.release()
+    del buffer[:pos]
+    return messages
+
+
+# --- the gateway's side -------------------------------------------------------------------------------------
+class ShadowMirror(Generic[J, C]):
+    """Shadow copies → frames → a child process; answers read back by the event loop (see the module doc).
+
+    ``build(copies)`` turns queued copies into ``[(context, ShadowBatch)]``; ``report(context, outcome)``
+    receives each step's outcome (an error outcome when the child was lost with it); ``fallback`` runs warm-up
+    calls when no child can start. Every method runs on the event loop's thread."""
+
+    def __init__(
+        self,
+        spec: RegistrySpec,
+        build: Callable[[list[J]], list[tuple[C, ShadowBatch]]],
+        report: Callable[[C, ShadowOutcome], None],
+        fallback: InProcessShadows,
+        *,
+        max_inflight: int = 1000,
+        linger_s: float = 0.005,
+        timeout_s: float = 30.0,
+        poll_s: float = 0.05,
+        cpus: Sequence[int] = (),
+    ) -> None:
         self.spec = spec
+        self.build = build
+        self.report = report
         self.fallback = fallback
+        self.max_inflight = max_inflight
+        self.linger_s = linger_s
         self.timeout_s = timeout_s
-        self.in_process = False  # True once starting a child failed
+        self.poll_s = poll_s
+        self.cpus = tuple(cpus)
+        self.in_process = False  # True once starting a child failed: the gateway runs shadows in a thread
+        self._copies: list[J] = []
+        self._inflight = 0  # copies queued here or written and not yet answered
+        self._sent: deque[tuple[int, list[C]]] = deque()  # per unanswered frame: copies, contexts
+        self._calls: dict[int, asyncio.Future] = {}  # unanswered warm-up calls
+        self._ids = itertools.count()
+        self._out = bytearray()  # frames the pipe could not take yet
+        self._in = bytearray()  # answers read, not yet complete
+        self._progress_at = 0.0  # last answer (or first question after none were unanswered)
         self._proc: Any = None
-        self._conn: Connection | None = None
-        self._lock = threading.Lock()  # one call at a time over the pipe
+        self._tx: Connection | None = None
+        self._rx: Connection | None = None
+        self._flush_at: asyncio.TimerHandle | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     @property
     def pid(self) -> int | None:
         """The running child's process id."""
         return self._proc.pid if self._proc is not None else None
 
-    def predict(self, model: str, version: str, records: list[dict[str, Any]]) -> list[Any]:
-        """Outputs of the shadow version, computed in the child."""
-        with self._lock:
-            if self.in_process or not self._ensure_child():
-                return self.fallback.predict(model, version, records)
-            return self._call("predict", (model, version, records))
+    def put(self, copy: J) -> bool:
+        """Queue a copy for the next frame; False (nothing queued) when ``max_inflight`` are in flight."""
+        if self._inflight >= self.max_inflight:
+            return False
+        self._copies.append(copy)
+        self._inflight += 1
+        if self._flush_at is None:
+            loop = self._loop or asyncio.get_running_loop()
+            self._loop = loop
+            self._flush_at = loop.call_later(self.linger_s, self._flush)
+        return True
 
-    def step(self, batch: ShadowBatch) -> ShadowOutcome:
-        """The shadow step in the child; a lost or hung child is an error outcome."""
-        with self._lock:
-            if self.in_process or not self._ensure_child():
-                return self.fallback.step(batch)
-            try:
-                return self._call("step", batch)
-            except (ShadowChildLost, TimeoutError) as exc:
-                return ShadowOutcome(0.0, error=f"{type(exc).__name__}: {exc}")
-            except RuntimeError as exc:  # the child could not load the version, or another failure there
-                return ShadowOutcome(0.0, error=str(exc))
+    async def predict(self, model: str, version: str, records: list[dict[str, Any]]) -> list[Any]:
+        """A shadow version's outputs for ``records`` (its warm-up), computed in the child."""
+        self._loop = asyncio.get_running_loop()
+        if not self._ensure_child():
+            return await asyncio.to_thread(self.fallback.predict, model, version, records)
+        ident = next(self._ids)
+        answer = self._loop.create_future()
+        opened = not self._sent and not self._calls
+        self._calls[ident] = answer
+        self._ask(encode_frame(("predict", ident, model, version, records)), opened)
+        while not answer.done():
+            await asyncio.sleep(0.005)
+            self.poll()
+        return answer.result()
 
-    def _call(self, kind: str, payload: Any) -> Any:
-        conn = self._conn
+    async def run(self) -> None:
+        """Read answers every ``poll_s`` (a background task of the gateway)."""
+        while True:
+            await asyncio.sleep(self.poll_s)
+            self.poll()
+
+    def poll(self) -> None:
+        """Read the child's answers and report them; replace a child that died or hung."""
+        if self._rx is None:
+            return
         try:
-            conn.send((kind, payload))
-            if not conn.poll(self.timeout_s):
-                self._stop_child("timed out")  # a hung shadow model: the next step gets a fresh child
-                raise TimeoutError(f"no answer from the shadow child within {self.timeout_s:g} s")
-            ok, value = conn.recv()
-        except (EOFError, OSError, pickle.UnpicklingError) as exc:
-            self._stop_child("lost")
-            raise ShadowChildLost(f"the shadow child exited with the step in flight ({exc!r})") from None
-        if not ok:
-            raise RuntimeError(value)
-        return value
+            while chunk := os.read(self._rx.fileno(), 1 << 16):
+                self._in += chunk
+            eof = True  # the child closed its end: it exited
+        except BlockingIOError:
+            eof = False
+        except OSError:
+            eof = True
+        for message in decode_frames(self._in):
+            self._progress_at = time.monotonic()
+            if message[0] == "step":
+                copies, contexts = self._sent.popleft()
+                self._inflight -= copies
+                for context, outcome in zip(contexts, message[1], strict=True):
+                    self.report(context, outcome)
+            else:
+                _, ident, ok, value = message
+                call = self._calls.pop(ident, None)
+                if call is not None and not call.done():
+                    call.set_result(value) if ok else call.set_exception(RuntimeError(value))
+        if eof or not self._proc.is_alive():
+            self._lose("exited")
+        elif (self._sent or self._calls) and time.monotonic() - self._progress_at > self.timeout_s:
+            self._lose(f"gave no answer within {self.timeout_s:g} s")
+
+    def close(self) -> None:
+        """Stop the child; copies and calls in flight are errors."""
+        if self._flush_at is not None:
+            self._flush_at.cancel()
+            self._flush_at = None
+        self._lose(None)
+
+    # --- internals ---------------------------------------------------------------------------------------
+    def _flush(self) -> None:
+        self._flush_at = None
+        if self._copies:
+            copies, self._copies = self._copies, []
+            steps = self.build(copies)
+            if not steps:
+                self._inflight -= len(copies)
+            elif not self._ensure_child():
+                self._inflight -= len(copies)
+                for context, _ in steps:
+                    self.report(context, ShadowOutcome(0.0, error="no shadow child process could start"))
+            else:
+                opened = not self._sent and not self._calls
+                self._sent.append((len(copies), [context for context, _ in steps]))
+                self._ask(encode_frame(("step", [batch for _, batch in steps])), opened)
+        self._write()
+
+    def _ask(self, frame: bytes, opened: bool) -> None:
+        """Send a question (``opened``: the first one open, which starts the answer clock)."""
+        if opened:
+            self._progress_at = time.monotonic()
+        self._out += frame
+        self._write()
+
+    def _write(self) -> None:
+        if self._out and self._tx is not None:
+            try:
+                written = os.write(self._tx.fileno(), self._out)
+            except BlockingIOError:  # the child is behind: the rest goes with a later write
+                written = 0
+            except OSError:  # the child is gone
+                self._lose("exited")
+                return
+            del self._out[:written]
+        if not self._out or self._flush_at is not None:
+            return
+        loop = self._loop or asyncio.get_running_loop()
+        self._flush_at = loop.call_later(self.linger_s, self._flush)
 
     def _ensure_child(self) -> bool:
-        """Start the child unless it runs; False (and in-process from now on) when no child can start."""
-        if self._conn is not None and self._proc is not None and self._proc.is_alive():
+        """A running child, started if needed; False (and ``in_process`` from now on) when none can start."""
+        if self._proc is not None:
             return True
-        self._stop_child(None)
-        ours, theirs = multiprocessing.Pipe()
+        if self.in_process:
+            return False
+        theirs_rx, ours_tx = multiprocessing.Pipe(duplex=False)
+        ours_rx, theirs_tx = multiprocessing.Pipe(duplex=False)
         try:
-            ctx = multiprocessing.get_context("spawn")
-            args = (self.spec, theirs, os.getpid())
-            proc = ctx.Process(target=_child_main, args=args, daemon=True, name="trilho-shadow")
+            context = multiprocessing.get_context("spawn")
+            args = (self.spec, theirs_rx, theirs_tx, os.getpid(), self.cpus)
+            proc = context.Process(target=_child_main, args=args, daemon=True, name="trilho-shadow")
             proc.start()
         except (RuntimeError, OSError, AssertionError) as exc:
-            ours.close()
+            ours_tx.close()
+            ours_rx.close()
             self.in_process = True
             log.warning(
                 "shadow versions cannot run in a child process; running them in a thread of this process",
@@ -167,27 +305,41 @@ class ShadowChild:
             )
             return False
         finally:
-            theirs.close()
-        self._proc, self._conn = proc, ours
-        log.info("shadow child started", pid=proc.pid)
+            theirs_rx.close()
+            theirs_tx.close()
+        os.set_blocking(ours_tx.fileno(), False)
+        os.set_blocking(ours_rx.fileno(), False)
+        self._proc, self._tx, self._rx = proc, ours_tx, ours_rx
+        log.info("shadow child started", pid=proc.pid, cpus=list(self.cpus) or "any")
         return True
 
-    def _stop_child(self, why: str | None) -> None:
+    def _lose(self, why: str | None) -> None:
+        """Stop the child (``why``: it failed); report what it left unanswered as errors."""
         if why is not None:
             log.warning("stopping the shadow child", pid=self.pid, reason=why)
-        if self._conn is not None:
-            with contextlib.suppress(OSError):
-                self._conn.close()
-            self._conn = None
-        if self._proc is not None:
-            if self._proc.is_alive():
-                self._proc.kill()
+        error = f"the shadow child {why or 'was stopped'} with this step in flight"
+        sent, self._sent = self._sent, deque()
+        calls, self._calls = self._calls, {}
+        for copies, contexts in sent:
+            self._inflight -= copies
+            for context in contexts:
+                self.report(context, ShadowOutcome(0.0, error=error))
+        for call in calls.values():
+            if not call.done():
+                call.set_exception(ShadowChildLost(error))
+        self._out.clear()  # a new child starts with a fresh stream
+        self._in.clear()
+        for conn in (self._tx, self._rx):
+            if conn is not None:
+                with contextlib.suppress(OSError):
+                    conn.close()
+        self._tx = self._rx = None
+        proc, self._proc = self._proc, None
+        if proc is not None:
+            if proc.is_alive():
+                proc.kill()
             with contextlib.suppress(Exception):
-                self._proc.join(1.0)
-
-    def close(self) -> None:
-        """Stop the child."""
-        self._stop_child(None)
+                proc.join(1.0)
 
 
 # --- the child process -------------------------------------------------------------------------------------
@@ -202,20 +354,42 @@ def background_priority() -> None:
 
 def _exit_with_parent(parent: int, every_s: float = 0.5) -> None:
     """A killed gateway cannot tell its child to stop: the child notices that it was orphaned and exits."""
-    import time
-
     while os.getppid() == parent:
         time.sleep(every_s)
     os._exit(0)
 
 
-def _child_main(spec: RegistrySpec, conn: Connection, parent: int) -> None:
+def _answer(here: InProcessShadows, message: tuple) -> bytes:
+    """The frame answering one question (never raises: a failure is the answer)."""
+    if message[0] == "step":
+        batches: list[ShadowBatch] = message[1]
+        outcomes = [here.step(batch) for batch in batches]
+        try:
+            return encode_frame(("step", outcomes))
+        except Exception as exc:  # outcomes that cannot travel back (they are plain data; this is defensive)
+            error = ShadowOutcome(0.0, error=f"{type(exc).__name__}: {exc}")
+            return encode_frame(("step", [error] * len(batches)))
+    _, ident, model, version, records = message
+    try:
+        return encode_frame(("predict", ident, True, here.predict(model, version, records)))
+    except Exception as exc:  # a version that cannot load, outputs that cannot travel back
+        return encode_frame(("predict", ident, False, f"{type(exc).__name__}: {exc}"))
+
+
+def _child_main(
+    spec: RegistrySpec, rx: Connection, tx: Connection, parent: int, cpus: tuple[int, ...]
+) -> None:
     import gc
     import sys
 
     from trilho.serving.settings import GIL_SWITCH_INTERVAL_S
 
     background_priority()
+    if cpus:
+        try:
+            os.sched_setaffinity(0, cpus)
+        except (AttributeError, OSError) as exc:
+            log.warning("shadow child could not pin itself", cpus=list(cpus), error=str(exc))
     sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
     threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True, name="parent-watch").start()
     provider = spec.provider()
@@ -228,18 +402,19 @@ def _child_main(spec: RegistrySpec, conn: Connection, parent: int) -> None:
 
     here = InProcessShadows(resolve)  # the steps, as the gateway would run them in-process
     gc.freeze()
+    questions = open(rx.fileno(), "rb", closefd=False)  # noqa: SIM115 - lives as long as the process
+    answers = tx.fileno()
     while True:
-        try:
-            kind, payload = conn.recv()
-        except (EOFError, OSError):
+        header = questions.read(_HEADER.size)
+        if len(header) < _HEADER.size:
+            return  # the gateway closed the pipe
+        (size,) = _HEADER.unpack(header)
+        payload = questions.read(size)
+        if len(payload) < size:
             return
+        frame = memoryview(_answer(here, pickle.loads(payload)))
         try:
-            reply = (True, here.predict(*payload) if kind == "predict" else here.step(payload))
-            conn.send(reply)  # pickled before anything is written: an unpicklable reply sends nothing
-        except (EOFError, BrokenPipeError):
+            while frame:
+                frame = frame[os.write(answers, frame) :]
+        except OSError:
             return
-        except Exception as exc:  # a version that cannot load, outputs that cannot travel back
-            try:
-                conn.send((False, f"{type(exc).__name__}: {exc}"))
-            except OSError:
-                return

@@ -39,14 +39,37 @@ def batch_concurrency(configured: int | None) -> int:
     return 2 if usable_cores() >= 3 else 1
 
 
-def shadow_in_child(isolation: str) -> bool:
-    """Whether shadow versions get a child process: always for "process", for "auto" only with a core to
-    spare. On 2 cores with the gateway on one, the child (even at SCHED_IDLE) moved primary p99 by +31 %
-    and +38 % where a shadow thread moved it by +20 % and +9 % (bench-serving's setting, 4,330 req/s, 9-11
-    interleaved runs each): every switch to and from the child costs the loop its caches and a preemption."""
+def shadow_in_child(isolation: str, cpus: tuple[int, ...] = ()) -> bool:
+    """Whether shadow versions get a child process: always for "process"; for "auto" when CPUs are named for
+    it or the machine has a core to spare (>= 4). Where the gateway has every core busy the child — even at
+    SCHED_IDLE — gets too little time to keep up and its copies are dropped; the shadow thread competes with
+    live requests for the GIL instead (bench-serving: +46 % primary p99 for a 100 % shadow in a thread on the
+    gateway's core, -1 % for a child fed by the event loop on a core of its own)."""
     if isolation == "auto":
-        return usable_cores() >= 4
+        return bool(cpus) or usable_cores() >= 4
     return isolation == "process"
+
+
+def parse_cpus(text: str | None) -> tuple[int, ...]:
+    """CPU numbers from a list such as "2,3" or "2-5" (empty text: none)."""
+    cpus: set[int] = set()
+    for part in (text or "").replace(" ", "").split(","):
+        if not part:
+            continue
+        low, _, high = part.partition("-")
+        try:
+            first, last = int(low), int(high or low)
+        except ValueError:
+            first, last = -1, -1
+        if first < 0 or last < first:
+            raise ConfigError(
+                f"shadow_cpus {text!r}: {part!r} is not a CPU number or range",
+                fix='list CPU numbers or ranges, e.g. "2,3" or "2-5"',
+                field="shadow_cpus",
+                value=text,
+            )
+        cpus.update(range(first, last + 1))
+    return tuple(sorted(cpus))
 
 
 MODEL_THREAD_SCHED = ("batch", "normal")
@@ -79,16 +102,18 @@ class GatewaySettings:
     max_instances: int = 1024  # records per request
     poll_interval_s: float = 0.25  # routing-table generation poll (changes apply within 1 s)
     window_interval_s: float = 5.0  # per-version aggregates written to the store this often
-    shadow_queue_size: int = 1000  # shadow copies waiting; beyond this they are dropped and counted
-    shadow_linger_ms: float = 5.0  # the shadow pump waits this long after the first copy to batch more
-    shadow_chunk: int = 32  # copies per shadow step (one model call per max_batch_size records of a step)
-    shadow_timeout_s: float = 30.0  # a shadow child silent this long is replaced (the step is an error)
+    shadow_queue_size: int = 1000  # shadow copies in flight; beyond this they are dropped and counted
+    shadow_linger_ms: float = 5.0  # shadow copies gather this long after the first before a step is sent
+    shadow_chunk: int = 32  # copies per step in the shadow thread (one model call per max_batch_size records)
+    shadow_timeout_s: float = 30.0  # a shadow child silent this long is replaced (its steps are errors)
     model_threads: int = 4  # executor threads for live model calls
-    # "process": shadow versions and comparisons run in a child process at background CPU priority (no GIL
-    # or CPU time taken from live requests; needs a provider with spec(), e.g. the registry, else a thread);
-    # "thread": in the shadow pump's thread of this process; "auto": a child process when the machine has a
-    # core to spare for it (>= 4 cores), else a thread
+    # "process": shadow versions and comparisons run in a child process at background CPU priority, fed by
+    # the event loop (no GIL or thread hand-off shared with live requests; needs a provider with spec(), e.g.
+    # the registry, else a thread); "thread": in the shadow pump's thread of this process; "auto": a child
+    # process when CPUs are named for it or the machine has a core to spare (>= 4 cores), else a thread
     shadow_isolation: str = "auto"
+    # CPUs for the shadow child (sched_setaffinity), e.g. cores the live traffic does not use; empty: any
+    shadow_cpus: tuple[int, ...] = ()
     model_thread_sched: str = "batch"  # see model_thread_policy
     access_log_sample: float = 0.01  # fraction of requests written to the JSON access log
     # Dedicated serving processes move everything alive after start-up (modules, models) out of the cyclic
@@ -103,6 +128,20 @@ class GatewaySettings:
                 fix="use 'process' (a child process), 'thread' or 'auto' (process with >= 4 cores)",
                 field="shadow_isolation",
                 value=self.shadow_isolation,
+            )
+        if self.shadow_cpus and self.shadow_isolation == "thread":
+            raise ConfigError(
+                "shadow_cpus names CPUs for the shadow child process, but shadow_isolation is 'thread'",
+                fix="drop shadow_cpus, or set shadow_isolation to 'process' or 'auto'",
+                field="shadow_cpus",
+                value=",".join(map(str, self.shadow_cpus)),
+            )
+        if any(not isinstance(c, int) or c < 0 for c in self.shadow_cpus):
+            raise ConfigError(
+                f"shadow_cpus {self.shadow_cpus!r} must be CPU numbers (integers >= 0)",
+                fix='use e.g. shadow_cpus=(2, 3) or --shadow-cpus "2,3"',
+                field="shadow_cpus",
+                value=str(self.shadow_cpus),
             )
         if self.model_thread_sched not in MODEL_THREAD_SCHED:
             raise ConfigError(
