@@ -106,6 +106,8 @@ def test_cpus_for_a_shadow_thread_are_a_config_error():
         GatewaySettings(shadow_isolation="thread", shadow_cpus=(1,))
     with pytest.raises(ConfigError, match="CPU numbers"):
         GatewaySettings(shadow_cpus=(-1,))
+    with pytest.raises(ConfigError, match="this machine has CPUs"):
+        GatewaySettings(shadow_cpus=(os.cpu_count() or 1,))
 
 
 def test_the_cli_refuses_a_bad_cpu_list_before_serving(tmp_path, monkeypatch):

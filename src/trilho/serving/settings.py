@@ -42,9 +42,8 @@ def batch_concurrency(configured: int | None) -> int:
 def shadow_in_child(isolation: str, cpus: tuple[int, ...] = ()) -> bool:
     """Whether shadow versions get a child process: always for "process"; for "auto" when CPUs are named for
     it or the machine has a core to spare (>= 4). Where the gateway has every core busy the child — even at
-    SCHED_IDLE — gets too little time to keep up and its copies are dropped; the shadow thread competes with
-    live requests for the GIL instead (bench-serving: +46 % primary p99 for a 100 % shadow in a thread on the
-    gateway's core, -1 % for a child fed by the event loop on a core of its own)."""
+    SCHED_IDLE — gets too little time to keep up and its copies are dropped; a shadow thread there competes
+    with live requests for the GIL instead (docs/architecture.md has the measurements)."""
     if isolation == "auto":
         return bool(cpus) or usable_cores() >= 4
     return isolation == "process"
@@ -142,6 +141,14 @@ class GatewaySettings:
                 fix='use e.g. shadow_cpus=(2, 3) or --shadow-cpus "2,3"',
                 field="shadow_cpus",
                 value=str(self.shadow_cpus),
+            )
+        cpu_count = os.cpu_count() or 0
+        if self.shadow_cpus and cpu_count and max(self.shadow_cpus) >= cpu_count:
+            raise ConfigError(
+                f"shadow_cpus names CPU {max(self.shadow_cpus)}, but this machine has CPUs 0-{cpu_count - 1}",
+                fix=f"name CPUs between 0 and {cpu_count - 1}",
+                field="shadow_cpus",
+                value=",".join(map(str, self.shadow_cpus)),
             )
         if self.model_thread_sched not in MODEL_THREAD_SCHED:
             raise ConfigError(
