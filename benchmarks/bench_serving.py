@@ -453,7 +453,7 @@ def main(argv: list[str]) -> int:
             + (" ".join(SHADOW_OPTIONS) or "(defaults)")
             + "`: the slow model and the comparisons in a SCHED_IDLE child process on the CPUs the gateway "
             "does not use (shared with the load generator, which preempts it), fed by the gateway's event "
-            "loop (one append per copy, one pipe write per 5 ms); gateway-split-aa is an identical split "
+            "loop (one append per copy, one pipe write per 20 ms); gateway-split-aa is an identical split "
             "gateway without a shadow, run at half of saturation only: split_aa_p99_shift_pct is the "
             "comparison's noise floor",
             "bare": "Starlette endpoint on the same uvicorn stack, json stdlib, model called inline",

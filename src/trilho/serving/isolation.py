@@ -137,7 +137,7 @@ class ShadowMirror(Generic[J, C]):
         fallback: InProcessShadows,
         *,
         max_inflight: int = 1000,
-        linger_s: float = 0.005,
+        linger_s: float = 0.02,
         timeout_s: float = 30.0,
         poll_s: float = 0.05,
         cpus: Sequence[int] = (),

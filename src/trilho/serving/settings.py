@@ -102,7 +102,9 @@ class GatewaySettings:
     poll_interval_s: float = 0.25  # routing-table generation poll (changes apply within 1 s)
     window_interval_s: float = 5.0  # per-version aggregates written to the store this often
     shadow_queue_size: int = 1000  # shadow copies in flight; beyond this they are dropped and counted
-    shadow_linger_ms: float = 5.0  # shadow copies gather this long after the first before a step is sent
+    # shadow copies gather this long after the first before a step is sent: fewer, larger steps (with the
+    # shadow child at 4,470 req/s on 2 cores, primary p50 +163 µs over no shadow at 5 ms, +33 µs at 20 ms)
+    shadow_linger_ms: float = 20.0
     shadow_chunk: int = 32  # copies per step in the shadow thread (one model call per max_batch_size records)
     shadow_timeout_s: float = 30.0  # a shadow child silent this long is replaced (its steps are errors)
     model_threads: int = 4  # executor threads for live model calls
