@@ -193,10 +193,13 @@ class ShadowMirror(Generic[J, C]):
         opened = not self._sent and not self._calls
         self._calls[ident] = answer
         self._ask(encode_frame(("predict", ident, model, version, records)), opened)
-        while not answer.done():
-            await asyncio.sleep(0.005)
-            self.poll()
-        return answer.result()
+        try:
+            while not answer.done():
+                await asyncio.sleep(0.005)
+                self.poll()
+            return answer.result()
+        finally:  # a caller that gave up (a warm-up timeout) leaves no call behind
+            self._calls.pop(ident, None)
 
     async def run(self) -> None:
         """Read answers every ``poll_s`` (a background task of the gateway)."""
