@@ -116,3 +116,20 @@ def test_the_cli_refuses_a_bad_cpu_list_before_serving(tmp_path, monkeypatch):
     assert result.exit_code != 0
     assert "shadow_cpus" in result.output and "2,3" in result.output
     assert not (tmp_path / "home").exists()  # nothing was set up
+
+
+def test_a_starting_child_is_not_cut_off_by_the_answer_timeout(sqlite_store, tmp_path, start_gateway):
+    import httpx
+
+    root, _log = _register(sqlite_store, tmp_path)
+    # a child takes longer than 0.5 s to start (a fresh interpreter, trilho, the model: ~0.8 s here): the
+    # answer clock starts when it is ready, so neither the warm-up nor the first steps look like a hang
+    gw = start_gateway(sqlite_store, root, shadow_isolation="process", shadow_timeout_s=0.5)
+    first = gw.gateway.shadow_mirror.pid
+    assert first is not None and gw.gateway.ready
+    compared = _compared(gw.url)
+    for i in range(3):
+        body = {"instances": [{"x1": float(i), "x2": 1.0}]}
+        assert httpx.post(f"{gw.url}/v1/models/scorer:predict", json=body).status_code == 200
+    assert _wait(lambda: _compared(gw.url) >= compared + 3)
+    assert gw.gateway.shadow_mirror.pid == first  # never replaced

@@ -10,7 +10,8 @@ write). The child answers each frame with the steps' outcomes; the loop reads th
 it never waits for them — and hands each to ``report``. Copies queued or unanswered are bounded: beyond
 ``max_inflight`` ``put`` drops the copy and the caller counts it.
 
-A child that dies, or leaves frames unanswered for ``timeout_s``, is killed; its unanswered steps are reported
+A child that dies, or leaves frames unanswered for ``timeout_s`` once it is ready (a new child first loads the
+shadow versions its predecessor served, within ``STARTUP_S``), is killed; its unanswered steps are reported
 as errors and the next frame starts a new child; live traffic never notices. Where no child can start at all
 (e.g. a script without an ``if __name__ == "__main__":`` guard under the spawn start method) ``in_process``
 turns True, which is logged once, and the gateway runs shadows in its shadow thread instead. A child whose
@@ -44,6 +45,7 @@ from trilho.serving.shadow_compare import ShadowBatch, ShadowOutcome, run_shadow
 log = get_logger("serving.isolation")
 
 J = TypeVar("J")  # a shadow copy, as the gateway queues it
+STARTUP_S = 60.0  # a new child gets this long (at least) to start and load the shadow versions
 C = TypeVar("C")  # what the gateway needs back with a step's outcome to report it
 
 
@@ -160,6 +162,8 @@ class ShadowMirror(Generic[J, C]):
         self._out = bytearray()  # frames the pipe could not take yet
         self._in = bytearray()  # answers read, not yet complete
         self._progress_at = 0.0  # last answer (or first question after none were unanswered)
+        self._versions: set[tuple[str, str]] = set()  # shadow versions seen: a new child loads them first
+        self._ready = False  # the running child has loaded them and answers questions
         self._proc: Any = None
         self._tx: Connection | None = None
         self._rx: Connection | None = None
@@ -188,6 +192,7 @@ class ShadowMirror(Generic[J, C]):
         self._loop = asyncio.get_running_loop()
         if not self._ensure_child():
             return await asyncio.to_thread(self.fallback.predict, model, version, records)
+        self._versions.add((model, version))
         ident = next(self._ids)
         answer = self._loop.create_future()
         opened = not self._sent and not self._calls
@@ -221,7 +226,9 @@ class ShadowMirror(Generic[J, C]):
             eof = True
         for message in decode_frames(self._in):
             self._progress_at = time.monotonic()
-            if message[0] == "step":
+            if message[0] == "ready":
+                self._ready = True
+            elif message[0] == "step":
                 copies, contexts = self._sent.popleft()
                 self._inflight -= copies
                 for context, outcome in zip(contexts, message[1], strict=True):
@@ -233,8 +240,10 @@ class ShadowMirror(Generic[J, C]):
                     call.set_result(value) if ok else call.set_exception(RuntimeError(value))
         if eof or not self._proc.is_alive():
             self._lose("exited")
-        elif (self._sent or self._calls) and time.monotonic() - self._progress_at > self.timeout_s:
-            self._lose(f"gave no answer within {self.timeout_s:g} s")
+        else:
+            limit = self.timeout_s if self._ready else max(self.timeout_s, STARTUP_S)
+            if (self._sent or self._calls) and time.monotonic() - self._progress_at > limit:
+                self._lose(f"gave no answer within {limit:g} s")
 
     def close(self) -> None:
         """Stop the child; copies and calls in flight are errors."""
@@ -256,6 +265,7 @@ class ShadowMirror(Generic[J, C]):
                 for context, _ in steps:
                     self.report(context, ShadowOutcome(0.0, error="no shadow child process could start"))
             else:
+                self._versions.update((batch.model, batch.version) for _, batch in steps)
                 opened = not self._sent and not self._calls
                 self._sent.append((len(copies), [context for context, _ in steps]))
                 self._ask(encode_frame(("step", [batch for _, batch in steps])), opened)
@@ -293,7 +303,7 @@ class ShadowMirror(Generic[J, C]):
         ours_rx, theirs_tx = multiprocessing.Pipe(duplex=False)
         try:
             context = multiprocessing.get_context("spawn")
-            args = (self.spec, theirs_rx, theirs_tx, os.getpid(), self.cpus)
+            args = (self.spec, theirs_rx, theirs_tx, os.getpid(), self.cpus, sorted(self._versions))
             proc = context.Process(target=_child_main, args=args, daemon=True, name="trilho-shadow")
             proc.start()
         except (RuntimeError, OSError, AssertionError) as exc:
@@ -337,6 +347,7 @@ class ShadowMirror(Generic[J, C]):
                 with contextlib.suppress(OSError):
                     conn.close()
         self._tx = self._rx = None
+        self._ready = False
         proc, self._proc = self._proc, None
         if proc is not None:
             if proc.is_alive():
@@ -379,8 +390,19 @@ def _answer(here: InProcessShadows, message: tuple) -> bytes:
         return encode_frame(("predict", ident, False, f"{type(exc).__name__}: {exc}"))
 
 
+def _write_all(fd: int, data: bytes) -> None:
+    frame = memoryview(data)
+    while frame:
+        frame = frame[os.write(fd, frame) :]
+
+
 def _child_main(
-    spec: RegistrySpec, rx: Connection, tx: Connection, parent: int, cpus: tuple[int, ...]
+    spec: RegistrySpec,
+    rx: Connection,
+    tx: Connection,
+    parent: int,
+    cpus: tuple[int, ...],
+    preload: list[tuple[str, str]],
 ) -> None:
     import gc
     import sys
@@ -403,10 +425,17 @@ def _child_main(
             loaded[(model, version)] = provider.load(model, version)
         return loaded[(model, version)].predict
 
+    for model, version in preload:  # the versions a previous child served: loaded before the first question
+        with contextlib.suppress(Exception):  # one that cannot load fails its steps, with the reason
+            resolve(model, version)
     here = InProcessShadows(resolve)  # the steps, as the gateway would run them in-process
     gc.freeze()
     questions = open(rx.fileno(), "rb", closefd=False)  # noqa: SIM115 - lives as long as the process
     answers = tx.fileno()
+    try:
+        _write_all(answers, encode_frame(("ready",)))  # the gateway's answer clock starts now
+    except OSError:
+        return
     while True:
         header = questions.read(_HEADER.size)
         if len(header) < _HEADER.size:
@@ -415,9 +444,7 @@ def _child_main(
         payload = questions.read(size)
         if len(payload) < size:
             return
-        frame = memoryview(_answer(here, pickle.loads(payload)))
         try:
-            while frame:
-                frame = frame[os.write(answers, frame) :]
+            _write_all(answers, _answer(here, pickle.loads(payload)))
         except OSError:
             return
