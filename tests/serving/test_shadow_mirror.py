@@ -71,11 +71,14 @@ def test_copies_beyond_the_bound_are_refused_and_nothing_else_changes():
     asyncio.run(scenario())
 
 
-@pytest.mark.skipif(not hasattr(os, "sched_getaffinity"), reason="CPU affinity is Linux-only")
+@pytest.mark.skipif(
+    not hasattr(os, "sched_getaffinity") or len(os.sched_getaffinity(0)) < 2,
+    reason="needs CPU affinity (Linux) and two CPUs to tell a pinned child from an unpinned one",
+)
 def test_the_shadow_child_runs_on_the_cpus_named_for_it(sqlite_store, tmp_path, start_gateway):
     import httpx
 
-    cpu = min(os.sched_getaffinity(0))
+    cpu = max(os.sched_getaffinity(0))  # an unpinned child would inherit every CPU of this process
     root, _log = _register(sqlite_store, tmp_path)
     gw = start_gateway(sqlite_store, root, shadow_isolation="auto", shadow_cpus=(cpu,))
     assert gw.gateway.shadow_in_child  # naming CPUs for the child asks for one

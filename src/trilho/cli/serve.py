@@ -34,7 +34,7 @@ def serve(
             "--shadow-isolation",
             help="Where shadow versions and comparisons run: 'process' (a child process at background CPU "
             "priority: no GIL or CPU time taken from live requests), 'thread' (a thread of this process) or "
-            "'auto' (process with >= 4 cores, else thread).",
+            "'auto' (process with --shadow-cpus or >= 4 cores, else thread).",
         ),
     ] = "auto",
     shadow_cpus: Annotated[

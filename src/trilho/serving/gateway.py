@@ -241,7 +241,7 @@ class Gateway:
         """Load the routing table and its models (warm-up included), then start the background loops."""
         self._apply_lock = asyncio.Lock()
         await self.refresh()
-        if self._shadows_in_thread:
+        if not self.shadow_in_child:
             self._shadow_pump.start()
         loops = [self.slo.run(lambda: [mr.deployment for mr in self.models.values()])]
         if self.shadow_mirror is not None:
@@ -275,11 +275,7 @@ class Gateway:
     @property
     def shadow_in_child(self) -> bool:
         """Whether shadow steps run in a child process (else in this process's shadow thread)."""
-        return not self._shadows_in_thread
-
-    @property
-    def _shadows_in_thread(self) -> bool:
-        return self.shadow_mirror is None or self.shadow_mirror.in_process
+        return self.shadow_mirror is not None and not self.shadow_mirror.in_process
 
     @property
     def ready(self) -> bool:

@@ -195,7 +195,7 @@ class ShadowMirror(Generic[J, C]):
         self._versions.add((model, version))
         ident = next(self._ids)
         answer = self._loop.create_future()
-        opened = not self._sent and not self._calls
+        opened = not self._waiting
         self._calls[ident] = answer
         self._ask(encode_frame(("predict", ident, model, version, records)), opened)
         try:
@@ -242,7 +242,7 @@ class ShadowMirror(Generic[J, C]):
             self._lose("exited")
         else:
             limit = self.timeout_s if self._ready else max(self.timeout_s, STARTUP_S)
-            if (self._sent or self._calls) and time.monotonic() - self._progress_at > limit:
+            if self._waiting and time.monotonic() - self._progress_at > limit:
                 self._lose(f"gave no answer within {limit:g} s")
 
     def close(self) -> None:
@@ -253,6 +253,11 @@ class ShadowMirror(Generic[J, C]):
         self._lose(None)
 
     # --- internals ---------------------------------------------------------------------------------------
+    @property
+    def _waiting(self) -> bool:
+        """Questions (steps or warm-up calls) the child has not answered yet."""
+        return bool(self._sent or self._calls)
+
     def _flush(self) -> None:
         self._flush_at = None
         if self._copies:
@@ -266,7 +271,7 @@ class ShadowMirror(Generic[J, C]):
                     self.report(context, ShadowOutcome(0.0, error="no shadow child process could start"))
             else:
                 self._versions.update((batch.model, batch.version) for _, batch in steps)
-                opened = not self._sent and not self._calls
+                opened = not self._waiting
                 self._sent.append((len(copies), [context for context, _ in steps]))
                 self._ask(encode_frame(("step", [batch for _, batch in steps])), opened)
         self._write()
