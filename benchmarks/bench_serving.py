@@ -48,6 +48,10 @@ GENERATOR_CPUS = ",".join(map(str, _CORES[1:])) if SERVER_PIN else None
 # nearly always busy in open loop (micro-batching spends idle time on smaller batches).
 SHADOW_OPTIONS = ["--shadow-isolation", "process", "--shadow-cpus", GENERATOR_CPUS] if GENERATOR_CPUS else []
 AA = "gateway-split-aa"  # a second, identical split gateway: the noise floor of the shadow comparison
+# The split gateway again, while a SCHED_IDLE spin loop keeps the shadow child's CPUs busy: how much activity
+# on those CPUs alone (no shadow, no pipe, no copies) moves the primary's latency on this machine
+BUSY = "gateway-split-busy"
+CONTROLS = (AA, BUSY)  # run at half of saturation only, in full runs only
 
 
 def _wait_until(check, timeout: float, what: str) -> None:
@@ -228,6 +232,28 @@ class Servers:
             self.stop(name)
 
 
+@contextlib.contextmanager
+def busy_cpus(cpus: str | None):
+    """A SCHED_IDLE spin loop on ``cpus`` (comma-separated) for the length of the block, yielded as its
+    process; without CPUs, nothing (None)."""
+    if not cpus:
+        yield None
+        return
+    pinned = {int(c) for c in cpus.split(",")}
+
+    def lowest_priority() -> None:
+        os.sched_setaffinity(0, pinned)
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+
+    spin = subprocess.Popen([sys.executable, "-c", "while True: pass"], preexec_fn=lowest_priority)
+    try:
+        time.sleep(0.2)  # running before the counted part starts
+        yield spin
+    finally:
+        spin.kill()
+        spin.wait()
+
+
 def _queue_wait(url: str) -> tuple[float, float]:
     """(sum, count) of the gateway's batching queue wait for version 1, from /metrics."""
     total = count = 0.0
@@ -286,7 +312,7 @@ def main(argv: list[str]) -> int:
     servers = Servers()
     sat_runs: dict[str, list[dict]] = {}
     ol_runs: dict[tuple[str, float], list[dict]] = {}
-    paths = {name: PATH_V1 for name in ("bare", *homes)} | {"bentoml": "/predict"}
+    paths = {name: PATH_V1 for name in ("bare", *homes, BUSY)} | {"bentoml": "/predict"}
     shadow: dict[str, float] = {}
     lone_wait = float("nan")
     try:
@@ -300,10 +326,13 @@ def main(argv: list[str]) -> int:
                 urls["bentoml"] = servers.start_bento(bento_exe)
             except RuntimeError as exc:
                 notes["bentoml"] += f"; did not start: {exc} (log: {servers.logs / 'bentoml.log'})"
-        names = [n for n in urls if n != AA]  # the A/A twin runs at half of saturation only
-        twin = [AA] if AA in urls else []
+        names = [n for n in urls if n != AA]  # the controls run at half of saturation only
+        if AA in urls:
+            urls[BUSY] = urls["gateway-split"]
+        controls = [c for c in CONTROLS if c in urls]
+        server_of = {BUSY: "gateway-split"}  # the busy-CPU control is the split gateway itself
 
-        for name in [*names, *twin] if not quick else ():  # warm every server once
+        for name in [*names, AA] if AA in urls else ():  # warm every server once
             servers.focus(name)
             run_wrk(urls[name] + paths[name], body, 1.0)
         for _ in range(reps):  # interleaved, so a burst of noise hits every server alike
@@ -318,12 +347,13 @@ def main(argv: list[str]) -> int:
         swamped: set[str] = set()  # servers far past saturation (> 20 % unanswered): not run at higher rates
         for rate in rates:
             for _ in range(half_reps if rate == half else reps):
-                for name in [*names, *twin] if rate == half else names:
+                for name in [*names, *controls] if rate == half else names:
                     if name in swamped:
                         continue
-                    servers.focus(name)
+                    servers.focus(server_of.get(name, name))
                     before = _queue_wait(urls[name]) if name == "gateway-1v" and rate == 100.0 else None
-                    r = run_open_loop(urls[name], paths[name], body, rate, ol_s)
+                    with busy_cpus(GENERATOR_CPUS if name == BUSY else None):
+                        r = run_open_loop(urls[name], paths[name], body, rate, ol_s)
                     ol_runs.setdefault((name, rate), []).append(r)
                     if before is not None:
                         after = _queue_wait(urls[name])
@@ -387,10 +417,15 @@ def main(argv: list[str]) -> int:
 
     bare_sat, gw_sat = sat["bare"]["rps"], sat["gateway-1v"]["rps"]
     added_p99 = ol[("gateway-1v", half)]["p99_ms"] - ol[("bare", half)]["p99_ms"]
+
+    def shift_pct(name: str, key: str) -> float | None:
+        """How far ``name`` moved ``key`` at half of saturation from the split gateway's (%), or None."""
+        if (name, half) not in ol:
+            return None
+        return round((ol[(name, half)][key] / ol[("gateway-split", half)][key] - 1) * 100, 1)
+
     # the shadow's own effect: the same 90/10 split with and without the 100 % slow shadow
-    shadow_shift = ol[("gateway-split-shadow", half)]["p99_ms"] / ol[("gateway-split", half)]["p99_ms"] - 1
-    aa_p99 = ol[(AA, half)]["p99_ms"] if (AA, half) in ol else float("nan")
-    noise_floor = aa_p99 / ol[("gateway-split", half)]["p99_ms"] - 1
+    shadow_shift = shift_pct("gateway-split-shadow", "p99_ms") / 100
     vs_one_version = ol[("gateway-split-shadow", half)]["p99_ms"] / ol[("gateway-1v", half)]["p99_ms"] - 1
     lone_extra = ol[("gateway-1v", 100.0)]["p50_ms"] - ol[("bare", 100.0)]["p50_ms"]
     targets = [
@@ -458,13 +493,18 @@ def main(argv: list[str]) -> int:
             "does not use (shared with the load generator, which preempts it), fed by the gateway's event "
             "loop (one append per copy, one pipe write per 20 ms); gateway-split-aa is an identical split "
             "gateway without a shadow, run at half of saturation only: split_aa_p99_shift_pct is the "
-            "comparison's noise floor",
+            "comparison's noise floor; gateway-split-busy is gateway-split itself while a SCHED_IDLE spin "
+            f"loop keeps CPU {GENERATOR_CPUS} busy (no shadow): split_busy_p99_shift_pct is how much "
+            "activity on the shadow's CPUs alone moves the primary on this machine",
             "bare": "Starlette endpoint on the same uvicorn stack, json stdlib, model called inline",
         },
         "lone_request_extra_p50_ms_vs_bare": round(lone_extra, 3),
         "split_shadow_p99_vs_one_version_pct": round(vs_one_version * 100, 1),
         # the same comparison between two identical split gateways: how far p99 moves with no shadow at all
-        "split_aa_p99_shift_pct": round(noise_floor * 100, 1) if noise_floor == noise_floor else None,
+        "split_aa_p99_shift_pct": shift_pct(AA, "p99_ms"),
+        # the split gateway while a SCHED_IDLE spin loop keeps the shadow's CPUs busy: the machine's coupling
+        "split_busy_p99_shift_pct": shift_pct(BUSY, "p99_ms"),
+        "p50_shift_pct": {n: shift_pct(n, "p50_ms") for n in ("gateway-split-shadow", AA, BUSY)},
         "lone_request_mean_queue_wait_ms": round(lone_wait, 4),
         "shadow": shadow,
         "rates": rates,
