@@ -17,7 +17,7 @@ from trilho.cli.main import app
 from trilho.errors import ConfigError
 from trilho.serving import GatewaySettings
 from trilho.serving.isolation import InProcessShadows, RegistrySpec, ShadowMirror, decode_frames, encode_frame
-from trilho.serving.settings import parse_cpus
+from trilho.serving.settings import format_cpus, parse_cpus
 
 messages = st.lists(
     st.recursive(
@@ -95,6 +95,11 @@ def test_the_shadow_child_runs_on_the_cpus_named_for_it(sqlite_store, tmp_path, 
 )
 def test_cpu_lists_parse(text, cpus):
     assert parse_cpus(text) == cpus
+
+
+@given(st.lists(st.integers(0, 512), max_size=10))
+def test_a_formatted_cpu_list_parses_back(cpus):
+    assert parse_cpus(format_cpus(tuple(cpus))) == tuple(sorted(set(cpus)))
 
 
 @pytest.mark.parametrize("text", ["x", "-1", "3-1", "1,,a", "1.5"])

@@ -628,11 +628,10 @@ class Gateway:
     # --- shadow ----------------------------------------------------------------------------------------
     def offer_shadow(self, job: ShadowJob) -> bool:
         """Queue a shadow copy; when the queue is full it is dropped and counted (never waits)."""
-        mirror = self.shadow_mirror
-        if mirror is not None and not mirror.in_process:
-            queued = mirror.put(job)
+        if self.shadow_in_child:
+            queued = self.shadow_mirror.put(job)
         else:
-            if mirror is not None:  # no child could start: the shadow thread takes over
+            if self.shadow_mirror is not None:  # no child could start: the shadow thread takes over
                 self._shadow_pump.start()
             queued = self._shadow_pump.put(job)
         if queued:

@@ -18,7 +18,7 @@ from trilho.errors import ServingError
 from trilho.serving.app import create_app
 from trilho.serving.gateway import Gateway
 from trilho.serving.models import ModelProvider, RegistryProvider
-from trilho.serving.settings import GatewaySettings, parse_cpus
+from trilho.serving.settings import GatewaySettings, format_cpus, parse_cpus
 from trilho.store.routing import Deployment
 
 
@@ -104,7 +104,7 @@ def serve(
         os.environ["TRILHO_DATABASE_URL"] = settings.database_url
         os.environ["TRILHO_SERVING_MAX_BODY_BYTES"] = str(gs.max_body_bytes)
         os.environ["TRILHO_SERVING_SHADOW_ISOLATION"] = gs.shadow_isolation
-        os.environ["TRILHO_SERVING_SHADOW_CPUS"] = ",".join(map(str, gs.shadow_cpus))
+        os.environ["TRILHO_SERVING_SHADOW_CPUS"] = format_cpus(gs.shadow_cpus)
         os.environ["TRILHO_SERVING_MODEL_THREAD_SCHED"] = gs.model_thread_sched
         if evals_config:
             os.environ["TRILHO_SERVING_EVALS"] = str(Path(evals_config).resolve())

@@ -71,6 +71,11 @@ def parse_cpus(text: str | None) -> tuple[int, ...]:
     return tuple(sorted(cpus))
 
 
+def format_cpus(cpus: tuple[int, ...]) -> str:
+    """A CPU list as ``parse_cpus`` reads it ("2,3"; empty: none)."""
+    return ",".join(map(str, cpus))
+
+
 MODEL_THREAD_SCHED = ("batch", "normal")
 
 
@@ -135,7 +140,7 @@ class GatewaySettings:
                 "shadow_cpus names CPUs for the shadow child process, but shadow_isolation is 'thread'",
                 fix="drop shadow_cpus, or set shadow_isolation to 'process' or 'auto'",
                 field="shadow_cpus",
-                value=",".join(map(str, self.shadow_cpus)),
+                value=format_cpus(self.shadow_cpus),
             )
         if any(not isinstance(c, int) or c < 0 for c in self.shadow_cpus):
             raise ConfigError(
@@ -150,7 +155,7 @@ class GatewaySettings:
                 f"shadow_cpus names CPU {max(self.shadow_cpus)}, but this machine has CPUs 0-{cpu_count - 1}",
                 fix=f"name CPUs between 0 and {cpu_count - 1}",
                 field="shadow_cpus",
-                value=",".join(map(str, self.shadow_cpus)),
+                value=format_cpus(self.shadow_cpus),
             )
         if self.model_thread_sched not in MODEL_THREAD_SCHED:
             raise ConfigError(
