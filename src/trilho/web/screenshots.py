@@ -81,13 +81,22 @@ def chrome(user_data_dir: str | Path, *, width: int = 1366, height: int = 900) -
     return driver
 
 
-def sign_in(driver: Any, base: str, token: str, next_path: str = "/ui/rollouts") -> None:
-    """Sign in through the login form."""
+def sign_in(
+    driver: Any, base: str, token: str, next_path: str = "/ui/rollouts", timeout: float = 30.0
+) -> None:
+    """Sign in through the login form; returns once the browser has loaded the page it was sent on to (a
+    click only starts the navigation: looking for that page's elements at once can still find the form)."""
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
 
     driver.get(f"{base}/ui/login?next={next_path}")
     driver.find_element(By.ID, "token").send_keys(token)
     driver.find_element(By.ID, "signin").click()
+    WebDriverWait(driver, timeout).until(
+        lambda d: (
+            "/ui/login" not in d.current_url and d.execute_script("return document.readyState") == "complete"
+        )
+    )
 
 
 def wait_for_charts(driver: Any, timeout: float = 20.0) -> int:
