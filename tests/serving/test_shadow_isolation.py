@@ -5,6 +5,8 @@ notices; "thread" keeps them in-process. Live model threads yield to the event l
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import textwrap
 import time
 
@@ -31,6 +33,10 @@ PROBE = textwrap.dedent("""
             os._exit(3)  # a crash in native code, as far as the gateway can tell
         if any(r['x1'] == -777 for r in records) and is_shadow_call():
             time.sleep(3600)  # a hung shadow model
+        if any(r['x1'] == -555 for r in records) and is_shadow_call():
+            spent = time.process_time()
+            while time.process_time() - spent < 0.3:  # a shadow step that needs CPU time to finish
+                pass
         with open(LOG, 'a') as f:
             f.write(f"{{os.getpid()}} {{is_shadow_call()}}\\n")
         return [{{'y': 2.0 * r['x1'] + r['x2']}} for r in records]
@@ -246,6 +252,38 @@ def test_a_hung_shadow_child_is_replaced_after_the_shadow_timeout(sqlite_store, 
     assert httpx.post(url, json={"instances": [{"x1": 2.0, "x2": 1.0}]}).status_code == 200
     assert _wait(lambda: _compared(gw.url) >= compared + 1, timeout=30)
     assert gw.gateway.shadow_mirror.pid not in (None, first)
+
+
+@pytest.mark.skipif(
+    not hasattr(os, "sched_setaffinity") or not os.path.exists("/proc/self/schedstat"),
+    reason="needs CPU affinity and schedstat (Linux)",
+)
+def test_a_starved_shadow_child_is_not_taken_for_a_hung_one(sqlite_store, tmp_path, start_gateway):
+    cpu = max(os.sched_getaffinity(0))
+    root, _log = _register(sqlite_store, tmp_path)
+    gw = start_gateway(sqlite_store, root, shadow_linger_ms=0.0, shadow_timeout_s=1.0, shadow_cpus=(cpu,))
+    url = f"{gw.url}/v1/models/scorer:predict"
+    compared, errors = _compared(gw.url), _errors(gw.url)
+    assert httpx.post(url, json={"instances": [{"x1": 1.0, "x2": 1.0}]}).status_code == 200
+    assert _wait(lambda: _compared(gw.url) >= compared + 1)  # the child is up and answering
+    child = gw.gateway.shadow_mirror.pid
+
+    def same_cpu_normal_priority() -> None:
+        os.sched_setaffinity(0, {cpu})
+
+    # a busy neighbour at normal priority on the child's CPU: the SCHED_IDLE child gets almost no CPU time,
+    # and its step needs 0.3 s of it
+    spin = subprocess.Popen([sys.executable, "-c", "while True: pass"], preexec_fn=same_cpu_normal_priority)
+    try:
+        r = httpx.post(url, json={"instances": [{"x1": -555.0, "x2": 1.0}]})
+        assert r.status_code == 200 and r.json() == {"predictions": [{"y": -1109.0}]}
+        time.sleep(4.0)  # four timeouts' worth of wall time without an answer
+        assert gw.gateway.shadow_mirror.pid == child and _errors(gw.url) == errors
+    finally:
+        spin.kill()
+        spin.wait()
+    assert _wait(lambda: _compared(gw.url) >= compared + 2)  # it carries on once the CPU is free
+    assert gw.gateway.shadow_mirror.pid == child and _errors(gw.url) == errors
 
 
 def test_an_unknown_model_thread_policy_is_a_config_error():

@@ -12,7 +12,10 @@ it never waits for them — and hands each to ``report``. Copies queued or unans
 
 A child that dies, or leaves frames unanswered for ``timeout_s`` once it is ready (a new child first loads the
 shadow versions its predecessor served, within ``STARTUP_S``), is killed; its unanswered steps are reported
-as errors and the next frame starts a new child; live traffic never notices. Where no child can start at all
+as errors and the next frame starts a new child; live traffic never notices. The answer clock leaves out the
+time the child spent runnable but waiting for a CPU (Linux schedstat): at background priority on a machine
+that live traffic keeps busy it is starved, not hung — its copies are dropped for the bound, not turned into
+errors of the shadow version, and it carries on when the load falls. Where no child can start at all
 (e.g. a script without an ``if __name__ == "__main__":`` guard under the spawn start method) ``in_process``
 turns True, which is logged once, and the gateway runs shadows in its shadow thread instead. A child whose
 gateway is gone exits.
@@ -162,6 +165,7 @@ class ShadowMirror(Generic[J, C]):
         self._out = bytearray()  # frames the pipe could not take yet
         self._in = bytearray()  # answers read, not yet complete
         self._progress_at = 0.0  # last answer (or first question after none were unanswered)
+        self._starved_at: float | None = None  # the child's runqueue wait (s) at _progress_at
         self._versions: set[tuple[str, str]] = set()  # shadow versions seen: a new child loads them first
         self._ready = False  # the running child has loaded them and answers questions
         self._proc: Any = None
@@ -224,8 +228,10 @@ class ShadowMirror(Generic[J, C]):
             eof = False
         except OSError:
             eof = True
-        for message in decode_frames(self._in):
-            self._progress_at = time.monotonic()
+        messages = decode_frames(self._in)
+        if messages:
+            self._progressed()
+        for message in messages:
             if message[0] == "ready":
                 self._ready = True
             elif message[0] == "step":
@@ -242,7 +248,7 @@ class ShadowMirror(Generic[J, C]):
             self._lose("exited")
         else:
             limit = self.timeout_s if self._ready else max(self.timeout_s, STARTUP_S)
-            if self._waiting and time.monotonic() - self._progress_at > limit:
+            if self._waiting and self._silent_s(time.monotonic() - self._progress_at, limit) > limit:
                 self._lose(f"gave no answer within {limit:g} s")
 
     def close(self) -> None:
@@ -279,9 +285,22 @@ class ShadowMirror(Generic[J, C]):
     def _ask(self, frame: bytes, opened: bool) -> None:
         """Send a question (``opened``: the first one open, which starts the answer clock)."""
         if opened:
-            self._progress_at = time.monotonic()
+            self._progressed()
         self._out += frame
         self._write()
+
+    def _progressed(self) -> None:
+        """Restart the answer clock (an answer came, or the first open question went out)."""
+        self._progress_at = time.monotonic()
+        self._starved_at = runqueue_wait_s(self._proc.pid) if self._proc is not None else None
+
+    def _silent_s(self, elapsed: float, limit: float) -> float:
+        """Of ``elapsed`` seconds without an answer, those the child was not waiting for a CPU (read only
+        once ``elapsed`` is past ``limit``: before, it cannot matter)."""
+        if elapsed <= limit or self._starved_at is None or self._proc is None:
+            return elapsed
+        now = runqueue_wait_s(self._proc.pid)
+        return elapsed if now is None else elapsed - max(0.0, now - self._starved_at)
 
     def _write(self) -> None:
         if self._out and self._tx is not None:
@@ -359,6 +378,23 @@ class ShadowMirror(Generic[J, C]):
                 proc.kill()
             with contextlib.suppress(Exception):
                 proc.join(1.0)
+
+
+def runqueue_wait_s(pid: int) -> float | None:
+    """Seconds the threads of process ``pid`` have spent runnable, waiting for a CPU (summed over threads:
+    Linux ``/proc/<pid>/task/*/schedstat``); None where the OS does not say."""
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return None
+    waited = 0
+    for task in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{task}/schedstat", "rb") as f:
+                waited += int(f.read().split()[1])
+        except (OSError, ValueError, IndexError):  # a thread that just ended; a kernel without schedstat
+            continue
+    return waited / 1e9
 
 
 # --- the child process -------------------------------------------------------------------------------------

@@ -111,7 +111,8 @@ class GatewaySettings:
     # shadow child at 4,470 req/s on 2 cores, primary p50 +163 µs over no shadow at 5 ms, +33 µs at 20 ms)
     shadow_linger_ms: float = 20.0
     shadow_chunk: int = 32  # copies per step in the shadow thread (one model call per max_batch_size records)
-    shadow_timeout_s: float = 30.0  # a shadow child silent this long is replaced (its steps are errors)
+    shadow_timeout_s: float = 30.0  # a shadow child silent this long is replaced (time it waited for a CPU
+    # does not count: starved is not hung); its unanswered steps are errors
     model_threads: int = 4  # executor threads for live model calls
     # "process": shadow versions and comparisons run in a child process at background CPU priority, fed by
     # the event loop (no GIL or thread hand-off shared with live requests; needs a provider with spec(), e.g.
