@@ -324,3 +324,96 @@ def test_store_outage_keeps_serving_the_last_table(pg_schema, tmp_path, start_ga
             assert c.get("/readyz").json()["store"] == "ok"
         via_proxy.dispose()
     direct.dispose()
+
+
+SLOW_SHADOW = """
+import os
+import time
+from trilho.serving.context import is_shadow_call
+
+def predict(records):
+    if is_shadow_call():
+        time.sleep(float(os.environ.get("TRILHO_TEST_SHADOW_SLEEP_S", "0")))
+        if os.environ.get("TRILHO_TEST_SHADOW_BROKEN"):
+            raise RuntimeError("broken shadow")
+    return [{'y': 2.0 * r['x1'] + r['x2']} for r in records]
+"""
+
+
+def _register_slow_shadow(store, root, tmp_path) -> str:
+    """Register SLOW_SHADOW as a new version of ``scorer``; its version."""
+    import yaml
+    from tests.serving.conftest import CONTRACT
+
+    from trilho.registry import Registry
+
+    module = tmp_path / "src" / "slow_shadow" / "slow_shadow.py"
+    module.parent.mkdir(parents=True)
+    module.write_text(SLOW_SHADOW)
+    contract = tmp_path / "slow-contract.yaml"
+    contract.write_text(yaml.safe_dump(CONTRACT, sort_keys=False))
+    mv = Registry(store, root).register("scorer", module, "python", contract, entry="slow_shadow:predict")
+    return str(mv.version)
+
+
+def _shadow_total(c, counter: str) -> float:
+    prefix = f"trilho_serving_shadow_{counter}_total{{"
+    return sum(float(ln.split()[-1]) for ln in c.get("/metrics").text.splitlines() if ln.startswith(prefix))
+
+
+def test_a_kill_switch_never_waits_for_a_shadow_version_to_warm_up(
+    registered, tmp_path, start_gateway, monkeypatch
+):
+    store, root = registered
+    slow = _register_slow_shadow(store, root, tmp_path)
+    rt.set_deployment(store, Deployment("scorer", routes=(Route("1"),), fallback_response={"y": 9.0}))
+    gw = start_gateway(store, root, shadow_isolation="thread")
+    monkeypatch.setenv("TRILHO_TEST_SHADOW_SLEEP_S", "10")  # the shadow's warm-up: a 10-s model load
+    with httpx.Client(base_url=gw.url) as c:
+        rt.set_deployment(
+            store,
+            Deployment(
+                "scorer",
+                routes=(Route("1"), Route(slow, "shadow", 0.0)),
+                shadow_fraction=1.0,
+                fallback_response={"y": 9.0},
+            ),
+        )
+        assert _wait(lambda: gw.gateway.generation == rt.current_generation(store), timeout=3.0)
+        assert _predict(c).status_code == 200  # live traffic goes on while the shadow warms up
+        rt.set_kill(store, "scorer", "all")
+        assert _wait(lambda: _predict(c).json().get("fallback", {}).get("reason") == "killed", timeout=3.0)
+        monkeypatch.setenv("TRILHO_TEST_SHADOW_SLEEP_S", "0")
+        rt.set_kill(store, "scorer", "off")
+        assert _wait(lambda: _predict(c).headers["x-trilho-model-version"] == "1", timeout=3.0)
+        # once warmed (the 10-s warm-up ends), the shadow joins the table and its copies are compared
+        assert _wait(
+            lambda: _predict(c).status_code == 200 and _shadow_total(c, "compared") > 0,
+            timeout=30.0,
+            step=0.2,
+        )
+    assert gw.gateway.ready
+
+
+def test_a_shadow_whose_warm_up_fails_is_reported_and_tried_again_at_the_next_table(
+    registered, tmp_path, start_gateway, monkeypatch
+):
+    store, root = registered
+    broken = _register_slow_shadow(store, root, tmp_path)
+    monkeypatch.setenv("TRILHO_TEST_SHADOW_BROKEN", "1")
+    shadowed = Deployment("scorer", routes=(Route("1"), Route(broken, "shadow", 0.0)), shadow_fraction=1.0)
+    rt.set_deployment(store, shadowed)
+    gw = start_gateway(store, root, shadow_isolation="thread")
+    with httpx.Client(base_url=gw.url) as c:
+        status = c.get("/readyz")
+        assert status.status_code == 200  # the live version is ready; the shadow's failure is reported
+        assert "broken shadow" in status.json()["errors"][f"scorer@{broken}"]
+        assert _predict(c).json() == {"predictions": [{"y": 4.0}]}
+        monkeypatch.delenv("TRILHO_TEST_SHADOW_BROKEN")  # mended
+        rt.set_deployment(store, shadowed)  # the next table
+        assert _wait(lambda: f"scorer@{broken}" not in c.get("/readyz").json()["errors"], timeout=10.0)
+        assert _wait(
+            lambda: _predict(c).status_code == 200 and _shadow_total(c, "compared") > 0,
+            timeout=10.0,
+            step=0.2,
+        )

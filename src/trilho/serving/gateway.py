@@ -225,6 +225,8 @@ class Gateway:
         self._load_errors: dict[str, str] = {}
         self._tasks: list[asyncio.Task] = []
         self._apply_lock: asyncio.Lock | None = None
+        self._table: RoutingTable | None = None  # the table last applied
+        self._preparing: dict[tuple[str, str], asyncio.Task] = {}  # shadow versions loading and warming
         self._backlog: tuple[list, list] = ([], [])
         self._reqs: dict[tuple[str, str, str, str], Any] = {}
         self._rand = random.Random()
@@ -241,6 +243,7 @@ class Gateway:
         """Load the routing table and its models (warm-up included), then start the background loops."""
         self._apply_lock = asyncio.Lock()
         await self.refresh()
+        await self.shadows_prepared()  # serving starts with the shadows of the first table in place
         if not self.shadow_in_child:
             self._shadow_pump.start()
         loops = [self.slo.run(lambda: [mr.deployment for mr in self.models.values()])]
@@ -255,9 +258,10 @@ class Gateway:
 
     async def stop(self) -> None:
         """Stop the loops, write the last window, release the thread pools."""
-        for t in self._tasks:
+        tasks = [*self._tasks, *self._preparing.values()]
+        for t in tasks:
             t.cancel()
-        for t in self._tasks:
+        for t in tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await t
         self._tasks = []
@@ -313,60 +317,126 @@ class Gateway:
         return True
 
     async def apply(self, table: RoutingTable) -> None:
-        """Build the runtimes for a table (loading and warming new versions first), then swap atomically."""
-        async with self._apply_lock:
-            models: dict[str, ModelRuntime] = {}
-            for name, dep in table.deployments.items():
-                versions: dict[str, VersionRuntime] = {}
-                for route in dep.routes:
-                    vr = await self._runtime(name, route.version, route.role, dep)
-                    if vr is not None:
-                        versions[route.version] = vr
-                old = self.models.get(name)
-                cache = old.cache if old is not None and old.cache is not None else None
-                if dep.cache.enabled:
-                    if cache is None:
-                        cache = ResponseCache(
-                            dep.cache.max_entries, dep.cache.ttl_s, on_evict=_evict_hook(name)
-                        )
-                    cache.max_entries, cache.ttl_s = dep.cache.max_entries, dep.cache.ttl_s
-                    live = {r.version for r in dep.routes if r.role != "shadow"}
-                    if dep.kill == "candidates":
-                        live = {dep.stable.version}
-                    cache.retain(live)  # nothing of a rolled-back version stays
-                else:
-                    cache = None
-                comparators = [(spec, parse_comparator(spec)) for spec in dep.comparators]
-                models[name] = ModelRuntime(dep, versions, cache, comparators)
-            self.models = models
-            self.generation = table.generation
-            self.table_applied = True
-            m.TABLE_GENERATION.set(table.generation)
-            if self.settings.freeze_gc:
-                import gc
+        """Build the runtimes for a table (loading and warming new live versions first), then swap atomically.
 
-                gc.freeze()
-            log.info("routing table applied", generation=table.generation, models=sorted(models))
+        A shadow version that is not warmed yet is prepared in the background: the table applies without it at
+        once — a kill switch or a rollback never waits for a shadow's load or warm-up — and again once it is
+        ready (the copies it misses meanwhile are not counted as dropped: nothing was there to drop them)."""
+        async with self._apply_lock:
+            await self._apply(table)
+
+    async def _reapply(self) -> None:
+        """Apply the table applied last again (read under the lock: never an older one over a newer)."""
+        async with self._apply_lock:
+            if self._table is not None:
+                await self._apply(self._table)
+
+    async def _apply(self, table: RoutingTable) -> None:
+        """``apply`` under the lock."""
+        self._table = table
+        models: dict[str, ModelRuntime] = {}
+        for name, dep in table.deployments.items():
+            versions: dict[str, VersionRuntime] = {}
+            for route in dep.routes:
+                if route.role == "shadow":
+                    vr = self._ready_shadow(name, route.version, dep)
+                else:
+                    vr = await self._runtime(name, route.version, route.role, dep)
+                if vr is not None:
+                    versions[route.version] = vr
+            old = self.models.get(name)
+            cache = old.cache if old is not None and old.cache is not None else None
+            if dep.cache.enabled:
+                if cache is None:
+                    cache = ResponseCache(dep.cache.max_entries, dep.cache.ttl_s, on_evict=_evict_hook(name))
+                cache.max_entries, cache.ttl_s = dep.cache.max_entries, dep.cache.ttl_s
+                live = {r.version for r in dep.routes if r.role != "shadow"}
+                if dep.kill == "candidates":
+                    live = {dep.stable.version}
+                cache.retain(live)  # nothing of a rolled-back version stays
+            else:
+                cache = None
+            comparators = [(spec, parse_comparator(spec)) for spec in dep.comparators]
+            models[name] = ModelRuntime(dep, versions, cache, comparators)
+        self.models = models
+        self.generation = table.generation
+        self.table_applied = True
+        m.TABLE_GENERATION.set(table.generation)
+        if self.settings.freeze_gc:
+            import gc
+
+            gc.freeze()
+        log.info(
+            "routing table applied",
+            generation=table.generation,
+            models=sorted(models),
+            shadows_preparing=sorted(f"{model}@{version}" for model, version in self._preparing),
+        )
 
     async def _runtime(self, model: str, version: str, role: str, dep: Deployment) -> VersionRuntime | None:
+        """A live version's runtime in ``role``, loaded and warmed first if need be (None: it cannot load)."""
         key = (model, version)
         vr = self._runtimes.get(key)
         if vr is None:
-            try:
-                loaded = self._loaded.get(key) or await asyncio.to_thread(self.provider.load, model, version)
-            except Exception as exc:
-                msg = f"{type(exc).__name__}: {exc}"
-                if self._load_errors.get(f"{model}@{version}") != msg:
-                    log.error("model version failed to load", model=model, version=version, error=msg)
-                self._load_errors[f"{model}@{version}"] = msg
+            loaded = await self._load(model, version)
+            if loaded is None:
                 return None
-            self._loaded[key] = loaded
-            vr = self._runtimes[key] = VersionRuntime(loaded, role, dep, self)
-        else:
-            vr.configure(role, dep)
+            vr = self._runtimes.get(key)  # a shadow preparation may have built it while this one loaded
+            if vr is None:
+                vr = self._runtimes[key] = VersionRuntime(loaded, role, dep, self)
+        vr.configure(role, dep)
         if not vr.ready:
             await self._warm_up(vr)
         return vr
+
+    async def _load(self, model: str, version: str) -> LoadedVersion | None:
+        """The version, loaded from the provider once (None, with the error kept for /readyz, if it fails)."""
+        key = (model, version)
+        try:
+            loaded = self._loaded.get(key) or await asyncio.to_thread(self.provider.load, model, version)
+        except Exception as exc:
+            msg = f"{type(exc).__name__}: {exc}"
+            if self._load_errors.get(f"{model}@{version}") != msg:
+                log.error("model version failed to load", model=model, version=version, error=msg)
+            self._load_errors[f"{model}@{version}"] = msg
+            return None
+        self._loaded[key] = loaded
+        return loaded
+
+    def _ready_shadow(self, model: str, version: str, dep: Deployment) -> VersionRuntime | None:
+        """A shadow version's runtime if it is warmed; else None, with its preparation started (a version
+        whose warm-up failed is tried again at every table, as live versions are)."""
+        key = (model, version)
+        vr = self._runtimes.get(key)
+        if vr is not None and vr.ready:
+            vr.configure("shadow", dep)
+            return vr
+        if key not in self._preparing:
+            self._preparing[key] = asyncio.create_task(self._prepare_shadow(model, version, dep))
+        return None
+
+    async def _prepare_shadow(self, model: str, version: str, dep: Deployment) -> None:
+        """Load and warm a shadow version off the apply path; once it is ready, apply the latest table again.
+        (Its role is left to ``apply``: a newer table may have made it live meanwhile.)"""
+        key = (model, version)
+        try:
+            vr = self._runtimes.get(key)
+            if vr is None:
+                loaded = await self._load(model, version)
+                if loaded is None:
+                    return
+                vr = self._runtimes.setdefault(key, VersionRuntime(loaded, "shadow", dep, self))
+            if not vr.ready:
+                await self._warm_up(vr)
+        finally:
+            self._preparing.pop(key, None)
+        if vr.ready:
+            await self._reapply()
+
+    async def shadows_prepared(self) -> None:
+        """Wait until every shadow version being prepared is warmed (or failed) and its table applied."""
+        while self._preparing:
+            await asyncio.gather(*self._preparing.values(), return_exceptions=True)
 
     async def _warm_up(self, vr: VersionRuntime) -> None:
         records = vr.loaded.warmup_records
