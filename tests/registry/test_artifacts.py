@@ -84,3 +84,50 @@ def test_a_damaged_local_copy_is_replaced_and_an_intact_one_reused(tmp_path):
     first.write_bytes(b"evil")
     again = store.materialize(info)
     assert again.read_bytes() == b"good"
+
+
+def test_same_bytes_under_two_names_get_a_copy_each(artifacts, tmp_path):
+    (tmp_path / "stable.py").write_text("X = 1\n")
+    (tmp_path / "shadow.py").write_text("X = 1\n")
+    one, two = artifacts.put(tmp_path / "stable.py"), artifacts.put(tmp_path / "shadow.py")
+    assert one.sha256 == two.sha256 and one.name != two.name
+    first = artifacts.materialize(one)
+    second = artifacts.materialize(two)
+    assert first.read_text() == second.read_text() == "X = 1\n"  # the first copy was not moved away
+    assert first.name == "stable.py" and second.name == "shadow.py"
+
+
+def test_concurrent_loads_never_move_a_copy_from_under_each_other(artifacts, tmp_path):
+    import threading
+
+    names = [f"m{i % 3}.py" for i in range(12)]
+    infos = []
+    for name in names[:3]:
+        (tmp_path / name).write_text("def predict(records):\n    return records\n")
+        infos.append(artifacts.put(tmp_path / name))
+    seen, errors = [], []
+    start = threading.Barrier(len(names))
+
+    def load(i: int) -> None:
+        try:
+            start.wait()
+            path = artifacts.materialize(infos[i % 3])
+            seen.append((path, path.read_text()))  # still there right after this load returned it
+        except Exception as exc:  # pragma: no cover - the failure being tested for
+            errors.append(exc)
+
+    threads = [threading.Thread(target=load, args=(i,)) for i in range(len(names))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == [] and len(seen) == len(names)
+    assert all(path.exists() and text.startswith("def predict") for path, text in seen)
+
+
+def test_a_damaged_local_copy_is_replaced_on_the_next_load(artifacts, tmp_path):
+    (tmp_path / "m.py").write_text("X = 1\n")
+    info = artifacts.put(tmp_path / "m.py")
+    local = artifacts.materialize(info)
+    local.write_text("X = 2\n")  # damaged on disk
+    assert artifacts.materialize(info).read_text() == "X = 1\n"

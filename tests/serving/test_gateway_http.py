@@ -336,6 +336,8 @@ def predict(records):
         time.sleep(float(os.environ.get("TRILHO_TEST_SHADOW_SLEEP_S", "0")))
         if os.environ.get("TRILHO_TEST_SHADOW_BROKEN"):
             raise RuntimeError("broken shadow")
+    else:
+        time.sleep(float(os.environ.get("TRILHO_TEST_LIVE_SLEEP_S", "0")))
     return [{'y': 2.0 * r['x1'] + r['x2']} for r in records]
 """
 
@@ -417,3 +419,31 @@ def test_a_shadow_whose_warm_up_fails_is_reported_and_tried_again_at_the_next_ta
             timeout=10.0,
             step=0.2,
         )
+
+
+def test_a_model_keeps_its_deployment_until_a_new_canary_is_warm_and_a_kill_switch_never_waits(
+    registered, tmp_path, start_gateway, monkeypatch
+):
+    store, root = registered
+    slow = _register_slow_shadow(store, root, tmp_path)
+    rt.set_deployment(store, Deployment("scorer", routes=(Route("1"),)))
+    gw = start_gateway(store, root)
+    before = gw.gateway.generation
+    monkeypatch.setenv("TRILHO_TEST_LIVE_SLEEP_S", "8")  # the canary's warm-up: an 8-s model load
+    with httpx.Client(base_url=gw.url) as c:
+        rt.set_routes(store, "scorer", (Route("1", weight=0.5), Route(slow, "canary", 0.5)))
+        assert _wait(lambda: f"scorer@{slow}" in c.get("/readyz").json()["preparing"], timeout=3.0)
+        # meanwhile the previous deployment serves everyone, and the gateway does not claim the new table
+        assert {
+            _predict(c, **{"x-trilho-unit": str(i)}).headers["x-trilho-model-version"] for i in range(40)
+        } == {"1"}
+        assert gw.gateway.generation == before and c.get("/readyz").status_code == 200
+        rt.set_kill(store, "scorer", "candidates")  # needs only the stable version: in effect at once
+        assert _wait(lambda: gw.gateway.generation == rt.current_generation(store), timeout=3.0)
+        monkeypatch.setenv("TRILHO_TEST_LIVE_SLEEP_S", "0")
+        rt.set_kill(store, "scorer", "off")  # the canary again: it joins once its warm-up has ended
+        assert _wait(lambda: gw.gateway.generation == rt.current_generation(store), timeout=30.0)
+        served = {
+            _predict(c, **{"x-trilho-unit": str(i)}).headers["x-trilho-model-version"] for i in range(40)
+        }
+        assert served == {"1", slow}

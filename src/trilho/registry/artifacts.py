@@ -4,11 +4,14 @@ A file is stored as its bytes; a folder as a canonical tar (sorted entries, zero
 same content always has the same sha256 address. Writes go to a temporary name, are re-hashed, then moved
 into place; reads are hashed again on the way out and a mismatch raises ``ArtifactCorrupt``. Orphaned blobs
 (a crash between the write and the database insert) are harmless: an address only ever holds its content.
+
+Loading materializes a verified local copy per (content, name) — two versions with the same bytes under
+different names never share one — and swaps it into place under a file lock, so concurrent loads (threads of
+a gateway, its shadow child, other workers) never move a copy from under each other.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import io
 import os
@@ -21,6 +24,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 import fsspec
+from filelock import FileLock
 
 from trilho.errors import ArtifactCorrupt, RegistryError
 
@@ -200,7 +204,8 @@ class ArtifactStore:
 
         The blob is always fetched and hashed from the store, so damage there is reported on every load.
         """
-        target_dir = self.cache_dir / info.sha256
+        copy = f"{info.sha256}-{hashlib.sha256(info.name.encode()).hexdigest()[:12]}"
+        target_dir = self.cache_dir / copy
         target = target_dir / info.name
         staging = Path(tempfile.mkdtemp(prefix=f".{info.sha256[:12]}-", dir=_ensure(self.cache_dir)))
         try:
@@ -214,13 +219,11 @@ class ArtifactStore:
                     tar.extractall(out / info.name, filter="data")
             else:
                 blob.rename(out / info.name)
-            if target.exists() and digest_path(target) == info.sha256:
-                return target  # an intact copy is already in place (and may be in use): keep it
-            if target_dir.exists():  # a damaged local copy: move it aside, never delete it under a reader
-                with contextlib.suppress(OSError):
+            with FileLock(self.cache_dir / f".{copy}.lock"):
+                if target.exists() and digest_path(target) == info.sha256:
+                    return target  # an intact copy is already in place (and may be in use): keep it
+                if target_dir.exists():  # a damaged local copy: moved aside, then deleted with the staging
                     target_dir.rename(staging / "damaged")
-            # a concurrent load may win the rename; its copy was verified the same way
-            with contextlib.suppress(OSError):
                 out.rename(target_dir)
         finally:
             shutil.rmtree(staging, ignore_errors=True)

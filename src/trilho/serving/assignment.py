@@ -49,6 +49,11 @@ class Assigner:
                     ranges.append((upper, route))
         return cls(deployment.model, deployment.stable, tuple(ranges))
 
+    @property
+    def versions(self) -> frozenset[str]:
+        """Every version this assigner can send a request to (stable, and canaries with traffic)."""
+        return frozenset({self.stable.version, *(route.version for _, route in self.ranges)})
+
     def route_for_bucket(self, bucket: int) -> Route:
         """The route serving this bucket."""
         for upper, route in self.ranges:

@@ -159,9 +159,8 @@ class ModelRuntime:
 
     @property
     def ready(self) -> bool:
-        """Every live (stable/canary) version passed its warm-up."""
-        live = [r.version for r in self.deployment.routes if r.role != "shadow"]
-        return all(v in self.versions and self.versions[v].ready for v in live)
+        """Every version live requests can be sent to (stable, canaries with traffic) passed its warm-up."""
+        return all(v in self.versions and self.versions[v].ready for v in self.assigner.versions)
 
 
 class Gateway:
@@ -186,7 +185,7 @@ class Gateway:
         self.static_table = RoutingTable(0, {d.model: d for d in deployments or []})
         self.settings = settings or GatewaySettings()
         self.models: dict[str, ModelRuntime] = {}
-        self.generation = -1
+        self.generation = -1  # the newest routing table whose every change is in effect here
         self.table_applied = False
         self.store_ok = store is not None
         self.aggregator = WindowAggregator(self.settings.gateway_id)
@@ -226,7 +225,8 @@ class Gateway:
         self._tasks: list[asyncio.Task] = []
         self._apply_lock: asyncio.Lock | None = None
         self._table: RoutingTable | None = None  # the table last applied
-        self._preparing: dict[tuple[str, str], asyncio.Task] = {}  # shadow versions loading and warming
+        self._preparing: dict[tuple[str, str], asyncio.Task] = {}  # versions loading and warming
+        self._tried: dict[tuple[str, str], int] = {}  # version → the generation it was last prepared for
         self._backlog: tuple[list, list] = ([], [])
         self._reqs: dict[tuple[str, str, str, str], Any] = {}
         self._rand = random.Random()
@@ -243,7 +243,7 @@ class Gateway:
         """Load the routing table and its models (warm-up included), then start the background loops."""
         self._apply_lock = asyncio.Lock()
         await self.refresh()
-        await self.shadows_prepared()  # serving starts with the shadows of the first table in place
+        await self.prepared()  # serving starts with the first table's versions loaded and warmed
         if not self.shadow_in_child:
             self._shadow_pump.start()
         loops = [self.slo.run(lambda: [mr.deployment for mr in self.models.values()])]
@@ -297,7 +297,7 @@ class Gateway:
 
         try:
             gen = await asyncio.to_thread(current_generation, self.store)
-            if gen != self.generation:
+            if self._table is None or gen != self._table.generation:
                 await self.apply(await asyncio.to_thread(load_table, self.store))
         except Exception as exc:  # the store is down: keep serving the last table
             if self.store_ok:
@@ -317,13 +317,23 @@ class Gateway:
         return True
 
     async def apply(self, table: RoutingTable) -> None:
-        """Build the runtimes for a table (loading and warming new live versions first), then swap atomically.
+        """Apply a routing table: each model's new deployment takes effect atomically, as soon as the versions
+        it sends live requests to are loaded and warmed.
 
-        A shadow version that is not warmed yet is prepared in the background: the table applies without it at
-        once — a kill switch or a rollback never waits for a shadow's load or warm-up — and again once it is
-        ready (the copies it misses meanwhile are not counted as dropped: nothing was there to drop them)."""
+        Versions are loaded and warmed in the background, never on the apply path: a model whose new live
+        versions are still loading keeps serving its previous deployment (a model new to the gateway is
+        served once they are ready), and every other model's change — a kill switch or a rollback above all —
+        applies at once. Shadows and canaries without traffic join their deployment when warmed. When a
+        preparation ends the latest table is applied again; a version that failed to load or warm is then
+        served as failed (fallbacks, ``/readyz`` not ready), as it would have been at once, and is tried
+        again with the next table."""
         async with self._apply_lock:
             await self._apply(table)
+
+    async def prepared(self) -> None:
+        """Wait until no version is being prepared (every preparation ended and the table applied again)."""
+        while self._preparing:
+            await asyncio.gather(*self._preparing.values(), return_exceptions=True)
 
     async def _reapply(self) -> None:
         """Apply the table applied last again (read under the lock: never an older one over a newer)."""
@@ -335,16 +345,24 @@ class Gateway:
         """``apply`` under the lock."""
         self._table = table
         models: dict[str, ModelRuntime] = {}
+        waiting: list[str] = []
         for name, dep in table.deployments.items():
+            serving = Assigner.for_deployment(dep).versions
+            for route in dep.routes:
+                if not self._settled(name, route.version, table.generation):
+                    self._prepare(name, route.version, route.role, dep)
+            old = self.models.get(name)
+            if any(not self._settled(name, v, table.generation) for v in serving):
+                waiting.append(name)
+                if old is not None:
+                    models[name] = old  # its previous deployment, until the new one's versions are ready
+                continue
             versions: dict[str, VersionRuntime] = {}
             for route in dep.routes:
-                if route.role == "shadow":
-                    vr = self._ready_shadow(name, route.version, dep)
-                else:
-                    vr = await self._runtime(name, route.version, route.role, dep)
-                if vr is not None:
+                vr = self._runtimes.get((name, route.version))
+                if vr is not None and (vr.ready or route.version in serving):
+                    vr.configure(route.role, dep)
                     versions[route.version] = vr
-            old = self.models.get(name)
             cache = old.cache if old is not None and old.cache is not None else None
             if dep.cache.enabled:
                 if cache is None:
@@ -359,9 +377,10 @@ class Gateway:
             comparators = [(spec, parse_comparator(spec)) for spec in dep.comparators]
             models[name] = ModelRuntime(dep, versions, cache, comparators)
         self.models = models
-        self.generation = table.generation
+        if not waiting:  # the generation a gateway reports is one whose every change is in effect
+            self.generation = table.generation
+            m.TABLE_GENERATION.set(table.generation)
         self.table_applied = True
-        m.TABLE_GENERATION.set(table.generation)
         if self.settings.freeze_gc:
             import gc
 
@@ -370,24 +389,35 @@ class Gateway:
             "routing table applied",
             generation=table.generation,
             models=sorted(models),
-            shadows_preparing=sorted(f"{model}@{version}" for model, version in self._preparing),
+            waiting_for_versions=waiting,
+            preparing=sorted(f"{model}@{version}" for model, version in self._preparing),
         )
 
-    async def _runtime(self, model: str, version: str, role: str, dep: Deployment) -> VersionRuntime | None:
-        """A live version's runtime in ``role``, loaded and warmed first if need be (None: it cannot load)."""
+    def _settled(self, model: str, version: str, generation: int) -> bool:
+        """Whether a version is ready, or was tried (loaded and warmed, or failed to) for this generation."""
+        vr = self._runtimes.get((model, version))
+        return (vr is not None and vr.ready) or self._tried.get((model, version)) == generation
+
+    def _prepare(self, model: str, version: str, role: str, dep: Deployment) -> None:
+        """Load and warm a version in the background (once at a time), then apply the latest table again."""
         key = (model, version)
-        vr = self._runtimes.get(key)
-        if vr is None:
-            loaded = await self._load(model, version)
-            if loaded is None:
-                return None
-            vr = self._runtimes.get(key)  # a shadow preparation may have built it while this one loaded
+        if key not in self._preparing:
+            self._preparing[key] = asyncio.create_task(self._prepared_version(model, version, role, dep))
+
+    async def _prepared_version(self, model: str, version: str, role: str, dep: Deployment) -> None:
+        key = (model, version)
+        try:
+            vr = self._runtimes.get(key)
             if vr is None:
-                vr = self._runtimes[key] = VersionRuntime(loaded, role, dep, self)
-        vr.configure(role, dep)
-        if not vr.ready:
-            await self._warm_up(vr)
-        return vr
+                loaded = await self._load(model, version)
+                if loaded is not None:
+                    vr = self._runtimes.setdefault(key, VersionRuntime(loaded, role, dep, self))
+            if vr is not None and not vr.ready:
+                await self._warm_up(vr)
+        finally:
+            self._preparing.pop(key, None)
+            self._tried[key] = self._table.generation if self._table is not None else -1
+        await self._reapply()
 
     async def _load(self, model: str, version: str) -> LoadedVersion | None:
         """The version, loaded from the provider once (None, with the error kept for /readyz, if it fails)."""
@@ -402,41 +432,6 @@ class Gateway:
             return None
         self._loaded[key] = loaded
         return loaded
-
-    def _ready_shadow(self, model: str, version: str, dep: Deployment) -> VersionRuntime | None:
-        """A shadow version's runtime if it is warmed; else None, with its preparation started (a version
-        whose warm-up failed is tried again at every table, as live versions are)."""
-        key = (model, version)
-        vr = self._runtimes.get(key)
-        if vr is not None and vr.ready:
-            vr.configure("shadow", dep)
-            return vr
-        if key not in self._preparing:
-            self._preparing[key] = asyncio.create_task(self._prepare_shadow(model, version, dep))
-        return None
-
-    async def _prepare_shadow(self, model: str, version: str, dep: Deployment) -> None:
-        """Load and warm a shadow version off the apply path; once it is ready, apply the latest table again.
-        (Its role is left to ``apply``: a newer table may have made it live meanwhile.)"""
-        key = (model, version)
-        try:
-            vr = self._runtimes.get(key)
-            if vr is None:
-                loaded = await self._load(model, version)
-                if loaded is None:
-                    return
-                vr = self._runtimes.setdefault(key, VersionRuntime(loaded, "shadow", dep, self))
-            if not vr.ready:
-                await self._warm_up(vr)
-        finally:
-            self._preparing.pop(key, None)
-        if vr.ready:
-            await self._reapply()
-
-    async def shadows_prepared(self) -> None:
-        """Wait until every shadow version being prepared is warmed (or failed) and its table applied."""
-        while self._preparing:
-            await asyncio.gather(*self._preparing.values(), return_exceptions=True)
 
     async def _warm_up(self, vr: VersionRuntime) -> None:
         records = vr.loaded.warmup_records
@@ -480,6 +475,7 @@ class Gateway:
                 for name, mr in self.models.items()
             },
             "errors": dict(self._load_errors),
+            "preparing": sorted(f"{model}@{version}" for model, version in self._preparing),
         }
 
     # --- the request path ------------------------------------------------------------------------------
