@@ -49,3 +49,18 @@ def test_shadow_selection_fraction():
     assert not shadow_selected("m", "r", 0.0) and shadow_selected("m", "r", 1.0)
     share = sum(shadow_selected("m", f"r{i}", 0.25) for i in range(20_000)) / 20_000
     assert abs(share - 0.25) < 0.015
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    weights=st.lists(st.integers(0, 33), min_size=0, max_size=3),  # percent; stable keeps the rest
+    kill=st.sampled_from(["off", "candidates", "all"]),
+)
+def test_the_versions_an_assigner_names_are_exactly_those_it_can_route_to(weights, kill):
+    canaries = tuple(Route(str(i + 2), "canary", w / 100) for i, w in enumerate(weights))
+    dep = Deployment("m", routes=(Route("1", weight=1 - sum(weights) / 100), *canaries), kill=kill)
+    a = Assigner.for_deployment(dep)
+    reachable = {a.route_for_bucket(b).version for b in range(BUCKETS)}
+    # the gateway waits for exactly these versions before it switches a model to a new deployment
+    assert reachable == a.versions
+    assert kill == "off" or a.versions == {"1"}
