@@ -43,7 +43,8 @@ def conditional_mixture_p_value(x_base, n_base, x_cand, n_cand):
             - x_b * np.log1p(-pi0)
         )
         p = np.minimum(1.0, np.exp(-log_lambda))
-    p = np.where((n_b > 0) & (n_c > 0) & np.isfinite(p), p, 1.0)
+    # no errors at all: Λ = 1 exactly (the float integral can land a hair below it)
+    p = np.where((n_b > 0) & (n_c > 0) & (x_b + x_c > 0) & np.isfinite(p), p, 1.0)
     return p if p.ndim else float(p)
 
 
