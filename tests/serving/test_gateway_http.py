@@ -421,29 +421,44 @@ def test_a_shadow_whose_warm_up_fails_is_reported_and_tried_again_at_the_next_ta
         )
 
 
-def test_a_model_keeps_its_deployment_until_a_new_canary_is_warm_and_a_kill_switch_never_waits(
+def test_a_model_keeps_its_deployment_until_a_new_canary_is_warm_and_other_changes_never_wait(
     registered, tmp_path, start_gateway, monkeypatch
 ):
+    from tests.serving.conftest import register_versions
+
+    from trilho.registry import Registry
+    from trilho.rollout.controller import gateway_generations
+
     store, root = registered
+    (tmp_path / "other").mkdir()
+    register_versions(Registry(store, root), tmp_path / "other", name="other")
     slow = _register_slow_shadow(store, root, tmp_path)
     rt.set_deployment(store, Deployment("scorer", routes=(Route("1"),)))
+    rt.set_deployment(store, Deployment("other", routes=(Route("1"),), fallback_response={"y": 9.0}))
     gw = start_gateway(store, root)
     before = gw.gateway.generation
     monkeypatch.setenv("TRILHO_TEST_LIVE_SLEEP_S", "8")  # the canary's warm-up: an 8-s model load
     with httpx.Client(base_url=gw.url) as c:
         rt.set_routes(store, "scorer", (Route("1", weight=0.5), Route(slow, "canary", 0.5)))
         assert _wait(lambda: f"scorer@{slow}" in c.get("/readyz").json()["preparing"], timeout=3.0)
-        # meanwhile the previous deployment serves everyone, and the gateway does not claim the new table
-        assert {
-            _predict(c, **{"x-trilho-unit": str(i)}).headers["x-trilho-model-version"] for i in range(40)
-        } == {"1"}
+        units = [{"x-trilho-unit": str(i)} for i in range(40)]
+        # meanwhile scorer's previous deployment serves everyone, and the gateway does not claim the new table
+        assert {_predict(c, **u).headers["x-trilho-model-version"] for u in units} == {"1"}
         assert gw.gateway.generation == before and c.get("/readyz").status_code == 200
-        rt.set_kill(store, "scorer", "candidates")  # needs only the stable version: in effect at once
-        assert _wait(lambda: gw.gateway.generation == rt.current_generation(store), timeout=3.0)
+        # another model's kill switch is in effect at once, and the controller can tell
+        rt.set_kill(store, "other", "all")
+        killed = c.post("/v1/models/other:predict", json={"instances": [X]})
+        assert _wait(
+            lambda: (
+                c.post("/v1/models/other:predict", json={"instances": [X]}).json().get("fallback")
+                == {"reason": "killed", "source": "static"}
+            ),
+            timeout=3.0,
+        ), killed.text
+        now = rt.current_generation(store)
+        assert gateway_generations([gw.url], c, "other") == [now]
+        assert gateway_generations([gw.url], c) == [before]  # scorer's change is not in effect yet
         monkeypatch.setenv("TRILHO_TEST_LIVE_SLEEP_S", "0")
-        rt.set_kill(store, "scorer", "off")  # the canary again: it joins once its warm-up has ended
-        assert _wait(lambda: gw.gateway.generation == rt.current_generation(store), timeout=30.0)
-        served = {
-            _predict(c, **{"x-trilho-unit": str(i)}).headers["x-trilho-model-version"] for i in range(40)
-        }
-        assert served == {"1", slow}
+        # once the canary's warm-up ends, scorer switches over and the whole table is in effect
+        assert _wait(lambda: gw.gateway.generation == now, timeout=30.0)
+        assert {_predict(c, **u).headers["x-trilho-model-version"] for u in units} == {"1", slow}

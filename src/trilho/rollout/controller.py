@@ -79,12 +79,18 @@ class RunReport:
         }
 
 
-def gateway_generations(urls: Sequence[str], client: httpx.Client) -> list[int | None]:
-    """The routing generation each gateway reports on ``/readyz`` (None when it does not answer)."""
+def gateway_generations(
+    urls: Sequence[str], client: httpx.Client, model: str | None = None
+) -> list[int | None]:
+    """The routing generation each gateway reports on ``/readyz`` (None when it does not answer): the one
+    fully in effect there, or with ``model`` the one that model serves (a gateway still loading another
+    model's new version has that model's change in effect, not the whole table's)."""
     out: list[int | None] = []
     for url in urls:
         try:
-            out.append(int(client.get(url.rstrip("/") + "/readyz", timeout=0.5).json()["generation"]))
+            status = client.get(url.rstrip("/") + "/readyz", timeout=0.5).json()
+            served = status.get("models", {}).get(model, {}) if model is not None else {}
+            out.append(int(served.get("generation", status["generation"])))
         except Exception:
             out.append(None)
     return out
@@ -367,7 +373,7 @@ class Controller:
             return
         detected = self.clock.now().timestamp() - (ro.state.step_started_at or self.clock.now().timestamp())
         self._mark(ro.model, ro.id, "rolled_back", reason, detected_after_s=round(detected, 3))
-        seconds = self._propagation(res.generation, decided)
+        seconds = self._propagation(ro.model, res.generation, decided)
         self.recoveries.append(
             {
                 "model": ro.model,
@@ -408,15 +414,16 @@ class Controller:
             client=self.http,
         )
 
-    def _propagation(self, generation: int | None, decided: float) -> float | None:
-        """Seconds from the decision until every gateway reports ``generation`` (or until commit)."""
+    def _propagation(self, model: str, generation: int | None, decided: float) -> float | None:
+        """Seconds from the decision until every gateway serves ``model`` from ``generation`` on (or until
+        commit)."""
         if generation is None:
             return None
         if not self.gateways:
             return time.perf_counter() - decided
         deadline = decided + self.propagation_timeout
         while time.perf_counter() < deadline:
-            gens = gateway_generations(self.gateways, self.http)
+            gens = gateway_generations(self.gateways, self.http, model)
             if all(g is not None and g >= generation for g in gens):
                 return time.perf_counter() - decided
             time.sleep(0.01)

@@ -143,8 +143,10 @@ class ModelRuntime:
         versions: dict[str, VersionRuntime],
         cache: ResponseCache | None,
         comparators: list[tuple[str, Comparator]],
+        generation: int = -1,
     ) -> None:
         self.deployment = deployment
+        self.generation = generation  # the routing table this deployment came from
         self.name = deployment.model
         self.assigner = Assigner.for_deployment(deployment)
         self.versions = versions
@@ -375,7 +377,7 @@ class Gateway:
             else:
                 cache = None
             comparators = [(spec, parse_comparator(spec)) for spec in dep.comparators]
-            models[name] = ModelRuntime(dep, versions, cache, comparators)
+            models[name] = ModelRuntime(dep, versions, cache, comparators, table.generation)
         self.models = models
         if not waiting:  # the generation a gateway reports is one whose every change is in effect
             self.generation = table.generation
@@ -467,6 +469,7 @@ class Gateway:
             "models": {
                 name: {
                     "ready": mr.ready,
+                    "generation": mr.generation,
                     "versions": {
                         v: {"role": vr.role, "ready": vr.ready, "breaker": vr.breaker.state}
                         for v, vr in mr.versions.items()
