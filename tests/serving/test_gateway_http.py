@@ -462,3 +462,27 @@ def test_a_model_keeps_its_deployment_until_a_new_canary_is_warm_and_other_chang
         # once the canary's warm-up ends, scorer switches over and the whole table is in effect
         assert _wait(lambda: gw.gateway.generation == now, timeout=30.0)
         assert {_predict(c, **u).headers["x-trilho-model-version"] for u in units} == {"1", slow}
+
+
+def test_versions_the_table_no_longer_names_are_unloaded_and_their_errors_forgotten(
+    registered, start_gateway
+):
+    store, root = registered
+    rt.set_deployment(
+        store,
+        Deployment(
+            "scorer", routes=(Route("1", weight=0.5), Route("2", "canary", 0.5), Route("99", "shadow"))
+        ),
+    )
+    gw = start_gateway(store, root)
+    units = [{"x-trilho-unit": str(i)} for i in range(40)]
+    with httpx.Client(base_url=gw.url) as c:
+        assert "scorer@99" in c.get("/readyz").json()["errors"]  # no such version in the registry
+        assert {_predict(c, **u).headers["x-trilho-model-version"] for u in units} == {"1", "2"}
+        rt.set_routes(store, "scorer", (Route("1"),))  # the canary rolled back, the shadow gone
+        assert _wait(lambda: gw.gateway.generation == rt.current_generation(store))
+        assert ("scorer", "2") not in gw.gateway._loaded and ("scorer", "2") not in gw.gateway._runtimes
+        assert c.get("/readyz").json()["errors"] == {}
+        rt.set_routes(store, "scorer", (Route("1", weight=0.5), Route("2", "canary", 0.5)))  # named again
+        assert _wait(lambda: gw.gateway.generation == rt.current_generation(store), timeout=10.0)
+        assert {_predict(c, **u).headers["x-trilho-model-version"] for u in units} == {"1", "2"}

@@ -379,6 +379,7 @@ class Gateway:
             comparators = [(spec, parse_comparator(spec)) for spec in dep.comparators]
             models[name] = ModelRuntime(dep, versions, cache, comparators, table.generation)
         self.models = models
+        self._forget_unused(table)
         if not waiting:  # the generation a gateway reports is one whose every change is in effect
             self.generation = table.generation
             m.TABLE_GENERATION.set(table.generation)
@@ -394,6 +395,22 @@ class Gateway:
             waiting_for_versions=waiting,
             preparing=sorted(f"{model}@{version}" for model, version in self._preparing),
         )
+
+    def _forget_unused(self, table: RoutingTable) -> None:
+        """Unload the versions that neither the table nor a deployment still served names, and forget their
+        errors: a long-running gateway would otherwise hold every version it ever loaded (requests in flight
+        keep theirs until they finish; a version named again is loaded again)."""
+        named = {(name, r.version) for name, dep in table.deployments.items() for r in dep.routes}
+        named |= {(name, v) for name, mr in self.models.items() for v in mr.versions}
+        for key in (self._loaded.keys() | self._runtimes.keys() | self._tried.keys()) - named:
+            if key in self._preparing:
+                continue  # its preparation ends with another apply, which forgets it then
+            self._runtimes.pop(key, None)
+            if self._loaded.pop(key, None) is not None:
+                log.info("model version unloaded", model=key[0], version=key[1])
+            self._tried.pop(key, None)
+        for ref in set(self._load_errors) - {f"{model}@{version}" for model, version in named}:
+            del self._load_errors[ref]
 
     def _settled(self, model: str, version: str, generation: int) -> bool:
         """Whether a version is ready, or was tried (loaded and warmed, or failed to) for this generation."""
