@@ -314,3 +314,27 @@ def test_a_gateway_stops_promptly_while_its_shadow_child_hangs(sqlite_store, tmp
         t0 = time.perf_counter()
         gw.stop()
     assert time.perf_counter() - t0 < 4.0
+
+
+def test_an_unloaded_shadow_version_is_dropped_by_the_child_which_serves_it_again_when_named(
+    sqlite_store, tmp_path, start_gateway
+):
+    root, _log = _register(sqlite_store, tmp_path)
+    gw = start_gateway(sqlite_store, root, shadow_linger_ms=0.0, shadow_isolation="process")
+    url = f"{gw.url}/v1/models/scorer:predict"
+    compared, errors = _compared(gw.url), _errors(gw.url)
+    assert httpx.post(url, json={"instances": [{"x1": 1.0, "x2": 1.0}]}).status_code == 200
+    assert _wait(lambda: _compared(gw.url) >= compared + 1)
+    mirror = gw.gateway.shadow_mirror
+    child = mirror.pid
+    rt.set_deployment(sqlite_store, Deployment("scorer", routes=(Route("1"),)))  # the shadow removed
+    assert _wait(lambda: gw.gateway.generation == rt.current_generation(sqlite_store))
+    assert ("scorer", "2") not in mirror._versions and ("scorer", "2") not in gw.gateway._loaded
+    rt.set_deployment(
+        sqlite_store,
+        Deployment("scorer", routes=(Route("1"), Route("2", "shadow", 0.0)), shadow_fraction=1.0),
+    )
+    assert _wait(lambda: gw.gateway.generation == rt.current_generation(sqlite_store))
+    assert httpx.post(url, json={"instances": [{"x1": 2.0, "x2": 1.0}]}).status_code == 200
+    assert _wait(lambda: _compared(gw.url) >= compared + 2)
+    assert mirror.pid == child and _errors(gw.url) == errors  # the same child, after an unanswered message

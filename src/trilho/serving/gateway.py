@@ -408,6 +408,8 @@ class Gateway:
             self._runtimes.pop(key, None)
             if self._loaded.pop(key, None) is not None:
                 log.info("model version unloaded", model=key[0], version=key[1])
+            if self.shadow_mirror is not None:
+                self.shadow_mirror.forget(*key)
             self._tried.pop(key, None)
         for ref in set(self._load_errors) - {f"{model}@{version}" for model, version in named}:
             del self._load_errors[ref]

@@ -191,6 +191,15 @@ class ShadowMirror(Generic[J, C]):
             self._flush_at = loop.call_later(self.linger_s, self._flush)
         return True
 
+    def forget(self, model: str, version: str) -> None:
+        """The gateway unloaded a shadow version: a new child no longer preloads it, the running one drops it
+        (a message it does not answer)."""
+        if (model, version) in self._versions:
+            self._versions.discard((model, version))
+            if self._proc is not None:
+                self._out += encode_frame(("forget", model, version))
+                self._write()
+
     async def predict(self, model: str, version: str, records: list[dict[str, Any]]) -> list[Any]:
         """A shadow version's outputs for ``records`` (its warm-up), computed in the child."""
         self._loop = asyncio.get_running_loop()
@@ -485,7 +494,11 @@ def _child_main(
         payload = questions.read(size)
         if len(payload) < size:
             return
+        message = pickle.loads(payload)
+        if message[0] == "forget":  # a version the gateway unloaded
+            loaded.pop((message[1], message[2]), None)
+            continue
         try:
-            _write_all(answers, _answer(here, pickle.loads(payload)))
+            _write_all(answers, _answer(here, message))
         except OSError:
             return
