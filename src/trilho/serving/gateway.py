@@ -370,10 +370,7 @@ class Gateway:
                 if cache is None:
                     cache = ResponseCache(dep.cache.max_entries, dep.cache.ttl_s, on_evict=_evict_hook(name))
                 cache.max_entries, cache.ttl_s = dep.cache.max_entries, dep.cache.ttl_s
-                live = {r.version for r in dep.routes if r.role != "shadow"}
-                if dep.kill == "candidates":
-                    live = {dep.stable.version}
-                cache.retain(live)  # nothing of a rolled-back version stays
+                cache.retain(serving)  # nothing of a rolled-back (or killed) version stays
             else:
                 cache = None
             comparators = [(spec, parse_comparator(spec)) for spec in dep.comparators]
