@@ -107,6 +107,25 @@ def test_kill_switch_persists_and_is_reasserted(svc, store):
     assert routes(store)[2] == "off" and svc.kills() == {}
 
 
+def test_one_kill_writes_one_audit_entry(svc, store):
+    svc.start("iris", "2", DEFAULT_PLAN_YAML, actor="a")
+    before = len(svc.history("iris"))
+    out = svc.kill("iris", actor="oncall", reason="pager")
+    after = svc.history("iris")[before:]
+    assert [(e["action"], e["rollout_id"], e["reason"]) for e in after] == [
+        ("kill", out["rollout"]["id"], "pager")
+    ]
+    assert after[0]["evidence"] == {"mode": "candidates", "routing_generation": out["generation"]}
+    assert after[0]["state"]["phase"] == "killed" and after[0]["event"]["kind"] == "kill"
+    assert get_deployment(store, "iris").generation == out["generation"]
+    assert svc.verify_audit().ok
+    # with no rollout running, a kill is still one entry (for the model)
+    svc.release_kill("iris", actor="oncall")
+    n = len(svc.history("iris"))
+    svc.kill("iris", actor="oncall", mode="all", reason="stable bad")
+    assert [(e["action"], e["rollout_id"]) for e in svc.history("iris")[n:]] == [("kill", None)]
+
+
 def test_audit_verify_detects_tampering_and_replay_reproduces_state(svc, store):
     svc.start("iris", "2", DEFAULT_PLAN_YAML, actor="a")
     svc.transition(svc.latest("iris").id, "advance", actor="c", reason="fine", from_step=0)

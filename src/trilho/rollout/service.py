@@ -493,6 +493,11 @@ class RolloutService:
                 field="mode",
                 value=mode,
             )
+        return _retrying(lambda: self._kill_once(model, actor=actor, mode=mode, reason=reason))
+
+    def _kill_once(self, model: str, *, actor: str, mode: str, reason: str) -> dict[str, Any]:
+        """The switch, the running rollout's ``kill`` transition, one routing write and ONE audit entry, in
+        one transaction (the rollout's event and state ride on that entry, so the replay still sees them)."""
         now = self.clock.now()
         with self.store.transaction() as conn:
             dep = self._deployment(conn, model)
@@ -502,28 +507,46 @@ class RolloutService:
                     model=model, mode=mode, at=now.isoformat(), actor=actor, reason=reason
                 )
             )
+            active = conn.execute(
+                select(rollouts.c.id).where(
+                    rollouts.c.model == model, rollouts.c.phase.notin_([p.value for p in TERMINAL])
+                )
+            ).scalar()
+            ro = self._get(conn, active, lock=True) if active is not None else None
+            event = state = None
+            if ro is not None:
+                event = Event("kill", now.timestamp())
+                state, _ = apply(ro.state, event, ro.plan)
+                dep = desired(dep, state, ro.plan, baseline=ro.baseline, candidate=ro.candidate)
             gen = bump_generation(conn)
             write_deployment(conn, replace(dep, kill=mode), gen, f"kill:{actor}")
+            if ro is not None and state is not None:
+                conn.execute(
+                    update(rollouts)
+                    .where(rollouts.c.id == ro.id)
+                    .values(
+                        state=state.to_dict(),
+                        phase=state.phase.value,
+                        updated_at=now.isoformat(),
+                        rollback_generation=gen,
+                        rollback_decided_at=self.clock.monotonic(),
+                        rollback_seconds=None,
+                    )
+                )
             audit.append(
                 conn,
                 at=now,
                 actor=actor,
                 action="kill",
                 model=model,
+                rollout_id=ro.id if ro is not None else None,
+                event=event,
+                state=state,
                 reason=reason,
                 evidence={"mode": mode, "routing_generation": gen},
             )
-            active = conn.execute(
-                select(rollouts.c.id).where(
-                    rollouts.c.model == model, rollouts.c.phase.notin_([p.value for p in TERMINAL])
-                )
-            ).scalar()
-        out: dict[str, Any] = {"model": model, "mode": mode, "generation": gen, "rollout": None}
-        if active is not None:
-            res = self.transition(active, "kill", actor=actor, reason=reason)
-            out["rollout"] = res.rollout.to_dict()
-            out["generation"] = res.generation or gen
-        return out
+            killed = self._get(conn, ro.id).to_dict() if ro is not None else None
+        return {"model": model, "mode": mode, "generation": gen, "rollout": killed}
 
     def release_kill(self, model: str, *, actor: str, reason: str = "kill switch released") -> dict[str, Any]:
         """Turn a model's kill switch off (routes as they are now)."""
