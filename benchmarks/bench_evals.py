@@ -35,9 +35,10 @@ from typing import Any
 import numpy as np
 
 from benchmarks._results import print_table, print_targets, target, write_results
+from trilho import datasets
 
 ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT / ".." / "shared" / "data" / "genai"
+DATA = datasets.path("genai")
 CACHE = Path(tempfile.gettempdir()) / "trilho-bench-evals-cache"
 
 RESPONSE_1KB = (

@@ -28,9 +28,10 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks._results import print_table, print_targets, target, write_results
+from trilho import datasets
 
 ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT / ".." / "shared" / "data" / "causal"
+DATA = datasets.path("causal")
 BENCH = ROOT / ".bench"
 
 

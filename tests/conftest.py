@@ -9,21 +9,16 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
+from trilho import datasets
+
 pytest_plugins = ["pytester"]  # for testing pytest plugins (golden suites)
 
 PG_URL = os.environ.get("TRILHO_TEST_PG_URL", "postgresql+psycopg://127.0.0.1:5432/test")
-SHARED_DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 
 
 def reference_data(name: str) -> Path:
-    """A folder of ``../shared/data`` (published reference data): skipped where absent, a failure in CI."""
-    folder = SHARED_DATA / name
-    if not folder.is_dir():
-        message = f"reference data not found at {folder}"
-        if os.environ.get("CI"):
-            pytest.fail(message + " (CI must have ../shared beside the checkout)")
-        pytest.skip(message)
-    return folder
+    """A folder of the reference data shipped in ``trilho.datasets`` (a missing one is a failure)."""
+    return datasets.path(name)
 
 
 def _pg_available() -> bool:

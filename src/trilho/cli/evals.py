@@ -362,11 +362,12 @@ def demo_cmd(
     """The evals demo act: a calibrated offline judge gates a good and a regressed copilot (exit 0)."""
     import tempfile
 
+    from trilho import datasets
     from trilho.cli._common import console, settings
     from trilho.errors import EvalError
     from trilho.evals.demo import demo_act
 
-    folder = data or Path.cwd() / ".." / "shared" / "data" / "genai"
+    folder = data or datasets.path("genai")
     if not (folder / "xstest_v2_completions_gpt4_gpteval.csv").is_file():
         raise EvalError(f"reference data not found in {folder}", fix="pass --data FOLDER", field="data")
     s = settings(ctx)
