@@ -128,3 +128,50 @@ def test_named_plans(cli, deployed):
     assert r.exit_code == 0 and j(r)["plan"] == "default" and j(r)["steps"] == 4
     bad = cli("rollout", "plan", "save", "broken", plan + ".missing.yaml", "--json")
     assert bad.exit_code == 2
+
+
+def test_token_list_and_revoke_take_effect_on_the_control_api_at_once(cli, deployed):
+    """Tokens made and revoked with the CLI, used over a real socket against a running control API."""
+    import threading
+    import time
+
+    import httpx
+    import uvicorn
+
+    from trilho.net import free_port
+    from trilho.rollout.api import create_app
+    from trilho.rollout.service import RolloutService
+
+    store, _ = deployed
+    secret = j(cli("rollout", "token", "create", "ci-bot", "--role", "viewer", "--json"))["token"]
+    cli("rollout", "token", "create", "ops", "--role", "admin", "--actor", "alice")
+    listed = j(cli("rollout", "token", "list", "--json"))
+    assert [(t["name"], t["role"], t["revoked"]) for t in listed] == [
+        ("ci-bot", "viewer", False),
+        ("ops", "admin", False),
+    ]
+    assert listed[1]["created_by"] == "user:alice" and secret not in json.dumps(listed)
+    assert "ci-bot" in cli("rollout", "token", "list").stdout
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(RolloutService(store)), host="127.0.0.1", port=port, log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        while not server.started and thread.is_alive():
+            time.sleep(0.02)
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
+            headers = {"Authorization": f"Bearer {secret}"}
+            assert client.get("/v1/rollouts", headers=headers).status_code == 200
+            r = cli("rollout", "token", "revoke", "ci-bot", "--json")
+            assert r.exit_code == 0 and j(r) == {"name": "ci-bot", "revoked": True}
+            assert client.get("/v1/rollouts", headers=headers).status_code == 401
+    finally:
+        server.should_exit = True
+        thread.join(5)
+    assert [t["revoked"] for t in j(cli("rollout", "token", "list", "--json"))] == [True, False]
+    again = cli("rollout", "token", "revoke", "ci-bot", "--json")
+    assert again.exit_code == 2 and j(again)["field"] == "name" and "already revoked" in j(again)["message"]
+    unknown = cli("rollout", "token", "revoke", "nobody", "--json")
+    assert unknown.exit_code == 2 and "no token is named 'nobody'" in j(unknown)["message"]

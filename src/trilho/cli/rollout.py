@@ -286,6 +286,50 @@ def token_create(
     )
 
 
+@token_app.command("list")
+@handles_errors
+def token_list(ctx: typer.Context, json_out: JsonFlag = False) -> None:
+    """Every control-API token: name, role, created by/at, revoked (secrets are never stored)."""
+    from trilho.rollout.auth import list_tokens
+
+    rows = list_tokens(open_store(ctx))
+
+    def render(c: Console) -> None:
+        t = Table("name", "role", "created", "by", "status")
+        for r in rows:
+            t.add_row(
+                r["name"], r["role"], r["created_at"][:19], r["created_by"],
+                "[red]revoked[/]" if r["revoked"] else "active",
+            )  # fmt: skip
+        c.print(t if rows else "no tokens (create one: trilho rollout token create NAME --role admin)")
+
+    emit(rows, json_out, render)
+
+
+@token_app.command("revoke")
+@handles_errors
+def token_revoke(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Token name (see `trilho rollout token list`).")],
+    actor: Actor = None,
+    json_out: JsonFlag = False,
+) -> None:
+    """Revoke a token now: the control API and the dashboard refuse it from the next request on (audited)."""
+    from trilho.errors import InputError
+    from trilho.rollout.auth import list_tokens, revoke_token
+
+    store = open_store(ctx)
+    if not revoke_token(store, name, actor=_actor(actor)):
+        known = {r["name"]: r["revoked"] for r in list_tokens(store)}
+        raise InputError(
+            f"token {name!r} is already revoked" if known.get(name) else f"no token is named {name!r}",
+            fix="see the names with `trilho rollout token list`",
+            field="name",
+            value=name,
+        )
+    emit({"name": name, "revoked": True}, json_out, lambda c: c.print(f"token {name!r} revoked"))
+
+
 @app.command("api")
 @handles_errors
 def api(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -98,6 +99,15 @@ def revoke_token(store, name: str, *, actor: str, clock: Clock | None = None) ->
                 evidence={"name": name},
             )
         return bool(res.rowcount)
+
+
+def list_tokens(store) -> list[dict[str, Any]]:
+    """Every token by name: role, who created it and when, whether it is revoked (never its hash)."""
+    t = rollout_tokens
+    cols = (t.c.name, t.c.role, t.c.created_at, t.c.created_by, t.c.revoked)
+    with store.connect() as conn:
+        rows = conn.execute(select(*cols).order_by(t.c.name)).mappings().all()
+    return [{**r, "revoked": bool(r["revoked"])} for r in rows]
 
 
 def authenticate(store, secret: str | None) -> Principal | None:
