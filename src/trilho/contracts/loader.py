@@ -31,7 +31,8 @@ from trilho.errors import ContractError
 if TYPE_CHECKING:
     from trilho.contracts.contract import Contract
 
-SEMVER = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?$")
+_NUMBER = "(0|[1-9][0-9]*)"
+SEMVER = re.compile(rf"{_NUMBER}\.{_NUMBER}\.{_NUMBER}(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?")  # fullmatch
 
 TOP_KEYS = {
     "apiVersion",
@@ -206,7 +207,7 @@ def build(data: Any, ctx: _Ctx) -> dict[str, Any]:
     if not isinstance(cid, str) or not cid:
         raise ctx.error(("id",), "id is required (a non-empty string)", fix="add e.g. 'id: churn-model-io'")
     version = data.get("version")
-    if not isinstance(version, str) or not SEMVER.match(version):
+    if not isinstance(version, str) or not SEMVER.fullmatch(version):
         raise ctx.error(
             ("version",),
             f"version must be a semantic version like '1.2.0', got {version!r}",

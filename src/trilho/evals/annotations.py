@@ -20,6 +20,7 @@ from sqlalchemy import func, insert, select, update
 from trilho.clock import Clock, SystemClock
 from trilho.errors import EvalError
 from trilho.evals.agreement import cohen_kappa, krippendorff_alpha
+from trilho.names import check_name
 from trilho.store.tables import evals as t
 
 FIRST, REVIEW = "first", "review"
@@ -66,6 +67,7 @@ class AnnotationQueue:
     ) -> None:
         if first_labels < 2:
             raise EvalError("an item needs at least two independent first labels", field="first_labels")
+        check_name(queue, "queue name", field="queue", error=EvalError)
         self.store, self.queue, self.first_labels = store, queue, first_labels
         self.labels = list(labels) if labels else None
         self.clock = clock or SystemClock()

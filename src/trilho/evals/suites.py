@@ -42,6 +42,7 @@ from trilho.evals.checks import CheckContext, make_check
 from trilho.evals.gates import GateDecision, decide_gate
 from trilho.evals.judges import Judge, JudgeCache, JudgeClient, Rubric
 from trilho.evals.targets import Target
+from trilho.names import check_name
 
 _SUITE_KEYS = {
     "name",
@@ -145,6 +146,7 @@ class Suite:
         for key in ("name", "dataset", "target"):
             if key not in doc:
                 raise EvalError(f"suite {source} needs {key!r}", field=key)
+        name = check_name(doc["name"], "suite name", error=EvalError)
         rows = _load_dataset(doc["dataset"], base_dir)
         checks = []
         for i, c in enumerate(doc.get("checks") or []):
@@ -189,7 +191,7 @@ class Suite:
             **(doc.get("gate") or {}),
         }
         Target(doc["target"])  # validates the target now, not half-way through a run
-        return cls(str(doc["name"]), rows, dict(doc["target"]), checks, judges, thresholds, gate, source)
+        return cls(name, rows, dict(doc["target"]), checks, judges, thresholds, gate, source)
 
     @property
     def binary_metrics(self) -> set[str]:

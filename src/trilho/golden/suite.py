@@ -25,6 +25,7 @@ import yaml
 
 from trilho.errors import GoldenError
 from trilho.golden.comparators import Comparator, parse_comparator
+from trilho.names import check_name
 
 DEFAULT_COMPARATOR = Comparator("exact")
 _SUITE_KEYS = {"name", "description", "model", "cases", "fields", "gate"}
@@ -255,7 +256,7 @@ def load_suite(path: str | os.PathLike[str]) -> Suite:
     digest = hashlib.sha256(text + b"\0" + cases_path.read_bytes()).hexdigest()
     model = raw.get("model")
     return Suite(
-        name=str(raw.get("name") or p.stem),
+        name=check_name(str(raw.get("name") or p.stem), f"{p}: suite name", error=GoldenError),
         path=p.resolve(),
         cases_path=cases_path,
         cases=tuple(cases),

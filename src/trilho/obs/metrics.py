@@ -17,7 +17,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 REGISTRY = CollectorRegistry(auto_describe=True)
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 
-_NAME = re.compile(r"^trilho_[a-z][a-z0-9]*_[a-z0-9_]+$")
+_NAME = re.compile(r"trilho_[a-z][a-z0-9]*_[a-z0-9_]+")
 _lock = threading.Lock()
 _made: dict[str, object] = {}
 
@@ -31,13 +31,13 @@ LATENCY_BUCKETS = (
 def metric_name(area: str, thing: str, unit: str) -> str:
     """Build and check a metric name: ``metric_name("serving", "requests", "total")``."""
     name = f"trilho_{area}_{thing}_{unit}"
-    if not _NAME.match(name):
+    if not _NAME.fullmatch(name):
         raise ValueError(f"metric name {name!r} must look like trilho_<area>_<thing>_<unit> in lowercase")
     return name
 
 
 def _check(name: str) -> None:
-    if not _NAME.match(name):
+    if not _NAME.fullmatch(name):
         raise ValueError(f"metric name {name!r} must look like trilho_<area>_<thing>_<unit> in lowercase")
 
 

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from trilho.errors import RegistryError
+from trilho.names import DIGITS, NAME, NAME_FIX, WORD, is_name
 
-NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
-ALIAS_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
 LATEST = "latest"
 
 
@@ -33,10 +31,10 @@ class ModelRef:
 
 def check_name(name: str) -> str:
     """Return ``name`` if it is a valid model name, else raise ``RegistryError``."""
-    if not isinstance(name, str) or not NAME_RE.match(name):
+    if not is_name(name, NAME):
         raise RegistryError(
             f"model name {name!r} is not valid",
-            fix="use letters, digits, '.', '_' or '-' (start with a letter or digit, at most 200 characters)",
+            fix=NAME_FIX,
             field="name",
             value=name,
         )
@@ -45,7 +43,7 @@ def check_name(name: str) -> str:
 
 def check_alias(alias: str) -> str:
     """Return ``alias`` if it can name a version (not a number, not ``latest``), else raise."""
-    if not isinstance(alias, str) or not ALIAS_RE.match(alias) or alias == LATEST:
+    if not is_name(alias, WORD) or alias == LATEST:
         raise RegistryError(
             f"alias {alias!r} is not valid",
             fix="use a word such as champion or challenger (letters, digits, '_', '-'; 'latest' is reserved)",
@@ -70,7 +68,7 @@ def parse_ref(ref: str | ModelRef) -> ModelRef:
     check_name(name)
     if not tail or tail == LATEST:
         return ModelRef(name)
-    if tail.isdigit():
+    if DIGITS.fullmatch(tail):
         version = int(tail)
         if version < 1:
             raise RegistryError(

@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 
 from trilho.clock import Clock, SystemClock
 from trilho.errors import InputError
+from trilho.names import check_name
 from trilho.rollout import audit
 from trilho.store.tables.rollout import rollout_tokens
 
@@ -42,6 +43,7 @@ def token_hash(secret: str) -> str:
 
 def create_token(store, name: str, role: str, *, actor: str, clock: Clock | None = None) -> str:
     """Create a token and return its secret (the only time it exists outside the caller's hands)."""
+    check_name(name, "token name")
     if role not in ROLES:
         raise InputError(
             f"role {role!r} is not one of {', '.join(ROLES)}",

@@ -17,6 +17,7 @@ from sqlalchemy import Connection, delete, insert, select, update
 
 from trilho.clock import Clock, SystemClock
 from trilho.errors import GateFailed, RolloutError
+from trilho.names import check_name
 from trilho.rollout import audit
 from trilho.rollout.gates import GateReport, GateRunner, registry_gates
 from trilho.rollout.machine import TERMINAL, Event, Phase, RolloutState, apply, initial_state
@@ -283,10 +284,7 @@ class RolloutService:
     def save_plan(self, name: str, plan: Plan | str | Path | dict, *, actor: str) -> Plan:
         """Store (or replace) a named plan; validated first, audited."""
         plan = plan if isinstance(plan, Plan) else load_plan(plan)
-        if not name or "\n" in name or len(name) > 200:
-            raise RolloutError(
-                f"plan name {name!r} is not valid", fix="use a short name", field="name", value=name
-            )
+        check_name(name, "plan name", error=RolloutError)
         now = self.clock.now()
         with self.store.transaction() as conn:
             conn.execute(delete(rollout_plans).where(rollout_plans.c.name == name))

@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import delete, insert, select, update
 
 from trilho.errors import InputError
+from trilho.names import NAME_FIX, is_name
 from trilho.store.tables.routing import (
     routing_deployments,
     routing_state,
@@ -205,9 +206,12 @@ def _bad(message: str, fix: str, field_name: str, value: Any) -> InputError:
 
 def validate_deployment(d: Deployment) -> None:
     """Raise ``InputError`` naming the field when a deployment cannot be served as written."""
-    if not d.model or "@" in d.model:
+    if not is_name(d.model):
         raise _bad(
-            f"model name {d.model!r} is not valid", "use the registry name without @version", "model", d.model
+            f"model name {d.model!r} is not valid",
+            "use the registry name without @version: " + NAME_FIX,
+            "model",
+            d.model,
         )
     if not d.routes:
         raise _bad(f"deployment {d.model!r} has no routes", "add one stable route", "routes", [])

@@ -20,6 +20,7 @@ from typing import Any
 import yaml
 
 from trilho.errors import InputError
+from trilho.names import check_name
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 TEMPLATES = ("tabular", "recsys", "llm")
@@ -154,8 +155,7 @@ def init_project(
             field="dest",
             value=str(target),
         )
-    if not name or "/" in name:
-        raise InputError(f"project name {name!r} is not a folder name", field="name", value=name)
+    check_name(name, "project name")
     answers = {"project_name": name, **(data or {})}
     repo, tag = materialise(template, source=src, home=home)
     created = not target.exists()
