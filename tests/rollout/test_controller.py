@@ -145,6 +145,35 @@ def test_lease_lets_one_controller_act(setup_lite, sqlite_store):
     assert ctl.tick().leader is False
 
 
+def _lease_logs(err: str) -> list[dict]:
+    lines = [json.loads(x) for x in err.splitlines() if x.startswith("{")]
+    return [x for x in lines if x.get("component") == "trilho.rollout.controller" and "lease" in x["event"]]
+
+
+def test_a_standby_controller_logs_that_it_waits_for_the_lease(setup_lite, sqlite_store, capsys):
+    """Once when it starts waiting, then at most once a minute; and once when it takes over."""
+    ctl, traffic, clock = setup_lite
+    other = Controller(sqlite_store, clock=clock, gates=skip_gates("t", "t"), holder="c2", lease_ttl=15)
+    assert ctl.tick().leader is True
+    capsys.readouterr()
+    for _ in range(200):  # 200 s of ticks while c1 keeps renewing
+        assert other.tick().leader is False
+        assert ctl.tick().leader is True
+        clock.advance(1)
+    waits = _lease_logs(capsys.readouterr().err)
+    assert [(w["holder"], w["leader"], w["waited_s"]) for w in waits] == [
+        ("c2", "c1", 0.0),
+        ("c2", "c1", 60.0),
+        ("c2", "c1", 120.0),
+        ("c2", "c1", 180.0),
+    ]
+    assert all(w["level"] == "info" and w["event"].startswith("standby") for w in waits)
+    clock.advance(16)  # c1 stops renewing: c2 takes over and says so once
+    assert other.tick().leader is True and other.tick().leader is True
+    took = _lease_logs(capsys.readouterr().err)
+    assert [(t["holder"], t["waited_s"]) for t in took] == [("c2", 216.0)]
+
+
 class _Hook(BaseHTTPRequestHandler):
     bodies: list = []
 

@@ -41,6 +41,8 @@ ROLLBACK_SECONDS = histogram(
 DECISIONS = counter(
     "trilho_rollout_decisions_total", "Controller decisions by action.", ["model", "version", "action"]
 )
+#: A standby controller says it is waiting for the lease when it starts, then at most this often.
+LEASE_WAIT_LOG_SECONDS = 60.0
 TICKS = counter(
     "trilho_rollout_ticks_total", "Controller ticks by whether this controller held the lease.", ["leader"]
 )
@@ -128,6 +130,9 @@ class Controller:
         self.timeline: list[dict[str, Any]] = []
         self.rollback_seconds: list[float] = []
         self.recoveries: list[dict[str, Any]] = []
+        self._leader: bool | None = None  # unknown until the first tick
+        self._waiting_since: float | None = None
+        self._wait_logged_at = 0.0
 
     # --- the loop ------------------------------------------------------------------------------------------
     def run(
@@ -193,8 +198,18 @@ class Controller:
         """One pass over every active rollout (only while holding the lease)."""
         if not self.lease.acquire():
             TICKS.labels("false").inc()
+            self._standby()
             return TickReport(False)
         TICKS.labels("true").inc()
+        if self._leader is not True:
+            waited = None if self._waiting_since is None else self.clock.monotonic() - self._waiting_since
+            log.info(
+                "controller holds the lease; acting",
+                holder=self.holder,
+                lease=self.lease.name,
+                waited_s=None if waited is None else round(waited, 3),
+            )
+            self._leader, self._waiting_since = True, None
         report = TickReport(True)
         for model in self.service.enforce_kills():
             self._mark(model, None, "kill_reasserted", "persisted kill switch re-applied")
@@ -207,6 +222,23 @@ class Controller:
             if action:
                 report.actions.append(action)
         return report
+
+    def _standby(self) -> None:
+        """Log that this controller waits for the lease: when it starts waiting, then at a bounded rate."""
+        now = self.clock.monotonic()
+        if self._waiting_since is None:
+            self._waiting_since = now
+        elif now - self._wait_logged_at < LEASE_WAIT_LOG_SECONDS:
+            return
+        self._leader, self._wait_logged_at = False, now
+        log.info(
+            "standby: another controller holds the lease; waiting",
+            holder=self.holder,
+            lease=self.lease.name,
+            leader=self.lease.holder_now(),
+            waited_s=round(now - self._waiting_since, 3),
+            lease_ttl_s=self.lease.ttl,
+        )
 
     def close(self) -> None:
         """Give the lease up and close the HTTP client."""
