@@ -175,3 +175,17 @@ def test_token_list_and_revoke_take_effect_on_the_control_api_at_once(cli, deplo
     assert again.exit_code == 2 and j(again)["field"] == "name" and "already revoked" in j(again)["message"]
     unknown = cli("rollout", "token", "revoke", "nobody", "--json")
     assert unknown.exit_code == 2 and "no token is named 'nobody'" in j(unknown)["message"]
+
+
+def test_history_shows_whole_reasons_wrapped_at_words(cli, deployed, monkeypatch):
+    store, plan = deployed
+    monkeypatch.setenv("COLUMNS", "80")
+    reason = " ".join(f"word{i:03d}" for i in range(60)) + " [red]markup[/red] last-word-of-it"
+    cli("rollout", "start", "iris", "--candidate", "2", "--plan", plan, "--skip-gates", "x")
+    assert cli("rollout", "pause", "iris", "--reason", reason).exit_code == 0
+    out = cli("rollout", "history", "iris").stdout
+    cells = out.replace("│", " ").replace("┃", " ").split()
+    missing = [w for w in reason.split() if w not in cells]
+    assert not missing, out
+    assert max(len(line) for line in out.splitlines()) <= 80
+    assert j(cli("rollout", "history", "iris", "--json"))[-1]["reason"] == reason

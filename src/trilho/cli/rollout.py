@@ -7,7 +7,8 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.table import Table
+from rich.table import Column, Table
+from rich.text import Text
 
 from trilho.cli._common import JsonFlag, emit, handles_errors, open_store, settings
 from trilho.errors import CheckFailed
@@ -203,13 +204,16 @@ def history(
     limit: Annotated[int | None, typer.Option("--limit", min=1, help="Only the last N entries.")] = None,
     json_out: JsonFlag = False,
 ) -> None:
-    """The audit trail of a model's rollouts: who did what, when, why."""
+    """The audit trail of a model's rollouts: who did what, when, why (reasons wrapped whole; --json)."""
     rows = _service(ctx).history(name, limit=limit)
 
     def render(c: Console) -> None:
-        t = Table("seq", "at", "actor", "action", "reason")
+        # The whole reason, wrapped at word boundaries (plain text: a reason's brackets are not markup).
+        t = Table(
+            "seq", Column("at", no_wrap=True), "actor", "action", Column("reason", ratio=1, overflow="fold")
+        )
         for r in rows:
-            t.add_row(str(r["seq"]), r["at"][:19], r["actor"], r["action"], r["reason"][:100])
+            t.add_row(str(r["seq"]), r["at"][:19], Text(r["actor"]), r["action"], Text(r["reason"]))
         c.print(t)
 
     emit(rows, json_out, render)
