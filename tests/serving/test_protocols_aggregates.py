@@ -6,7 +6,8 @@ import pytest
 
 from trilho.clock import ManualClock
 from trilho.serving.aggregates import WindowAggregator
-from trilho.serving.protocols import BadRequest, format_v2, parse_v1, parse_v2
+from trilho.serving.oip_v2 import format_v2, parse_v2
+from trilho.serving.protocols import BadRequest, parse_v1
 
 
 def test_v1_parse_and_errors():
@@ -31,10 +32,11 @@ def test_v2_round_trip_shapes():
             {"name": "s", "shape": [2, 1], "datatype": "BYTES", "data": [["a"], ["b"]]},
         ],
     }
-    records, rid = parse_v2(body, 10)
+    request = parse_v2(body, 10)
+    records, rid = request.records, request.id
     assert rid == "r1"
     assert records == [{"x": 1.5, "v": [1, 2, 3], "s": "a"}, {"x": 2.5, "v": [4, 5, 6], "s": "b"}]
-    out = format_v2(
+    out, chunks = format_v2(
         [{"y": 1, "p": [0.1, 0.9], "c": "a", "ok": True}, {"y": 2, "p": [0.5, 0.5], "c": "b", "ok": False}],
         "m",
         "3",
@@ -44,7 +46,7 @@ def test_v2_round_trip_shapes():
     assert tensors["y"] == {"name": "y", "shape": [2], "datatype": "INT64", "data": [1, 2]}
     assert tensors["p"]["shape"] == [2, 2] and tensors["p"]["datatype"] == "FP64"
     assert tensors["c"]["datatype"] == "BYTES" and tensors["ok"]["datatype"] == "BOOL"
-    assert out["model_version"] == "3" and out["id"] == "r1"
+    assert out["model_version"] == "3" and out["id"] == "r1" and chunks == []
 
 
 @pytest.mark.parametrize(

@@ -25,8 +25,11 @@ from trilho.obs.metrics import CONTENT_TYPE, render_latest
 from trilho.obs.tracing import tracing_enabled
 from trilho.serving.batching import QueueFull
 from trilho.serving.gateway import Answer, Gateway, Unavailable, UnknownModel
+from trilho.serving.oip_meta import contract_tensors, model_metadata, v2_unit
+from trilho.serving.oip_v2 import EXTENSIONS, HEADER_LENGTH, check_datatypes, decode_request, format_v2
+from trilho.serving.oip_v2 import encode_response as encode_v2
 from trilho.serving.openapi import build_openapi
-from trilho.serving.protocols import BadRequest, format_v2, parse_v1, parse_v2
+from trilho.serving.protocols import BadRequest, parse_v1
 
 log = get_logger("serving.access")
 tracer = get_tracer("trilho.serving")
@@ -72,11 +75,16 @@ def _problem_response(p: Problem, headers: dict[str, str] | None = None) -> Resp
 _JSON_TYPE = (b"content-type", b"application/json")
 
 
+_V2_BINARY = HEADER_LENGTH.encode()
+
+
 def _check_content(headers: dict[bytes, bytes], limit: int) -> None:
     raw = headers.get(b"content-type")
     if raw is not None:
         ctype = raw.decode("latin-1")
-        if not ctype.split(";", 1)[0].strip().lower().endswith(("/json", "+json")):
+        media = ctype.split(";", 1)[0].strip().lower()
+        binary = media == "application/octet-stream" and _V2_BINARY in headers  # OIP binary tensor data
+        if not binary and not media.endswith(("/json", "+json")):
             raise Problem(
                 415,
                 "UnsupportedMediaType",
@@ -111,6 +119,17 @@ class _Disconnected(Exception):
 
 async def _read_json(headers: dict[bytes, bytes], receive: Receive, limit: int) -> Any:
     """The request body as JSON, read straight from the ASGI ``receive`` (413 beyond ``limit`` bytes)."""
+    body = await _read_body(headers, receive, limit)
+    try:
+        return _decode(body)
+    except msgspec.DecodeError as exc:
+        raise Problem(
+            400, "MalformedJSON", f"the body is not valid JSON: {exc}", fix="send a JSON object", field="body"
+        ) from None
+
+
+async def _read_body(headers: dict[bytes, bytes], receive: Receive, limit: int) -> bytes:
+    """The request body's bytes, read straight from the ASGI ``receive`` (413 beyond ``limit`` bytes)."""
     _check_content(headers, limit)
     message = await receive()
     if message["type"] != "http.request":
@@ -139,12 +158,7 @@ async def _read_json(headers: dict[bytes, bytes], receive: Receive, limit: int) 
             field="body",
             rule=f"maxBytes:{limit}",
         )
-    try:
-        return _decode(body)
-    except msgspec.DecodeError as exc:
-        raise Problem(
-            400, "MalformedJSON", f"the body is not valid JSON: {exc}", fix="send a JSON object", field="body"
-        ) from None
+    return body
 
 
 def _deadline(headers: dict[bytes, bytes]) -> float | None:
@@ -184,8 +198,14 @@ def predict_route(path: str) -> tuple[str, str] | None:
 
 
 async def _send_json(send: Send, status: int, body: Any, headers: list[tuple[bytes, bytes]]) -> None:
-    payload = _encode(body)
-    raw = [_JSON_TYPE, (b"content-length", str(len(payload)).encode()), *headers]
+    await _send(send, status, _encode(body), [_JSON_TYPE, *headers])
+
+
+_BINARY_TYPE = (b"content-type", b"application/octet-stream")
+
+
+async def _send(send: Send, status: int, payload: bytes, headers: list[tuple[bytes, bytes]]) -> None:
+    raw = [(b"content-length", str(len(payload)).encode()), *headers]
     await send({"type": "http.response.start", "status": status, "headers": raw})
     await send({"type": "http.response.body", "body": payload})
 
@@ -232,18 +252,20 @@ class GatewayApp:
         headers: dict[bytes, bytes] = dict(scope["headers"])
         rid = headers.get(b"x-request-id")
         request_id = rid.decode("latin-1")[:128] if rid else self._next_id()
-        v2_id = None
+        v2 = None
         labels = (name, "", "")
         try:
-            gw.model(name)  # 404 before reading the body
-            body = await _read_json(headers, receive, self.limit)
+            mr = gw.model(name)  # 404 before reading the body
             if protocol == "v1":
-                records = parse_v1(body, self.max_instances)
+                records = parse_v1(await _read_json(headers, receive, self.limit), self.max_instances)
             else:
-                records, v2_id = parse_v2(body, self.max_instances)
+                raw = await _read_body(headers, receive, self.limit)
+                v2 = decode_request(raw, headers.get(_V2_BINARY), self.max_instances)
+                check_datatypes(v2.datatypes, contract_tensors(mr).kinds)
+                records = v2.records
             deadline = _deadline(headers)
             raw_unit = headers.get(b"x-trilho-unit")
-            unit = raw_unit.decode("latin-1") if raw_unit is not None else None
+            unit = raw_unit.decode("latin-1") if raw_unit is not None else v2_unit(v2)
             if tracing_enabled():
                 with tracer.start_as_current_span("trilho.serving.predict") as span:
                     answer: Answer = await gw.predict(
@@ -299,10 +321,25 @@ class GatewayApp:
             body = exc.to_dict()
             p = Problem(400, body.pop("error"), body.pop("message"), **body)
             return await self._fail(send, p, labels, start, request_id)
-        if protocol == "v1":
+        chunks: list[bytes] = []
+        if v2 is None:
             out: dict[str, Any] = {"predictions": answer.outputs}
         else:
-            out = format_v2(answer.outputs, name, answer.version, v2_id)
+            try:
+                out, chunks = format_v2(
+                    answer.outputs,
+                    name,
+                    answer.version,
+                    v2.id,
+                    declared=contract_tensors(mr).declared,
+                    requested=v2.outputs,
+                    binary_output=v2.binary_output,
+                )
+            except BadRequest as exc:
+                body = exc.to_dict()
+                body.pop("error")
+                p = Problem(400, "BadRequest", body.pop("message"), **body)
+                return await self._fail(send, p, labels, start, request_id)
         reply = [
             (b"x-trilho-model-version", answer.version.encode("latin-1")),
             (b"x-trilho-variant", answer.variant.encode("latin-1")),
@@ -313,7 +350,7 @@ class GatewayApp:
             reply.append(
                 (b"x-trilho-fallback", f"{answer.fallback_reason}; source={answer.fallback_source}".encode())
             )
-            if protocol == "v2":
+            if v2 is not None:
                 out["parameters"] = {
                     "fallback_reason": answer.fallback_reason,
                     "fallback_source": answer.fallback_source,
@@ -335,7 +372,15 @@ class GatewayApp:
                 protocol=protocol,
                 fallback=answer.fallback_reason,
             )
-        await _send_json(send, 200, out, reply)
+        if v2 is None:
+            await _send_json(send, 200, out, reply)
+        else:
+            payload, header_length = encode_v2(out, chunks)
+            if header_length is None:
+                await _send(send, 200, payload, [_JSON_TYPE, *reply])
+            else:
+                framing = (_V2_BINARY, str(header_length).encode())
+                await _send(send, 200, payload, [_BINARY_TYPE, framing, *reply])
         if answer.shadow is not None:  # after the response is sent, like a background task
             gw.offer_shadow(answer.shadow)
 
@@ -377,17 +422,7 @@ class GatewayApp:
             mr = self._model_or_404(request)
         except Problem as p:
             return _problem_response(p)
-        stable = mr.stable
-        fields = (stable.loaded.fields("input"), stable.loaded.fields("output")) if stable else ([], [])
-        return json_response(
-            {
-                "name": mr.name,
-                "versions": [r.version for r in mr.deployment.routes],
-                "platform": "trilho",
-                "inputs": [{"name": f["name"], "datatype": f["type"], "shape": [-1]} for f in fields[0]],
-                "outputs": [{"name": f["name"], "datatype": f["type"], "shape": [-1]} for f in fields[1]],
-            }
-        )
+        return json_response(model_metadata(mr))
 
     async def v2_model_ready(self, request: Request) -> Response:
         """GET /v2/models/{name}/ready."""
@@ -399,7 +434,7 @@ class GatewayApp:
 
     async def v2_server(self, request: Request) -> Response:
         """GET /v2: server metadata."""
-        return json_response({"name": "trilho", "version": __version__, "extensions": []})
+        return json_response({"name": "trilho", "version": __version__, "extensions": list(EXTENSIONS)})
 
     async def live(self, request: Request) -> Response:
         """GET /v2/health/live."""

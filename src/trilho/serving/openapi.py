@@ -19,7 +19,8 @@ FALLBACK = {
 }
 TENSOR_IN = {
     "type": "object",
-    "required": ["name", "shape", "datatype", "data"],
+    "required": ["name", "shape", "datatype"],
+    "description": "Values in 'data' (JSON), or parameters.binary_data_size bytes after the JSON header.",
     "properties": {
         "name": {"type": "string", "minLength": 1},
         "shape": {"type": "array", "items": {"type": "integer", "minimum": 0}, "minItems": 1},
@@ -30,13 +31,21 @@ TENSOR_IN = {
 }
 TENSOR_OUT = {
     "type": "object",
-    "required": ["name", "shape", "datatype", "data"],
+    "required": ["name", "shape", "datatype"],
     "properties": {
         "name": {"type": "string"},
         "shape": {"type": "array", "items": {"type": "integer"}},
         "datatype": {"type": "string"},
         "data": {"type": "array"},
+        "parameters": {"type": "object"},
     },
+}
+V2_BINARY = {
+    "type": "string",
+    "format": "binary",
+    "description": "Binary tensor data extension: a JSON header (its length in "
+    "Inference-Header-Content-Length) "
+    "followed by the tensors' raw bytes, little-endian, BYTES elements each prefixed by a 4-byte length.",
 }
 
 
@@ -49,7 +58,7 @@ def _errors(*codes: int) -> dict[str, Any]:
         400: "Malformed JSON or a body that is not the protocol's shape.",
         404: "Unknown model.",
         413: "Body larger than the configured limit.",
-        415: "Content type is not application/json.",
+        415: "Content type is not application/json (nor application/octet-stream with binary tensor data).",
         422: "A record violates the model's contract (field, value and rule named).",
         503: "Shed (queue over capacity) or no version nor fallback could answer; the reason is named.",
     }
@@ -80,6 +89,16 @@ def _headers() -> list[dict[str, Any]]:
             "description": "Latency budget in milliseconds, 1 to 600000 (default: the route's).",
         },
     ]
+
+
+def _v2_header() -> dict[str, Any]:
+    return {
+        "name": "Inference-Header-Content-Length",
+        "in": "header",
+        "required": False,
+        "schema": {"type": "integer", "minimum": 0},
+        "description": "Length of the JSON header when binary tensor data follows it.",
+    }
 
 
 def _instances_schema(schema: dict[str, Any] | None) -> dict[str, Any]:
@@ -166,7 +185,7 @@ def build_openapi(
                 "post": {
                     "operationId": "v2_infer",
                     "summary": "Open Inference Protocol V2 inference",
-                    "parameters": [name, *_headers()],
+                    "parameters": [name, *_headers(), _v2_header()],
                     "requestBody": {
                         "required": True,
                         "content": {
@@ -181,7 +200,8 @@ def build_openapi(
                                         "outputs": {"type": "array", "items": {"type": "object"}},
                                     },
                                 }
-                            }
+                            },
+                            "application/octet-stream": {"schema": V2_BINARY},
                         },
                     },
                     "responses": {
@@ -197,7 +217,7 @@ def build_openapi(
                                     "outputs": {"type": "array", "items": TENSOR_OUT},
                                 },
                             },
-                            "Output tensors.",
+                            "Output tensors (binary ones after the JSON header: application/octet-stream).",
                         ),
                         **predict_errors,
                     },
@@ -305,6 +325,8 @@ def build_openapi(
         },
         "components": {"schemas": {"Error": ERROR}},
     }
+    v2_ok = doc["paths"]["/v2/models/{name}/infer"]["post"]["responses"]["200"]["content"]
+    v2_ok["application/octet-stream"] = {"schema": V2_BINARY}
     generic = doc["paths"]["/v1/models/{name}:predict"]["post"]
     for model, schema in sorted((input_schemas or {}).items()):
         if not schema:

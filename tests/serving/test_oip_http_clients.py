@@ -1,0 +1,142 @@
+"""OIP V2 over HTTP as Triton's own client speaks it (tritonclient[http], default settings): binary and JSON
+tensors, FP32/FP64/INT64/BYTES, one row and 1,000 rows; conformant metadata; bad binary framing is a 4xx."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+import numpy as np
+import pytest
+import tritonclient.http as triton
+from tests.serving.oip_fixtures import batch, expected, start_mixed
+from tritonclient.utils import InferenceServerException
+
+DTYPES = {"f32": "FP32", "f64": "FP64", "i64": "INT64", "s": "BYTES"}
+
+
+@pytest.fixture
+def mixed(start_gateway):
+    return start_mixed(start_gateway, max_body_bytes=4_194_304)
+
+
+def _inputs(data: dict[str, np.ndarray], binary: bool) -> list[triton.InferInput]:
+    out = []
+    for name, array in data.items():
+        tensor = triton.InferInput(name, list(array.shape), DTYPES[name])
+        tensor.set_data_from_numpy(array, binary_data=binary)
+        out.append(tensor)
+    return out
+
+
+@pytest.mark.parametrize("rows", [1, 1000])
+@pytest.mark.parametrize("binary", [True, False], ids=["binary", "json"])
+def test_triton_http_client_infers(mixed, rows, binary):
+    client = triton.InferenceServerClient(mixed.url.removeprefix("http://"))
+    data = batch(rows, seed=rows)
+    # the client's default: no outputs named, every output comes back binary; JSON: ask for JSON outputs
+    outputs = None if binary else [triton.InferRequestedOutput(n, binary_data=False) for n in expected(data)]
+    result = client.infer("mixed", _inputs(data, binary), outputs=outputs, request_id=f"req-{rows}")
+    response = result.get_response()
+    assert response["id"] == f"req-{rows}" and response["model_name"] == "mixed"
+    assert response["model_version"] == "1"
+    types = {t["name"]: t["datatype"] for t in response["outputs"]}
+    assert types == {"y": "FP64", "half": "FP32", "n": "INT64", "label": "BYTES"}
+    assert all(("parameters" in t) == binary for t in response["outputs"])
+    want = expected(data)
+    np.testing.assert_allclose(result.as_numpy("y"), want["y"], rtol=1e-12)
+    np.testing.assert_array_equal(result.as_numpy("half"), want["half"])
+    np.testing.assert_array_equal(result.as_numpy("n"), want["n"])
+    labels = result.as_numpy("label")
+    got = [v if isinstance(v, bytes) else str(v).encode() for v in labels]
+    assert got == list(want["label"])
+    client.close()
+
+
+def test_triton_http_client_metadata_and_health(mixed):
+    client = triton.InferenceServerClient(mixed.url.removeprefix("http://"))
+    assert client.is_server_live() and client.is_server_ready() and client.is_model_ready("mixed")
+    server = client.get_server_metadata()
+    assert server["name"] == "trilho" and "binary_tensor_data" in server["extensions"]
+    meta = client.get_model_metadata("mixed")
+    assert {t["name"]: t["datatype"] for t in meta["inputs"]} == DTYPES
+    assert {t["name"]: t["datatype"] for t in meta["outputs"]} == {
+        "y": "FP64",
+        "half": "FP32",
+        "n": "INT64",
+        "label": "BYTES",
+    }
+    assert all(t["shape"] == [-1] for t in meta["inputs"])
+    # one output asked for, binary; the other outputs are not sent
+    data = batch(3)
+    result = client.infer("mixed", _inputs(data, True), outputs=[triton.InferRequestedOutput("n")])
+    assert [t["name"] for t in result.get_response()["outputs"]] == ["n"]
+    np.testing.assert_array_equal(result.as_numpy("n"), expected(data)["n"])
+    # the contract still judges values: out of range is a 422 through the client's error
+    data["f64"][0] = 1e12
+    with pytest.raises(InferenceServerException) as err:
+        client.infer("mixed", _inputs(data, True))
+    assert err.value.message() == "SchemaViolation" and err.value.status() == "422"
+    client.close()
+
+
+def _binary(header: dict, tail: bytes) -> tuple[bytes, dict[str, str]]:
+    text = json.dumps(header).encode()
+    return text + tail, {"Inference-Header-Content-Length": str(len(text))}
+
+
+def test_bad_binary_framing_is_a_4xx_json_error(mixed):
+    f64 = np.arange(4, dtype="<f8").tobytes()
+
+    def tensors(**over):
+        base = {"f32": ("FP32", 4), "f64": ("FP64", 8), "i64": ("INT64", 8), "s": ("BYTES", None)}
+        base.update(over)
+        return [
+            {
+                "name": n,
+                "datatype": d,
+                "shape": [1],
+                "parameters": {"binary_data_size": 0 if s is None else s},
+            }
+            for n, (d, s) in base.items()
+        ]
+
+    good_tail = np.float32(1).tobytes() + f64[:8] + np.int64(2).tobytes()
+    bs = b"\x01\x00\x00\x00a"
+    good = tensors(s=("BYTES", len(bs)))
+    cases = {
+        "header past the body": (
+            *_binary({"inputs": good}, b"")[:1],
+            {"Inference-Header-Content-Length": "99999"},
+        ),
+        "truncated tensor": _binary({"inputs": good}, good_tail + bs[:-1]),
+        "sizes past the body": _binary(
+            {"inputs": tensors(f64=("FP64", 800), s=("BYTES", 5))}, good_tail + bs
+        ),
+        "wrong byte count": _binary(
+            {"inputs": tensors(f64=("FP64", 5), s=("BYTES", 5))}, good_tail[:-3] + bs
+        ),
+        "dtype the contract refuses": _binary(
+            {"inputs": tensors(i64=("FP64", 8), s=("BYTES", 5))}, good_tail + bs
+        ),
+        "bytes for a number": _binary({"inputs": tensors(f64=("BYTES", 8), s=("BYTES", 5))}, good_tail + bs),
+        "header not a number": (b"{}", {"Inference-Header-Content-Length": "x"}),
+        "not json header": _binary({"inputs": good}, good_tail + bs)[:1]
+        + ({"Inference-Header-Content-Length": "3"},),
+    }
+    with httpx.Client(base_url=mixed.url) as c:
+        body, headers = _binary({"inputs": good}, good_tail + bs)
+        ok = c.post("/v2/models/mixed/infer", content=body, headers=headers)
+        assert ok.status_code == 200, ok.text
+        assert {t["name"]: t["data"] for t in ok.json()["outputs"]}["label"] == ["A"]
+        for what, (body, headers) in cases.items():
+            for ctype in ("application/octet-stream", None):
+                h = {**headers, **({"content-type": ctype} if ctype else {})}
+                r = c.post("/v2/models/mixed/infer", content=body, headers=h)
+                assert 400 <= r.status_code < 500, (what, r.status_code, r.text)
+                assert r.headers["content-type"] == "application/json" and r.json()["error"], what
+        # octet-stream without the framing header is not the protocol: 415
+        r = c.post(
+            "/v2/models/mixed/infer", content=b"\x00", headers={"content-type": "application/octet-stream"}
+        )
+        assert r.status_code == 415
