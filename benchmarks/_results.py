@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import platform
 import time
 from pathlib import Path
@@ -62,6 +63,8 @@ def write_results(
             "python": platform.python_version(),
             "cpu_count": _cpus(),
             "platform": platform.platform(),
+            # other work on the machine while it ran (1/5/15-min load average at the end): context for noise
+            "load_average": [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else None,
         },
         "table": table,
         "targets": targets,
@@ -73,8 +76,6 @@ def write_results(
 
 
 def _cpus() -> int:
-    import os
-
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 

@@ -272,9 +272,9 @@ def main() -> None:
                 bool(props) and max(props) <= 1.0,
             ),
             target(
-                "user-visible errors in MTTR runs",
-                "only the canary's share (fallback hides them: 0 here)",
-                sum(r["user_errors"] for r in mttr),
+                "user-visible errors in MTTR runs, at most the canary's own answers in each run",
+                "≤ canary answers per run",
+                [f"{r['user_errors']} ≤ {r['canary_answers']}" for r in mttr],
                 all(r["user_errors"] <= r["canary_answers"] for r in mttr),
             ),
             target(
@@ -284,15 +284,9 @@ def main() -> None:
                 max(canary_share) <= 0.02,
             ),
             target(
-                "A/A rollbacks",
-                "0",
-                sum(r["phase"] != "promoted" for r in aa),
-                all(r["phase"] == "promoted" for r in aa),
-            ),
-            target(
-                "good candidate promoted through every step",
-                "promoted",
-                [r["phase"] for r in aa],
+                "A/A candidate promoted through every step (no false rollback)",
+                f"{len(aa)} of {len(aa)} promoted",
+                sum(r["phase"] == "promoted" for r in aa),
                 all(r["phase"] == "promoted" for r in aa),
             ),
             target(

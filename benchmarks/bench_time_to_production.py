@@ -101,6 +101,7 @@ def measure(template: str, work: Path, timeout: float = 240.0) -> dict:
                     "min_duration: 30s}", f"min_duration: 30s, analysis: {{latency: {check}}}}}"
                 )
                 plan.write_text(text)
+            row["shadow_latency_max_ratio"] = _plan_latency_ratio(proj / "rollout/plan.yaml")
             subprocess.run(
                 ["git", "-c", "user.name=b", "-c", "user.email=b@b", "commit", "-qam", "a change"],
                 cwd=proj,
@@ -148,6 +149,25 @@ def measure(template: str, work: Path, timeout: float = 240.0) -> dict:
     return {k: round(v, 1) if isinstance(v, float) else v for k, v in row.items()}
 
 
+def _plan_latency_ratio(plan_file: Path) -> float | str:
+    """The shadow step's p99 latency ratio as the rendered plan says it (after any --latency-ratio edit)."""
+    from trilho.rollout.plan import load_plan
+
+    plan = load_plan(plan_file)
+    shadow = next((i for i, step in enumerate(plan.steps) if step.kind == "shadow"), None)
+    if shadow is None:
+        return "no shadow step"
+    latency = plan.analysis_for(shadow).latency
+    return "off" if latency is None else latency.max_ratio
+
+
+def _shadow_latency_ratio(rows: list[dict]) -> float | str | list:
+    """One value when every template's plan agrees, else each template's."""
+    ratios = {r["template"]: r.get("shadow_latency_max_ratio") for r in rows}
+    distinct = set(map(str, ratios.values()))
+    return next(iter(ratios.values())) if len(distinct) == 1 else [ratios]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="only the tabular template")
@@ -175,7 +195,7 @@ def main() -> None:
         rows,
         targets,
         quick=args.quick,
-        extra={"shadow_latency_max_ratio": 1.5 if TUNED_LATENCY is None else (TUNED_LATENCY or "off")},
+        extra={"shadow_latency_max_ratio": _shadow_latency_ratio(rows)},
     )
 
 

@@ -96,6 +96,8 @@ class DuckDBSource:
                 f"data file {p} does not exist", fix="check the path", field="data", value=p
             )
         self._con = duckdb.connect()
+        # a library never draws on stdout: DuckDB's progress bar shared it with callers' own output
+        self._con.execute("SET enable_progress_bar = false")
         if self.threads:
             self._con.execute(f"SET threads = {int(self.threads)}")
         if self.memory_limit:
