@@ -14,6 +14,15 @@ def serve(
     ctx: typer.Context,
     host: Annotated[str, typer.Option("--host", help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", help="TCP port.")] = 8080,
+    grpc_port: Annotated[
+        int | None,
+        typer.Option(
+            "--grpc-port",
+            min=0,
+            help="Also serve the Open Inference Protocol V2 over gRPC on this port (same models, routing "
+            "and metrics as HTTP).",
+        ),
+    ] = None,
     workers: Annotated[int, typer.Option("--workers", min=1, help="uvicorn worker processes.")] = 1,
     max_body_bytes: Annotated[
         int, typer.Option("--max-body-bytes", min=1, help="Request size limit.")
@@ -61,7 +70,8 @@ def serve(
         ),
     ] = None,
 ) -> None:
-    """Serve every model that has a deployment in the store (KServe V1 + Open Inference Protocol V2)."""
+    """Serve every model that has a deployment in the store (KServe V1 + Open Inference Protocol V2 over HTTP,
+    and over gRPC with --grpc-port)."""
     from trilho.serving import GatewaySettings
     from trilho.serving import serve as run
     from trilho.serving.settings import parse_cpus
@@ -75,6 +85,7 @@ def serve(
             GatewaySettings(
                 host=host,
                 port=port,
+                grpc_port=grpc_port,
                 workers=workers,
                 max_body_bytes=max_body_bytes,
                 shadow_isolation=shadow_isolation,

@@ -511,9 +511,12 @@ def create_app(gateway: Gateway, *, lifespan: bool = True) -> GatewayASGI:
     @contextlib.asynccontextmanager
     async def _lifespan(app):
         await gateway.start()
+        grpc = await _start_grpc(gateway, app.state)
         try:
             yield
         finally:
+            if grpc is not None:
+                await grpc.stop()
             await gateway.stop()
 
     app = Starlette(
@@ -523,6 +526,20 @@ def create_app(gateway: Gateway, *, lifespan: bool = True) -> GatewayASGI:
     )
     app.state.gateway = gateway
     return GatewayASGI(app, h)
+
+
+async def _start_grpc(gateway: Gateway, state: Any) -> Any:
+    """The OIP V2 gRPC transport over the same gateway, when ``settings.grpc_port`` asks for one; its bound
+    port goes to ``state.grpc_port``."""
+    gs = gateway.settings
+    if gs.grpc_port is None:
+        return None
+    from trilho.serving.grpc_server import GrpcTransport
+
+    transport = GrpcTransport(gateway, gs.host, gs.grpc_port)
+    await transport.start()
+    state.grpc_port = transport.port
+    return transport
 
 
 class _PredictEndpoint:

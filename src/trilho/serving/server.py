@@ -51,6 +51,9 @@ def app_from_env():
         shadow_isolation=os.environ.get("TRILHO_SERVING_SHADOW_ISOLATION", "auto"),
         shadow_cpus=parse_cpus(os.environ.get("TRILHO_SERVING_SHADOW_CPUS")),
         model_thread_sched=os.environ.get("TRILHO_SERVING_MODEL_THREAD_SCHED", "batch"),
+        grpc_port=int(os.environ["TRILHO_SERVING_GRPC_PORT"])
+        if os.environ.get("TRILHO_SERVING_GRPC_PORT")
+        else None,
         freeze_gc=True,
     )
     return create_app(gateway_from_settings(None, gs, os.environ.get("TRILHO_SERVING_EVALS")))
@@ -97,6 +100,7 @@ def serve(
         url=f"http://{gs.host}:{gs.port}",
         workers=gs.workers,
         docs=f"http://{gs.host}:{gs.port}/openapi.json",
+        grpc=None if gs.grpc_port is None else f"{gs.host}:{gs.grpc_port}",
     )
     if gs.workers > 1:
         settings = settings or resolve_settings()
@@ -106,6 +110,8 @@ def serve(
         os.environ["TRILHO_SERVING_SHADOW_ISOLATION"] = gs.shadow_isolation
         os.environ["TRILHO_SERVING_SHADOW_CPUS"] = format_cpus(gs.shadow_cpus)
         os.environ["TRILHO_SERVING_MODEL_THREAD_SCHED"] = gs.model_thread_sched
+        # every worker binds the gRPC port too (gRPC sets SO_REUSEPORT: the kernel spreads connections)
+        os.environ["TRILHO_SERVING_GRPC_PORT"] = "" if gs.grpc_port is None else str(gs.grpc_port)
         if evals_config:
             os.environ["TRILHO_SERVING_EVALS"] = str(Path(evals_config).resolve())
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(_fresh_metrics_dir(settings.home))
@@ -151,12 +157,14 @@ def _running(pid: int) -> bool:
 
 @dataclass
 class RunningGateway:
-    """A gateway serving in a background thread: ``url``, the ``gateway`` object, and ``stop()``."""
+    """A gateway serving in a background thread: ``url``, the ``gateway`` object, and ``stop()``;
+    ``grpc_target`` (``host:port``) when it serves OIP V2 over gRPC too."""
 
     url: str
     gateway: Gateway
     server: uvicorn.Server
     thread: threading.Thread
+    grpc_target: str | None = None
 
     def stop(self, timeout: float = 10.0) -> None:
         """Shut the server down (graceful) and wait for its thread."""
@@ -196,7 +204,8 @@ def run_in_thread(
     sock.bind((gs.host, gs.port))
     sock.listen(2048)
     port = sock.getsockname()[1]
-    server = uvicorn.Server(_uvicorn_config(create_app(gateway), replace(gs, port=port)))
+    app = create_app(gateway)
+    server = uvicorn.Server(_uvicorn_config(app, replace(gs, port=port)))
     errors: list[BaseException] = []
 
     def _run() -> None:
@@ -220,4 +229,6 @@ def run_in_thread(
             server.should_exit = True
             raise ServingError(f"the gateway did not start within {timeout:.0f} s")
         time.sleep(0.01)
-    return RunningGateway(f"http://{gs.host}:{port}", gateway, server, thread)
+    grpc_port = getattr(app.state, "grpc_port", None)
+    grpc_target = None if grpc_port is None else f"{gs.host}:{grpc_port}"
+    return RunningGateway(f"http://{gs.host}:{port}", gateway, server, thread, grpc_target)

@@ -101,6 +101,7 @@ class GatewaySettings:
 
     host: str = "127.0.0.1"
     port: int = 8080
+    grpc_port: int | None = None  # OIP V2 over gRPC on this port too (0: any free port); None: HTTP only
     workers: int = 1
     max_body_bytes: int = 1_048_576  # larger requests get 413
     max_instances: int = 1024  # records per request
