@@ -486,3 +486,29 @@ def test_versions_the_table_no_longer_names_are_unloaded_and_their_errors_forgot
         rt.set_routes(store, "scorer", (Route("1", weight=0.5), Route("2", "canary", 0.5)))  # named again
         assert _wait(lambda: gw.gateway.generation == rt.current_generation(store), timeout=10.0)
         assert {_predict(c, **u).headers["x-trilho-model-version"] for u in units} == {"1", "2"}
+
+
+def test_store_refusing_window_writes_shows_in_store_up_and_loses_nothing(registered, start_gateway):
+    from sqlalchemy import text
+
+    store, root = registered
+    rt.set_deployment(store, Deployment("scorer", routes=(Route("1"),)))
+    with store.transaction() as conn:  # the store still answers reads but refuses every window write
+        conn.execute(
+            text(
+                "CREATE TRIGGER immutable BEFORE INSERT ON serving_windows "
+                "BEGIN SELECT RAISE(ABORT, 'the store is read-only'); END"
+            )
+        )
+    gw = start_gateway(store, root)
+    with httpx.Client(base_url=gw.url) as c:
+        for _ in range(7):
+            assert _predict(c).status_code == 200
+        assert _wait(lambda: "trilho_serving_store_up_ratio 0.0" in c.get("/metrics").text)
+        assert "trilho_serving_window_write_failures_total" in c.get("/metrics").text
+        assert c.get("/readyz").json()["store"] == "refusing writes"
+        with store.transaction() as conn:
+            conn.execute(text("DROP TRIGGER immutable"))
+        assert _wait(lambda: "trilho_serving_store_up_ratio 1.0" in c.get("/metrics").text)
+        assert c.get("/readyz").json()["store"] == "ok"
+    assert sum(w["requests"] for w in rt.read_windows(store, "scorer")) == 7  # retried, none lost

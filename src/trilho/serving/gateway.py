@@ -189,7 +189,8 @@ class Gateway:
         self.models: dict[str, ModelRuntime] = {}
         self.generation = -1  # the newest routing table whose every change is in effect here
         self.table_applied = False
-        self.store_ok = store is not None
+        self.store_ok = store is not None  # the last routing poll answered
+        self.store_writable = store is not None  # the last window write was taken
         self.aggregator = WindowAggregator(self.settings.gateway_id)
         policy = model_thread_policy(self.settings.model_thread_sched)
         self.executor = ThreadPoolExecutor(
@@ -309,12 +310,12 @@ class Gateway:
                     error=str(exc).splitlines()[0][:300],
                 )
             self.store_ok = False
-            m.STORE_UP.set(0.0)
+            self._export_store_up()
             return False
         if not self.store_ok:
             log.info("routing store reachable again", generation=self.generation)
         self.store_ok = True
-        m.STORE_UP.set(1.0)
+        self._export_store_up()
         m.TABLE_AGE.set(time.time())
         return True
 
@@ -481,7 +482,7 @@ class Gateway:
         return {
             "ready": self.ready,
             "generation": self.generation,
-            "store": "none" if self.store is None else ("ok" if self.store_ok else "unreachable"),
+            "store": self._store_state(),
             "models": {
                 name: {
                     "ready": mr.ready,
@@ -496,6 +497,13 @@ class Gateway:
             "errors": dict(self._load_errors),
             "preparing": sorted(f"{model}@{version}" for model, version in self._preparing),
         }
+
+    def _store_state(self) -> str:
+        if self.store is None:
+            return "none"
+        if not self.store_ok:
+            return "unreachable"
+        return "ok" if self.store_writable else "refusing writes"
 
     # --- the request path ------------------------------------------------------------------------------
     def model(self, name: str) -> ModelRuntime:
@@ -814,11 +822,22 @@ class Gateway:
             self._backlog = ([], [])
         except Exception as exc:  # keep them (bounded) and try again next window
             self._backlog = (rows[-5000:], shadow_rows[-5000:])
+            self.store_writable = False
+            m.WINDOW_WRITE_FAILURES.inc()
             log.warning(
                 "writing serving windows failed; kept for the next attempt",
                 rows=len(rows),
                 error=str(exc).splitlines()[0][:300],
             )
+        else:
+            if not self.store_writable:
+                log.info("store takes window writes again", rows=len(rows))
+            self.store_writable = True
+        self._export_store_up()
+
+    def _export_store_up(self) -> None:
+        """``store_up_ratio`` is 1 only while the store both answers polls and takes window writes."""
+        m.STORE_UP.set(1.0 if self.store_ok and self.store_writable else 0.0)
 
     def sample_access_log(self) -> bool:
         """Whether this request goes to the access log (sampled)."""

@@ -41,7 +41,13 @@ SHADOW_DROPPED = counter(
     "trilho_serving_shadow_dropped_total", "Shadow copies dropped (queue full).", ("model",)
 )
 SHADOW_DURATION = histogram("trilho_serving_shadow_duration_seconds", "Shadow call latency.", MVV)
-STORE_UP = gauge("trilho_serving_store_up_ratio", "1 when the routing store answered the last poll.")
+STORE_UP = gauge(
+    "trilho_serving_store_up_ratio",
+    "1 when the store answered the last routing poll and took the last window write (0 if either failed).",
+)
+WINDOW_WRITE_FAILURES = counter(
+    "trilho_serving_window_write_failures_total", "Window writes the store refused (kept and retried)."
+)
 TABLE_GENERATION = gauge("trilho_serving_routing_generation_count", "Generation of the routing table in use.")
 TABLE_AGE = gauge(
     "trilho_serving_routing_last_sync_seconds", "Unix time of the last successful routing-table poll."
