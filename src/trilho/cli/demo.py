@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from trilho.cli._common import JsonFlag, emit, handles_errors, settings
+from trilho.errors import InputError
 
 
 def register(root: typer.Typer) -> None:
@@ -17,12 +18,25 @@ def register(root: typer.Typer) -> None:
 def demo(
     ctx: typer.Context,
     quick: Annotated[bool, typer.Option("--quick", help="Reduced scale (what CI runs).")] = False,
+    act: Annotated[
+        list[int], typer.Option("--act", help="Run only this act (1-6, repeatable) to tell one part again.")
+    ] = [],  # noqa: B006
     json_out: JsonFlag = False,
 ) -> None:
-    """Run the end-to-end demo: contracts, registry, golden tests, serving, rollouts, evals, measurement."""
+    """Run the end-to-end demo: contracts, registry, golden tests, serving, rollouts, evals, measurement.
+
+    The demo has its own home, ``<home>/demo``, made fresh on every run: run it as often as you like.
+    """
     import os
 
     from trilho.demo.acts import ACTS
+
+    unknown = sorted({n for n in act if not 1 <= n <= len(ACTS)})
+    if unknown:
+        raise InputError(
+            f"there is no act {unknown[0]}", fix=f"pick acts 1 to {len(ACTS)}", field="act", value=unknown
+        )
+    acts = [a for n, a in enumerate(ACTS, start=1) if not act or n in act]
     from trilho.demo.runner import run_demo
     from trilho.obs import configure_logging
 
@@ -32,8 +46,8 @@ def demo(
     from rich.console import Console
 
     # With --json, stdout carries only the JSON; the narration goes to stderr.
-    results = run_demo(settings(ctx), ACTS, quick=quick, console=Console(stderr=json_out))
-    ok = all(r.ok for r in results) and len(results) == len(ACTS)
+    results = run_demo(settings(ctx), acts, quick=quick, console=Console(stderr=json_out))
+    ok = all(r.ok for r in results) and len(results) == len(acts)
     if json_out:
         emit({"ok": ok, "acts": [r.to_dict() for r in results]}, True)
     if not ok:

@@ -1,7 +1,9 @@
 """Runs the demo's acts in order with rich progress, then prints one summary table of what happened.
 
-An act is a function ``act(ctx) -> ActResult``. Acts share one fresh workspace (``<home>/demo``) and one
-store; a failing act stops the demo with exit 1, an unexpected error is reported with the act's name.
+An act is a function ``act(ctx) -> ActResult``. Acts share one fresh home of their own (``<home>/demo``:
+its SQLite store, artifacts, reports and a ``work`` folder), made anew on every run so the demo can be run
+again and again on one home without meeting what an earlier run (or the user) left in the store; a failing
+act stops the demo with exit 1, an unexpected error is reported with the act's name.
 """
 
 from __future__ import annotations
@@ -72,13 +74,17 @@ Act = Callable[[DemoContext], ActResult]
 def run_demo(
     settings: Settings, acts: list[tuple[str, Act]], *, quick: bool = False, console: Console | None = None
 ):
-    """Run ``acts`` in a fresh workspace; returns the list of ``ActResult`` (the summary is printed)."""
+    """Run ``acts`` in a fresh demo home inside ``settings.home``; returns the ``ActResult`` list."""
     console = console or Console()
-    workdir = settings.home / "demo"
-    if workdir.exists():
-        shutil.rmtree(workdir)
+    demo = demo_settings(settings)
+    if demo.home.exists():
+        shutil.rmtree(demo.home)
+    workdir = demo.home / "work"
     workdir.mkdir(parents=True)
-    ctx = DemoContext(settings=settings, workdir=workdir, console=console, quick=quick)
+    console.print(
+        f"demo home: [bold]{demo.home}[/] (made fresh every run; the rest of {settings.home} is untouched)"
+    )
+    ctx = DemoContext(settings=demo, workdir=workdir, console=console, quick=quick)
     results: list[ActResult] = []
     try:
         for number, (name, act) in enumerate(acts, start=1):
@@ -94,8 +100,14 @@ def run_demo(
     finally:
         ctx.close()
     console.print(_summary(results))
-    _where(console, settings, results)
+    _where(console, demo, results)
     return results
+
+
+def demo_settings(settings: Settings) -> Settings:
+    """The demo's own home, ``<home>/demo``, with its own embedded SQLite store (not the user's database)."""
+    home = settings.home / "demo"
+    return Settings(home=home, database_url=f"sqlite:///{(home / 'trilho.db').resolve()}")
 
 
 def _where(console: Console, settings: Settings, results: list[ActResult]) -> None:
