@@ -72,16 +72,28 @@ def emit(data: Any, json_mode: bool, render: Callable[[Console], None] | None = 
 
 
 def handles_errors(func: F) -> F:
-    """Turn a ``TrilhoError`` into one line on stderr (a JSON body with ``--json``) and its exit code."""
+    """Turn a ``TrilhoError`` — or a library exception that means bad input (see ``_input_errors``) — into
+    one line on stderr (a JSON body with ``--json``) and its exit code."""
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
         except TrilhoError as exc:
-            if kwargs.get("json_out") or kwargs.get("json_mode"):
-                sys.stdout.write(dump_json({"ok": False, **exc.to_dict()}) + "\n")
-            err_console.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False, soft_wrap=True)
-            raise typer.Exit(exc.exit_code) from None
+            _fail(exc, kwargs)
+        except Exception as exc:
+            from trilho.cli._input_errors import as_input_error
+
+            mapped = as_input_error(exc)
+            if mapped is None:
+                raise
+            _fail(mapped, kwargs)
 
     return wrapper  # type: ignore[return-value]
+
+
+def _fail(exc: TrilhoError, kwargs: dict[str, Any]) -> None:
+    if kwargs.get("json_out") or kwargs.get("json_mode"):
+        sys.stdout.write(dump_json({"ok": False, **exc.to_dict()}) + "\n")
+    err_console.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False, soft_wrap=True)
+    raise typer.Exit(exc.exit_code) from None
