@@ -1,4 +1,9 @@
-"""Where trilho keeps its state: the home folder and the database URL, from flags or the environment."""
+"""Where trilho keeps its state: the home folder, the database URL, the artifact store URL and the signing
+key's source, from flags or the environment (every variable is declared here, once).
+
+What N hosts must share to act as one trilho: the database URL, the artifact store URL and the signing key.
+Everything else under ``TRILHO_HOME`` (local copies of artifacts, reports, templates) is per host.
+"""
 
 from __future__ import annotations
 
@@ -10,27 +15,33 @@ from trilho.errors import ConfigError
 
 HOME_ENV = "TRILHO_HOME"
 DATABASE_URL_ENV = "TRILHO_DATABASE_URL"
+ARTIFACTS_URL_ENV = "TRILHO_ARTIFACTS_URL"
+SIGNING_KEY_ENV = "TRILHO_SIGNING_KEY"
+SIGNING_KEY_FILE_ENV = "TRILHO_SIGNING_KEY_FILE"
 DEFAULT_HOME = ".trilho"
 
 
 @dataclass(frozen=True)
 class Settings:
-    """Resolved settings: the home folder (artifacts, SQLite) and the database URL."""
+    """Resolved settings: home folder, database URL and artifact store (a folder or an fsspec URL)."""
 
     home: Path
     database_url: str
-
-    @property
-    def artifacts_dir(self) -> Path:
-        return self.home / "artifacts"
+    artifacts_url: str
 
     @property
     def reports_dir(self) -> Path:
+        """Where reports are written (per host)."""
         return self.home / "reports"
 
 
-def resolve_settings(home: str | os.PathLike[str] | None = None, database_url: str | None = None) -> Settings:
-    """Settings from explicit values, then ``TRILHO_HOME`` / ``TRILHO_DATABASE_URL``, then defaults."""
+def resolve_settings(
+    home: str | os.PathLike[str] | None = None,
+    database_url: str | None = None,
+    artifacts_url: str | None = None,
+) -> Settings:
+    """Settings from explicit values, then ``TRILHO_HOME`` / ``TRILHO_DATABASE_URL`` /
+    ``TRILHO_ARTIFACTS_URL``, then defaults (SQLite and an artifact folder under the home)."""
     home_path = Path(home or os.environ.get(HOME_ENV) or DEFAULT_HOME).expanduser()
     if home_path.exists() and not home_path.is_dir():
         raise ConfigError(
@@ -50,4 +61,22 @@ def resolve_settings(home: str | os.PathLike[str] | None = None, database_url: s
         )
     if url.startswith("postgresql://") or url.startswith("postgres://"):
         url = "postgresql+psycopg://" + url.split("://", 1)[1]
-    return Settings(home=home_path, database_url=url)
+    artifacts = artifacts_url or os.environ.get(ARTIFACTS_URL_ENV) or str(home_path / "artifacts")
+    return Settings(home=home_path, database_url=url, artifacts_url=_artifacts_root(artifacts))
+
+
+def _artifacts_root(value: str) -> str:
+    """A folder path as given (``~`` expanded), or an fsspec URL whose scheme fsspec knows."""
+    if "://" not in value:
+        return str(Path(value).expanduser())
+    import fsspec
+
+    scheme = value.split("://", 1)[0]
+    if scheme not in fsspec.available_protocols():
+        raise ConfigError(
+            f"artifact store URL {value!r} has an unknown scheme {scheme!r}",
+            fix="use a folder path or an fsspec URL such as file:///srv/trilho, s3://bucket/trilho, gs://…",
+            field="artifacts_url",
+            value=value,
+        )
+    return value

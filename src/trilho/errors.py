@@ -73,6 +73,10 @@ class ArtifactCorrupt(RegistryError):
     """An artifact whose bytes no longer match their content address."""
 
 
+class ArtifactMissing(RegistryError):
+    """An artifact the registry records but the artifact store does not hold (e.g. another host's folder)."""
+
+
 class GoldenError(InputError):
     """A golden suite that cannot be loaded or run."""
 

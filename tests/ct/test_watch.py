@@ -53,8 +53,8 @@ def test_a_planted_shift_triggers_a_retrained_candidate_with_a_canary(project):
     assert "monthly_spend" in results[2].report.drifted_features
     ro = RolloutService(store).latest("churn")
     assert ro.candidate == "2" and ro.active
-    mv = Registry(store, settings.artifacts_dir).get("churn@2")
-    assert {g.kind for g in Registry(store, settings.artifacts_dir).gate_records(mv.ref)} == {"golden"}
+    mv = Registry(store, settings.artifacts_url).get("churn@2")
+    assert {g.kind for g in Registry(store, settings.artifacts_url).gate_records(mv.ref)} == {"golden"}
 
 
 def test_watch_folder_checks_new_files_once(project, tmp_path):

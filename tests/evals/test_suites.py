@@ -192,7 +192,7 @@ def test_calibrated_offline_judge_gates_and_is_recorded_in_registry(
         from trilho.store import open_store
 
         s = resolve_settings(home)
-        recs = Registry(open_store(s), s.artifacts_dir).gate_records("copilot@1", kind="eval")
+        recs = Registry(open_store(s), s.artifacts_url).gate_records("copilot@1", kind="eval")
         assert recs[-1].decision == "pass" and recs[-1].evidence["run_id"] == data["run_id"]
         # re-running hits the judge cache: zero new calls to the judge server
         before = state.hits

@@ -21,7 +21,7 @@ def trilho_home(tmp_path, monkeypatch):
     monkeypatch.delenv("TRILHO_DATABASE_URL", raising=False)
     settings = resolve_settings()
     store = open_store(settings)
-    reg = Registry(store, settings.artifacts_dir)
+    reg = Registry(store, settings.artifacts_url)
     contract = write_contract(tmp_path / "contract.yaml")
     reg.register("doubler", write_model(tmp_path / "v1"), "python", contract, entry="doubler:predict")
     reg.register("doubler", write_model(tmp_path / "v2", (3.0,)), "python", contract, entry="doubler:predict")

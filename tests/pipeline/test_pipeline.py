@@ -18,7 +18,7 @@ def _json(out: str) -> dict:
 
 def _registry():
     s = resolve_settings()
-    return Registry(open_store(s), s.artifacts_dir)
+    return Registry(open_store(s), s.artifacts_url)
 
 
 def test_fresh_project_runs_every_stage_then_skips_then_rolls_out_a_retrain(cli, project):

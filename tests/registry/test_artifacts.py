@@ -5,7 +5,7 @@ import uuid
 import fsspec
 import pytest
 
-from trilho.errors import ArtifactCorrupt, RegistryError
+from trilho.errors import ArtifactCorrupt, ArtifactMissing, RegistryError
 from trilho.registry.artifacts import ArtifactStore, digest_path, sha256_file
 
 
@@ -53,7 +53,7 @@ def test_corrupt_or_missing_blob_is_refused(artifacts, tmp_path):
         artifacts.materialize(info)
     assert "corrupt" in str(info_err.value) and info_err.value.exit_code == 2
     artifacts.fs.rm(artifacts.blob_path(info.sha256))
-    with pytest.raises(ArtifactCorrupt, match="missing"):
+    with pytest.raises(ArtifactMissing, match="missing from artifact store"):
         artifacts.read_bytes(info.sha256)
     # storing it again heals the address
     assert artifacts.put(src).sha256 == info.sha256 and artifacts.read_bytes(info.sha256) == b"abc"

@@ -26,10 +26,11 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def settings(ctx: typer.Context) -> Settings:
-    """The settings resolved from ``--home`` / ``--database-url`` on the root command (or the environment)."""
+    """The settings resolved from ``--home`` / ``--database-url`` / ``--artifacts-url`` on the root command
+    (or the environment)."""
     root = ctx.find_root()
     obj = root.obj or {}
-    return resolve_settings(obj.get("home"), obj.get("database_url"))
+    return resolve_settings(obj.get("home"), obj.get("database_url"), obj.get("artifacts_url"))
 
 
 def open_store(ctx: typer.Context):

@@ -165,7 +165,7 @@ def run_cmd(
         suite,
         store=open_store(ctx),
         reports_dir=out or s.reports_dir,
-        artifacts_dir=s.artifacts_dir,
+        artifacts_dir=s.artifacts_url,
         gate=gate,
         baseline=baseline,
         model_ref=model,

@@ -8,6 +8,7 @@ import typer
 
 from trilho import __version__
 from trilho.cli._common import JsonFlag, emit, handles_errors
+from trilho.config import ARTIFACTS_URL_ENV, DATABASE_URL_ENV, HOME_ENV
 
 app = typer.Typer(
     name="trilho",
@@ -22,17 +23,26 @@ app = typer.Typer(
 def root(
     ctx: typer.Context,
     home: Annotated[
-        str | None, typer.Option("--home", envvar="TRILHO_HOME", help="State folder (default ./.trilho).")
+        str | None, typer.Option("--home", envvar=HOME_ENV, help="State folder (default ./.trilho).")
     ] = None,
     database_url: Annotated[
         str | None,
         typer.Option(
-            "--database-url", envvar="TRILHO_DATABASE_URL", help="SQLAlchemy URL (default SQLite in home)."
+            "--database-url", envvar=DATABASE_URL_ENV, help="SQLAlchemy URL (default SQLite in home)."
+        ),
+    ] = None,
+    artifacts_url: Annotated[
+        str | None,
+        typer.Option(
+            "--artifacts-url",
+            envvar=ARTIFACTS_URL_ENV,
+            help="Artifact store: a folder or any fsspec URL (s3://…, gs://…); default <home>/artifacts. "
+            "Hosts that share a database must share this too.",
         ),
     ] = None,
 ) -> None:
     """Global options shared by every command."""
-    ctx.obj = {"home": home, "database_url": database_url}
+    ctx.obj = {"home": home, "database_url": database_url, "artifacts_url": artifacts_url}
 
 
 @app.command()

@@ -23,7 +23,7 @@ def registry(ctx: typer.Context):
     """The registry on the store and artifact folder that the global options point at."""
     from trilho.registry import Registry
 
-    return Registry(open_store(ctx), settings(ctx).artifacts_dir)
+    return Registry(open_store(ctx), settings(ctx).artifacts_url)
 
 
 def parse_pairs(pairs: list[str] | None, what: str, numeric: bool = False) -> dict[str, Any]:

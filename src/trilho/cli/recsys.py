@@ -98,7 +98,7 @@ def train_cmd(
         from trilho.recsys.api import register as register_model
         from trilho.registry import Registry
 
-        mv = register_model(Registry(open_store(ctx), settings(ctx).artifacts_dir), register_as, out)
+        mv = register_model(Registry(open_store(ctx), settings(ctx).artifacts_url), register_as, out)
         summary["registered"] = mv.ref
 
     def render(console) -> None:

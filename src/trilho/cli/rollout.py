@@ -53,7 +53,7 @@ def _service(ctx: typer.Context, *, skip_gates: str | None = None, actor: str = 
     gates = (
         skipper(actor, skip_gates)
         if skip_gates
-        else registry_gates(store, settings(ctx).artifacts_dir, key=existing_signing_key(settings(ctx).home))
+        else registry_gates(store, settings(ctx).artifacts_url, key=existing_signing_key(settings(ctx).home))
     )
     return RolloutService(store, gates=gates)
 

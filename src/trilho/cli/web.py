@@ -29,7 +29,7 @@ def web(
         store,
         host=host,
         port=port,
-        registry=Registry(store, s.artifacts_dir),
+        registry=Registry(store, s.artifacts_url),
         reports_dir=s.reports_dir,
         secure_cookie=secure_cookie,
     )

@@ -39,7 +39,7 @@ def _default_registry() -> Any:
     from trilho.store import open_store
 
     settings = resolve_settings()
-    return Registry(open_store(settings), settings.artifacts_dir)
+    return Registry(open_store(settings), settings.artifacts_url)
 
 
 def run_golden(path: str | Path, model_ref: str | None = None, *, registry: Any = None) -> Any:

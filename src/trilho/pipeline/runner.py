@@ -113,7 +113,7 @@ def run_pipeline(
         store = open_store(settings)
     ctx = Context(
         project,
-        Registry(store, settings.artifacts_dir, clock=clock),
+        Registry(store, settings.artifacts_url, clock=clock),
         store,
         settings,
         signing_key(settings.home),

@@ -353,7 +353,7 @@ def eval_gate(ctx: Context) -> Plan:
                 p.path(suite_path),
                 store=ctx.store,
                 reports_dir=ctx.settings.reports_dir,
-                artifacts_dir=ctx.settings.artifacts_dir,
+                artifacts_dir=ctx.settings.artifacts_url,
                 gate=True,
             )
         finally:
@@ -458,7 +458,7 @@ def rollout(ctx: Context) -> Plan:
         service = RolloutService(
             ctx.store,
             clock=ctx.clock,
-            gates=registry_gates(ctx.store, ctx.settings.artifacts_dir, key=ctx.key),
+            gates=registry_gates(ctx.store, ctx.settings.artifacts_url, key=ctx.key),
         )
         plan = p.path(p.rollout["plan"]) if p.rollout.get("plan") else None
         from trilho.rollout import DEFAULT_PLAN_YAML

@@ -2,8 +2,10 @@
 
 A file is stored as its bytes; a folder as a canonical tar (sorted entries, zeroed times and owners), so the
 same content always has the same sha256 address. Writes go to a temporary name, are re-hashed, then moved
-into place; reads are hashed again on the way out and a mismatch raises ``ArtifactCorrupt``. Orphaned blobs
-(a crash between the write and the database insert) are harmless: an address only ever holds its content.
+into place; reads are hashed again on the way out: a mismatch raises ``ArtifactCorrupt``, an address the
+store does not hold ``ArtifactMissing`` (typically a host pointed at another store than the registering one).
+Orphaned blobs (a crash between the write and the database insert) are harmless: an address only ever holds
+its content.
 
 Loading materializes a verified local copy per (content, name) — two versions with the same bytes under
 different names never share one — and swaps it into place under a file lock, so concurrent loads (threads of
@@ -26,7 +28,7 @@ from typing import BinaryIO
 import fsspec
 from filelock import FileLock
 
-from trilho.errors import ArtifactCorrupt, RegistryError
+from trilho.errors import ArtifactCorrupt, ArtifactMissing, RegistryError
 
 CHUNK = 1 << 20
 
@@ -182,11 +184,13 @@ class ArtifactStore:
     def _fetch_verified(self, sha256: str, sink: BinaryIO) -> None:
         path = self.blob_path(sha256)
         if not self.fs.exists(path):
-            raise ArtifactCorrupt(
-                f"artifact {sha256[:12]} is missing from {self.root}",
-                fix="restore the artifact store, or register the model again from its source files",
+            raise ArtifactMissing(
+                f"artifact {sha256[:12]} is missing from artifact store {self.root}",
+                fix="point every host at the store the model was registered into (TRILHO_ARTIFACTS_URL / "
+                "--artifacts-url), restore the store, or register the model again from its source files",
                 field="artifact",
                 value=sha256,
+                artifacts_url=self.root,
             )
         with self.fs.open(path, "rb") as fh:
             got, _ = _hash_stream(fh, sink)

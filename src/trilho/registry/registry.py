@@ -89,7 +89,7 @@ class Registry:
         cache_dir: str | os.PathLike[str] | None = None,
     ) -> None:
         self.store = store
-        root = artifacts_root if artifacts_root is not None else resolve_settings().artifacts_dir
+        root = artifacts_root if artifacts_root is not None else resolve_settings().artifacts_url
         self.artifacts = ArtifactStore(root, cache_dir=cache_dir)
         self.clock = clock or SystemClock()
 

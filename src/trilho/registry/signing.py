@@ -1,8 +1,9 @@
 """Signed gate records: HMAC-SHA256 over canonical JSON, with a key from the environment or a key file.
 
-The key comes from ``TRILHO_SIGNING_KEY`` or, failing that, ``<TRILHO_HOME>/signing.key`` (generated once,
-readable only by its owner). Records carry the key's id (a hash prefix, never the key) so a verifier knows
-which key to use.
+The key comes from ``TRILHO_SIGNING_KEY``, else the file ``TRILHO_SIGNING_KEY_FILE`` names (it must exist:
+hosts that share a key must never each generate their own), else ``<TRILHO_HOME>/signing.key`` (generated
+once, readable only by its owner: one host's key). Records carry the key's id (a hash prefix, never the key)
+so a verifier knows which key to use.
 """
 
 from __future__ import annotations
@@ -17,9 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from trilho.config import SIGNING_KEY_ENV as KEY_ENV
+from trilho.config import SIGNING_KEY_FILE_ENV as KEY_FILE_ENV
 from trilho.errors import ConfigError
 
-KEY_ENV = "TRILHO_SIGNING_KEY"
 KEY_FILE = "signing.key"
 
 
@@ -36,14 +38,15 @@ class SigningKey:
 
 
 def signing_key(home: str | os.PathLike[str] | None = None) -> SigningKey:
-    """The key from ``TRILHO_SIGNING_KEY``, else ``<home>/signing.key`` (created on first use)."""
-    env = os.environ.get(KEY_ENV)
-    if env:
-        return SigningKey(env.encode())
+    """The key from ``TRILHO_SIGNING_KEY``, else ``TRILHO_SIGNING_KEY_FILE``, else ``<home>/signing.key``
+    (created on first use)."""
+    given = _configured_key()
+    if given is not None:
+        return given
     if home is None:
         raise ConfigError(
-            "no signing key: TRILHO_SIGNING_KEY is unset and no home folder was given",
-            fix="set TRILHO_SIGNING_KEY or run with --home / TRILHO_HOME",
+            "no signing key: TRILHO_SIGNING_KEY and TRILHO_SIGNING_KEY_FILE are unset and no home was given",
+            fix="set TRILHO_SIGNING_KEY (or TRILHO_SIGNING_KEY_FILE) or run with --home / TRILHO_HOME",
             field="signing_key",
         )
     path = Path(home) / KEY_FILE
@@ -55,22 +58,51 @@ def signing_key(home: str | os.PathLike[str] | None = None) -> SigningKey:
     else:
         with os.fdopen(fd, "w") as fh:
             fh.write(secrets.token_hex(32) + "\n")
-    secret = path.read_text().strip()
-    if not secret:
-        raise ConfigError(f"signing key file {str(path)!r} is empty", fix="delete it to generate a new one")
-    return SigningKey(secret.encode())
+    return _read_key_file(path, KEY_FILE)
 
 
 def existing_signing_key(home: str | os.PathLike[str] | None = None) -> SigningKey | None:
-    """The key from the environment or an existing key file, without creating one (None if there is none)."""
-    env = os.environ.get(KEY_ENV)
-    if env:
-        return SigningKey(env.encode())
+    """The key from the environment, the key file it names or an existing home key file, without creating one
+    (None if there is none)."""
+    given = _configured_key()
+    if given is not None:
+        return given
     path = Path(home) / KEY_FILE if home is not None else None
     if path is None or not path.is_file():
         return None
     secret = path.read_text().strip()
     return SigningKey(secret.encode()) if secret else None
+
+
+def _configured_key() -> SigningKey | None:
+    """The key the environment configures (the value, else the file it names), or None."""
+    env = os.environ.get(KEY_ENV)
+    if env:
+        return SigningKey(env.encode())
+    file = os.environ.get(KEY_FILE_ENV)
+    if file:
+        path = Path(file).expanduser()
+        if not path.is_file():
+            raise ConfigError(
+                f"{KEY_FILE_ENV} names {str(path)!r}, which is not a file",
+                fix="point it at the key file every host shares (e.g. a mounted secret), or unset it",
+                field="signing_key_file",
+                value=str(path),
+            )
+        return _read_key_file(path, KEY_FILE_ENV)
+    return None
+
+
+def _read_key_file(path: Path, field: str) -> SigningKey:
+    secret = path.read_text().strip()
+    if not secret:
+        raise ConfigError(
+            f"signing key file {str(path)!r} is empty",
+            fix="write the shared key into it (or delete a generated one to make a new one)",
+            field=field,
+            value=str(path),
+        )
+    return SigningKey(secret.encode())
 
 
 def _clean(value: Any) -> Any:

@@ -25,6 +25,7 @@ from typing import Any
 import httpx
 import yaml
 
+from trilho.config import ARTIFACTS_URL_ENV, DATABASE_URL_ENV, HOME_ENV
 from trilho.net import free_port
 from trilho.store.routing import BatchingConfig, Deployment, Route, set_deployment
 
@@ -154,10 +155,14 @@ def spawn_gateway(
     poll: float = 0.1,
     port: int | None = None,
     log: Path | None = None,
+    artifacts_url: str | None = None,
 ) -> GatewayProcess:
-    """Start a gateway process on the store at ``database_url`` (same code path as ``trilho serve``)."""
+    """Start a gateway process on the store at ``database_url`` (same code path as ``trilho serve``); with
+    ``artifacts_url`` it loads from that shared store instead of its home's folder."""
     port = port or free_port()
-    env = {**os.environ, "TRILHO_DATABASE_URL": database_url, "TRILHO_HOME": str(home)}
+    env = {**os.environ, DATABASE_URL_ENV: database_url, HOME_ENV: str(home)}
+    if artifacts_url is not None:
+        env[ARTIFACTS_URL_ENV] = artifacts_url
     out = open(log, "ab") if log else subprocess.DEVNULL  # noqa: SIM115 - handed to the child
     proc = subprocess.Popen(
         [sys.executable, "-c", GATEWAY_CODE, str(port), str(window), str(poll)],

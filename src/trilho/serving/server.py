@@ -13,7 +13,7 @@ from typing import Any
 
 import uvicorn
 
-from trilho.config import Settings, resolve_settings
+from trilho.config import ARTIFACTS_URL_ENV, DATABASE_URL_ENV, HOME_ENV, Settings, resolve_settings
 from trilho.errors import ServingError
 from trilho.serving.app import create_app
 from trilho.serving.gateway import Gateway
@@ -39,7 +39,7 @@ def gateway_from_settings(
     settings = settings or resolve_settings()
     store = open_store(settings)
     return Gateway(
-        RegistryProvider(store, settings.artifacts_dir), store=store, settings=gateway_settings, evals=evals
+        RegistryProvider(store, settings.artifacts_url), store=store, settings=gateway_settings, evals=evals
     )
 
 
@@ -104,8 +104,9 @@ def serve(
     )
     if gs.workers > 1:
         settings = settings or resolve_settings()
-        os.environ["TRILHO_HOME"] = str(settings.home)
-        os.environ["TRILHO_DATABASE_URL"] = settings.database_url
+        os.environ[HOME_ENV] = str(settings.home)
+        os.environ[DATABASE_URL_ENV] = settings.database_url
+        os.environ[ARTIFACTS_URL_ENV] = settings.artifacts_url
         os.environ["TRILHO_SERVING_MAX_BODY_BYTES"] = str(gs.max_body_bytes)
         os.environ["TRILHO_SERVING_SHADOW_ISOLATION"] = gs.shadow_isolation
         os.environ["TRILHO_SERVING_SHADOW_CPUS"] = format_cpus(gs.shadow_cpus)

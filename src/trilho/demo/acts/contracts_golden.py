@@ -13,7 +13,7 @@ from trilho.registry import Registry
 def act(ctx: DemoContext) -> ActResult:
     """Run act 1 and report what it saw."""
     work = ctx.workdir / "churn"
-    registry = Registry(ctx.store, ctx.settings.artifacts_dir)
+    registry = Registry(ctx.store, ctx.settings.artifacts_url)
     with ctx.console.status("training the churn model on generated data"):
         artifact, data = train_churn_model(work)
     contract_v1 = write_churn_contract(work / "contract_v1.yaml")

@@ -42,7 +42,7 @@ def act(ctx: DemoContext) -> ActResult:
     recall, pop = quality["model"]["recall@20"], quality["popularity"]["recall@20"]
     ctx.console.print(f"test recall@20 {recall:.3f} vs popularity {pop:.3f}")
 
-    registry = Registry(ctx.store, ctx.settings.artifacts_dir)
+    registry = Registry(ctx.store, ctx.settings.artifacts_url)
     mv = api.register(registry, MODEL, work / "model", metrics={"recall@20": recall})
     set_deployment(
         ctx.store,

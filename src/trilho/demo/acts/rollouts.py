@@ -63,7 +63,7 @@ def act(ctx: DemoContext) -> ActResult:
     step_s = 3.0 if ctx.quick else 6.0
     with ctx.console.status("registering scorer v1 (stable), v2 (good), v3 (shifted), v4 (errors on 10 %)"):
         versions = register_models(
-            ctx.store, ctx.settings.artifacts_dir, ctx.workdir / "scorer",
+            ctx.store, ctx.settings.artifacts_url, ctx.workdir / "scorer",
             kinds=("stable", "good", "shifted", "errors10"),
         )  # fmt: skip
         deploy(ctx.store, MODEL, versions["stable"])
