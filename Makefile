@@ -6,12 +6,13 @@ STAMP := $(VENV)/.installed
 QUICK ?=
 export QUICK
 
-.PHONY: help install system-deps demo test test-fast lint format clean bench bench-%
+.PHONY: help install system-deps demo test test-fast lint format clean bench bench-% dist
 
 help:
 	@echo "make demo    - set up and run the end-to-end demo on embedded defaults"
 	@echo "make test    - set up and run the test suite"
 	@echo "make lint    - ruff"
+	@echo "make dist    - build the sdist and wheel into dist/ and check them with twine"
 	@echo "make bench-<name> [QUICK=1] - run one benchmark (contracts, serving, rollout, measure, evals, recsys)"
 
 $(BIN)/python:
@@ -46,5 +47,10 @@ format: $(STAMP)
 bench-%: $(STAMP) system-deps
 	$(BIN)/python -m benchmarks.bench_$* $(if $(QUICK),--quick,)
 
+dist: $(STAMP)
+	rm -rf dist
+	$(BIN)/python -m build --outdir dist .
+	$(BIN)/python -m twine check --strict dist/*
+
 clean:
-	rm -rf $(VENV) .trilho .pytest_cache .ruff_cache
+	rm -rf $(VENV) .trilho .pytest_cache .ruff_cache dist build

@@ -19,6 +19,7 @@ ARTIFACTS_URL_ENV = "TRILHO_ARTIFACTS_URL"
 SIGNING_KEY_ENV = "TRILHO_SIGNING_KEY"
 SIGNING_KEY_FILE_ENV = "TRILHO_SIGNING_KEY_FILE"
 DEFAULT_HOME = ".trilho"
+INSTALL_SOURCE_ENV = "TRILHO_INSTALL_SOURCE"  # what generated projects' CI installs (see install_source)
 
 
 @dataclass(frozen=True)
@@ -80,3 +81,19 @@ def _artifacts_root(value: str) -> str:
             value=value,
         )
     return value
+
+def install_source() -> str:
+    """What a rendered project's CI installs to get trilho: ``TRILHO_INSTALL_SOURCE`` (a requirement, a wheel
+    URL or a git URL) or, by default, exactly the trilho version that rendered it (``trilho==X.Y.Z``)."""
+    from trilho import __version__
+
+    value = os.environ.get(INSTALL_SOURCE_ENV, "").strip()
+    if "\n" in value or '"' in value:
+        raise ConfigError(
+            f"{INSTALL_SOURCE_ENV} {value!r} is not one requirement",
+            fix="give one requirement, wheel URL or git URL (no quotes, no newlines)",
+            field=INSTALL_SOURCE_ENV,
+            value=value,
+        )
+    return value or f"trilho=={__version__}"
+

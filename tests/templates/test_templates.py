@@ -127,8 +127,10 @@ def test_update_merges_a_template_fix_and_keeps_the_users_edit(cli, tmp_path, mo
     makefile.write_text(makefile.read_text().replace("PY ?= python", "PY ?= python3.11"))
     subprocess.run([*GIT, "commit", "-qam", "our lint target"], cwd=project, check=True)
 
-    # a template fix, released as 1.1.0: a new Makefile target and a README line
-    (source / "VERSION").write_text("1.1.0\n")
+    # a template fix, released as the next minor version: a new Makefile target and a README line
+    major, minor, _ = (source / "VERSION").read_text().strip().split(".")
+    fixed = f"{major}.{int(minor) + 1}.0"
+    (source / "VERSION").write_text(fixed + "\n")
     mk = source / "Makefile"
     mk.write_text(
         mk.read_text().replace(
@@ -137,18 +139,18 @@ def test_update_merges_a_template_fix_and_keeps_the_users_edit(cli, tmp_path, mo
         + "\nstatus:  ## rollout status\n\t$(TRILHO) rollout status\n"
     )
     readme = source / "README.md.jinja"
-    readme.write_text(readme.read_text() + "\nTemplate fix 1.1.0: `make status` shows the rollout.\n")
+    readme.write_text(readme.read_text() + f"\nTemplate fix {fixed}: `make status` shows the rollout.\n")
 
     result = cli("update", "--project", str(project), "--template-dir", str(source), "--json")
     assert result.exit_code == 0, result.output
     body = json.loads(result.stdout)
-    assert body["version"] == "1.1.0" and body["conflicts"] == []
+    assert body["version"] == fixed and body["conflicts"] == []
     assert {"Makefile", "README.md", ".copier-answers.yml"} <= set(body["files"])
     merged = makefile.read_text()
     assert "PY ?= python3.11" in merged and "rollout status" in merged
     assert ".PHONY: test ci deploy pipeline drift status" in merged
-    assert "Template fix 1.1.0" in (project / "README.md").read_text()
-    assert yaml.safe_load((project / ".copier-answers.yml").read_text())["_commit"] == "1.1.0"
+    assert f"Template fix {fixed}" in (project / "README.md").read_text()
+    assert yaml.safe_load((project / ".copier-answers.yml").read_text())["_commit"] == fixed
 
 
 def test_update_refuses_a_dirty_project(cli, tmp_path, monkeypatch):

@@ -11,6 +11,7 @@ the difference between the project's recorded tag and the new one into the proje
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from typing import Any
 
 import yaml
 
+from trilho.config import install_source
 from trilho.errors import InputError
 from trilho.names import check_name
 
@@ -156,7 +158,7 @@ def init_project(
             value=str(target),
         )
     check_name(name, "project name")
-    answers = {"project_name": name, **(data or {})}
+    answers = {"project_name": name, "trilho_install": install_source(), **(data or {})}
     repo, tag = materialise(template, source=src, home=home)
     created = not target.exists()
     try:
@@ -178,6 +180,15 @@ def init_project(
         str(p.relative_to(target)) for p in target.rglob("*") if p.is_file() and ".git" not in p.parts
     )
     return InitResult(target, template, tag, files, [])
+
+
+def _pin_update(answers: dict[str, Any]) -> dict[str, Any]:
+    """A project still pinned to the trilho that rendered it (``trilho==X``) moves to the one updating it;
+    an install source the user chose (a wheel, a git URL, another requirement) is kept as it is."""
+    recorded = str(answers.get("trilho_install", ""))
+    if not recorded or re.fullmatch(r"trilho==[\w.+!-]+", recorded):
+        return {"trilho_install": install_source()}
+    return {}
 
 
 def update_project(
@@ -217,6 +228,7 @@ def update_project(
             value=str(target),
         )
     repo, tag = materialise(template, source=source, home=home)
+    data = {**_pin_update(answers), **(data or {})}
     if str(repo) != str(answers.get("_src_path")):  # the project was rendered from another home
         answers_path.write_text(answers_path.read_text().replace(str(answers.get("_src_path")), str(repo)))
         _git(target, "commit", "-q", "-am", "trilho update: point at the local template repository")
@@ -224,7 +236,7 @@ def update_project(
     try:
         copier.run_update(
             str(target),
-            data=data or {},
+            data=data,
             defaults=True,
             overwrite=True,
             conflict="inline",
