@@ -124,7 +124,7 @@ def measure(template: str, work: Path, timeout: float = 240.0) -> dict:
                 if now - last_poll > 1.0:
                     last_poll = now
                     ro = service.latest(model).to_dict()
-                    phase = (ro["phase"], ro["step_kind"], ro["weight"])
+                    phase = (ro["phase"], ro["position"])
                     if ro["step_kind"] == "canary":
                         break
                     if not service.latest(model).active:

@@ -56,6 +56,7 @@ def test_roles_and_flow(api):
     assert client.post("/v1/rollouts", json=body, headers=auth(tokens["viewer"])).status_code == 403
     r = client.post("/v1/rollouts", json=body, headers=auth(tokens["deployer"]))
     assert r.status_code == 201 and r.json()["phase"] == "shadow"
+    assert (r.json()["shadow_pct"], r.json()["weight_pct"], r.json()["plan_source"]) == (20.0, 0.0, "inline")
     assert r.json()["created_by"] == "token:deployer"
     assert client.get("/v1/rollouts/iris", headers=auth(tokens["viewer"])).json()["phase"] == "shadow"
     assert (

@@ -189,3 +189,43 @@ def test_history_shows_whole_reasons_wrapped_at_words(cli, deployed, monkeypatch
     assert not missing, out
     assert max(len(line) for line in out.splitlines()) <= 80
     assert j(cli("rollout", "history", "iris", "--json"))[-1]["reason"] == reason
+
+
+def test_status_names_the_plan_and_where_the_rollout_stands_in_percent(cli, deployed, tmp_path):
+    store, plan = deployed
+    r = cli("rollout", "start", "iris", "--candidate", "2", "--plan", plan, "--skip-gates", "x", "--json")
+    assert j(r)["plan_source"] == str(tmp_path / "plan.yaml")
+    shadow = j(cli("rollout", "status", "iris", "--json"))
+    assert (shadow["step"], shadow["step_kind"], shadow["weight_pct"], shadow["shadow_pct"]) == (
+        0,
+        "shadow",
+        0.0,
+        20.0,
+    )
+    assert "weight" not in shadow and "shadow_traffic" not in shadow  # one unit: percent
+    text = cli("rollout", "status", "iris").stdout
+    assert "step 1/4 shadow 20%" in text and f"plan {tmp_path / 'plan.yaml'}" in text
+    svc_id = shadow["id"]
+    from trilho.rollout.service import RolloutService
+
+    RolloutService(store).transition(svc_id, "advance", actor="c", reason="ok", from_step=0)
+    canary = j(cli("rollout", "status", "iris", "--json"))
+    assert (canary["position"], canary["weight_pct"], canary["shadow_pct"]) == (
+        "step 2/4 canary 1%",
+        1.0,
+        0.0,
+    )
+    assert j(cli("rollout", "promote", "iris", "--json"))["position"] == "full 100%"
+    done = j(cli("rollout", "status", "iris", "--json"))
+    assert (done["phase"], done["step"], done["step_kind"], done["weight_pct"]) == (
+        "promoted",
+        None,
+        "full",
+        100,
+    )
+    text = cli("rollout", "status", "iris").stdout
+    assert "promoted full 100%" in text and "step 2/4" not in text and "canary" not in text
+    cli("rollout", "plan", "save", "careful", plan)
+    cli("rollout", "start", "iris", "--candidate", "3", "--plan", "careful", "--skip-gates", "x")
+    assert j(cli("rollout", "status", "iris", "--json"))["plan_source"] == "saved:careful"
+    assert "saved plan 'careful'" in cli("rollout", "status", "iris").stdout

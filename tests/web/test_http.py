@@ -73,6 +73,28 @@ def test_every_page_renders_with_data(site):
         )
 
 
+def test_rollouts_list_shows_real_steps_and_percent_weights(site):
+    """A promoted rollout is "full 100%" (it read "5 / 4"), a canary "3 / 4 canary" at "25%"."""
+    import re
+
+    with client(site, "viewer") as c:
+        page = c.get("/ui/rollouts").text
+        detail = c.get("/ui/rollouts/churn").text
+    rows = {
+        m[0]: (m[1].strip(), m[2].strip())
+        for m in re.findall(
+            r'<a href="/ui/rollouts/(\w+)">.*?<td class="step">(.*?)</td>\s*<td class="weight">(.*?)</td>',
+            page,
+            re.S,
+        )
+    }
+    assert rows == {"iris": ("3 / 4 canary", "25%"), "churn": ("full", "100%")}
+    assert re.search(r'id="position">full 100%<', detail) and "5 / 4" not in detail
+    assert re.search(r'id="plan">inline plan &#39;default&#39;<', detail), detail[:3000]
+    routing = re.findall(r'class="tag \w+">(\w+ \w+ [\d.]+%)<', page)
+    assert "2 canary 25%" in routing and "1 stable 75%" in routing
+
+
 @pytest.mark.parametrize(
     "path",
     [

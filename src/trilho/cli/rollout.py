@@ -59,18 +59,17 @@ def _service(ctx: typer.Context, *, skip_gates: str | None = None, actor: str = 
 
 
 def _render_rollout(data: dict[str, Any]):
+    from trilho.rollout.service import plan_label
+
     def render(c: Console) -> None:
         colour = {"promoted": "green", "rolled_back": "red", "killed": "red", "aborted": "red"}.get(
             data["phase"], "cyan"
         )
-        where = ""
-        if data.get("step_kind") == "canary":
-            where = f" step {data['step'] + 1}/{data['steps']} canary {data['weight']:g}%"
-        elif data.get("step_kind") == "shadow":
-            where = f" step {data['step'] + 1}/{data['steps']} shadow {data['shadow_traffic']:.0%}"
         c.print(
             f"rollout {data['id']} {data['model']} {data['baseline']} → {data['candidate']}: "
-            f"[{colour}]{data['phase']}[/]{where}"
+            f"[{colour}]{data['phase']}[/] {data['position']}",
+            Text(f"  ({plan_label(data['plan'], data.get('plan_source'))})", style="dim"),
+            soft_wrap=True,
         )
 
     return render

@@ -339,8 +339,7 @@ class Controller:
                     ro.model,
                     ro.id,
                     kind,
-                    f"step {ro.state.step} → {new.to_dict()['step_kind'] or 'full'}"
-                    + (f" {new.to_dict()['weight']}%" if new.to_dict()["weight"] else ""),
+                    f"{ro.position()['position']} → {new.position()['position']}",
                 )
                 run_runbooks(
                     new.plan,

@@ -53,24 +53,61 @@ class Rollout:
     rollback_generation: int | None = None
     rollback_decided_at: float | None = None
     rollback_seconds: float | None = None
+    plan_source: str | None = None  # the plan file's path, "saved:NAME" or "inline"
 
     @property
     def active(self) -> bool:
         return self.state.phase not in TERMINAL
 
+    @property
+    def plan_label(self) -> str:
+        """The plan as people know it: its file, its saved name, or inline."""
+        return plan_label(self.plan.name, self.plan_source)
+
+    def position(self) -> dict[str, Any]:
+        """Where the rollout stands, in one unit (percent of live traffic): the step (0-based, None outside
+        the plan's steps), its kind (``shadow``, ``canary``, or ``full`` once promoted), the candidate's live
+        share, the share mirrored to it, and a one-line label."""
+        phase, n, i = self.state.effective_phase, len(self.plan.steps), self.state.step
+        inside = 0 <= i < n
+        if phase is Phase.PROMOTED:
+            return _where(None, "full", 100.0, 0.0, "full 100%")
+        if phase in (Phase.SHADOW, Phase.CANARY) and inside:
+            step = self.plan.steps[i]
+            if step.kind == "shadow":
+                pct = _pct(step.body.traffic * 100.0)  # type: ignore[union-attr]
+                return _where(i, "shadow", 0.0, pct, f"step {i + 1}/{n} shadow {pct:g}%")
+            pct = _pct(step.body.weight)  # type: ignore[union-attr]
+            return _where(i, "canary", pct, 0.0, f"step {i + 1}/{n} canary {pct:g}%")
+        if phase in (Phase.PENDING, Phase.GATES):
+            return _where(None, None, 0.0, 0.0, f"gates, before step 1/{n}")
+        label = f"stopped at step {i + 1}/{n}" if inside else "stopped before step 1"
+        return _where(i if inside else None, None, 0.0, 0.0, label)
+
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready."""
-        step = self.state.step
-        body = self.plan.steps[step].body if 0 <= step < len(self.plan.steps) else None
+        """JSON-ready; traffic shares are percent (``weight_pct``, ``shadow_pct``)."""
         return {
             "id": self.id, "model": self.model, "candidate": self.candidate, "baseline": self.baseline,
-            "phase": self.state.phase.value, "step": step, "steps": len(self.plan.steps),
-            "step_kind": self.plan.steps[step].kind if body is not None else None,
-            "weight": getattr(body, "weight", None), "shadow_traffic": getattr(body, "traffic", None),
-            "state": self.state.to_dict(), "plan": self.plan.name, "created_at": self.created_at,
-            "updated_at": self.updated_at, "created_by": self.created_by,
+            "phase": self.state.phase.value, "steps": len(self.plan.steps), **self.position(),
+            "state": self.state.to_dict(), "plan": self.plan.name, "plan_source": self.plan_source,
+            "created_at": self.created_at, "updated_at": self.updated_at, "created_by": self.created_by,
             "missing_intervals": self.missing_intervals, "rollback_seconds": self.rollback_seconds,
         }  # fmt: skip
+
+
+def plan_label(name: str, source: str | None) -> str:
+    """How a rollout's plan is named to people: the file given, the saved plan's name, or inline."""
+    if not source or source == "inline":
+        return f"inline plan {name!r}"
+    return f"saved plan {source[6:]!r}" if source.startswith("saved:") else f"plan {source}"
+
+
+def _pct(value: float) -> float:
+    return round(value, 6)  # 0.07 * 100 is 7.000000000000001
+
+
+def _where(step: int | None, kind: str | None, weight: float, shadow: float, label: str) -> dict[str, Any]:
+    return {"step": step, "step_kind": kind, "weight_pct": weight, "shadow_pct": shadow, "position": label}
 
 
 @dataclass
@@ -91,7 +128,7 @@ def _row_to_rollout(row: Any) -> Rollout:
         updated_at=row["updated_at"], created_by=row["created_by"],
         missing_intervals=row["missing_intervals"],
         rollback_generation=row["rollback_generation"], rollback_decided_at=row["rollback_decided_at"],
-        rollback_seconds=row["rollback_seconds"],
+        rollback_seconds=row["rollback_seconds"], plan_source=row.get("plan_source"),
     )  # fmt: skip
 
 
@@ -195,7 +232,7 @@ class RolloutService:
 
         Raises ``GateFailed`` (exit 1) after recording the failure when a gate says no.
         """
-        plan = self.resolve_plan(plan)
+        plan, source = self.resolve_plan_source(plan)
         candidate = str(candidate)
         now = self.clock.now()
         with self.store.transaction() as conn:
@@ -234,6 +271,7 @@ class RolloutService:
                     candidate=candidate,
                     baseline=baseline,
                     plan=plan.to_yaml(),
+                    plan_source=source,
                     state=state.to_dict(),
                     phase=state.phase.value,
                     created_at=now.isoformat(),
@@ -249,8 +287,13 @@ class RolloutService:
                 model=model,
                 rollout_id=rid,
                 state=state,
-                reason=f"rollout of {model} {baseline} → {candidate} with plan {plan.name!r}",
-                evidence={"plan": plan.redacted(), "baseline": baseline, "candidate": candidate},
+                reason=f"rollout of {model} {baseline} → {candidate} with plan {plan.name!r} ({source})",
+                evidence={
+                    "plan": plan.redacted(),
+                    "plan_source": source,
+                    "baseline": baseline,
+                    "candidate": candidate,
+                },
             )
         return self.run_gates(rid, actor=actor)
 
@@ -311,14 +354,21 @@ class RolloutService:
 
     def resolve_plan(self, plan: Plan | str | Path | dict) -> Plan:
         """A plan object from a Plan, a dict, YAML text, a file path, or the name of a saved plan."""
-        if isinstance(plan, Plan):
-            return plan
-        if isinstance(plan, str) and "\n" not in plan and not plan.endswith((".yaml", ".yml", ".json")):
+        return self.resolve_plan_source(plan)[0]
+
+    def resolve_plan_source(self, plan: Plan | str | Path | dict) -> tuple[Plan, str]:
+        """The plan and where it came from: the file's absolute path, ``saved:NAME`` or ``inline``."""
+        if isinstance(plan, Plan | dict):
+            return (plan if isinstance(plan, Plan) else load_plan(plan)), "inline"
+        text = str(plan)
+        if "\n" not in text and not text.endswith((".yaml", ".yml", ".json")):
             with self.store.connect() as conn:
-                row = conn.execute(select(rollout_plans.c.plan).where(rollout_plans.c.name == plan)).first()
+                row = conn.execute(select(rollout_plans.c.plan).where(rollout_plans.c.name == text)).first()
             if row is not None:
-                return load_plan(row[0])
-        return load_plan(plan)
+                return load_plan(row[0]), f"saved:{text}"
+        loaded = load_plan(plan)
+        path = Path(text) if "\n" not in text else None
+        return loaded, str(path.resolve()) if path is not None and path.is_file() else "inline"
 
     def _deployment(self, conn: Connection, model: str) -> Deployment:
         dep = read_deployment(conn, model)
@@ -645,4 +695,4 @@ def _retrying(fn: Callable[[], Any], attempts: int = 8) -> Any:
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-__all__ = ["GateReport", "Rollout", "RolloutService", "TransitionResult"]
+__all__ = ["GateReport", "Rollout", "RolloutService", "TransitionResult", "plan_label"]

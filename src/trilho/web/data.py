@@ -170,7 +170,7 @@ def rollout_detail(service: RolloutService, model: str, *, since: timedelta = ti
         )
     return {
         "model": model,
-        "rollout": latest.to_dict() if latest else None,
+        "rollout": {**latest.to_dict(), "plan_label": latest.plan_label} if latest else None,
         "rollout_obj": latest,
         "previous": [r.to_dict() for r in rollouts[1:10]],
         "deployment": deployment.to_dict() if deployment else None,

@@ -16,6 +16,7 @@ rollouts = Table(
     Column("candidate", String(100), nullable=False),
     Column("baseline", String(100), nullable=False),
     Column("plan", Text, nullable=False),
+    Column("plan_source", Text, nullable=True),  # the file path, "saved:NAME" or "inline"
     Column("state", JSON, nullable=False),
     Column("phase", String(20), nullable=False),
     Column("missing_intervals", Integer, nullable=False, server_default="0"),
