@@ -59,13 +59,7 @@ def write_results(
         "benchmark": name,
         "quick": quick,
         "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "machine": {
-            "python": platform.python_version(),
-            "cpu_count": _cpus(),
-            "platform": platform.platform(),
-            # other work on the machine while it ran (1/5/15-min load average at the end): context for noise
-            "load_average": [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else None,
-        },
+        "machine": machine(),
         "table": table,
         "targets": targets,
         **(extra or {}),
@@ -73,6 +67,17 @@ def write_results(
     path = RESULTS_DIR / f"{name}.json"
     path.write_text(json.dumps(payload, indent=2, default=str) + "\n")
     return path
+
+
+def machine() -> dict[str, Any]:
+    """What the numbers were measured on: Python, CPUs available to this process, platform, load."""
+    return {
+        "python": platform.python_version(),
+        "cpu_count": _cpus(),
+        "platform": platform.platform(),
+        # other work on the machine while it ran (1/5/15-min load average at the end): context for noise
+        "load_average": [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else None,
+    }
 
 
 def _cpus() -> int:

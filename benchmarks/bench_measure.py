@@ -1,12 +1,17 @@
 """Measurement benchmark: calibration (coverage, size, CUPED variance reduction) and scale, side by side.
 
-    python -m benchmarks.bench_measure [--quick] [--only calib,sc,scale,prop99] [--days D --per-day N]
+    python -m benchmarks.bench_measure [--quick] [--only calib,sc,coherence,scale,prop99] [--days D]
 
 - A/B calibration: >= 2,000 simulated experiments (vectorised data, trilho's estimator on their moments) for
   means, ratios, CUPED and CUPED-ratio: 95 % interval coverage, rejection rate at zero effect, CUPED variance
   reduction vs rho².
 - Synthetic control calibration: GeoLift-like factor-model panels, conformal test at the true effect (the
   interval covers the truth iff p >= alpha, by construction).
+- Synthetic control coherence (``coherence``): factor-model panels with a constant and with a growing effect,
+  every method and statistic: 95 % coverage of the true average effect by the interval trilho reports (the
+  conformal set, or the heterogeneity-robust average-effect interval when the set cannot stand next to the
+  ATT), and the share of runs whose reported interval contains the ATT.
+- Each section records its own ``measured_at`` and machine under ``sections``; ``--only`` keeps the others'.
 - Scale: impressions simulated to Parquet under .bench/ (QUICK: 2M rows; full: 30 days x 10M = 300M), analysed
   by trilho (DuckDB, 2 threads) and by tea-tasting (lazy polars frame, 2 threads; its Ibis backend does not
   import with the installed DuckDB) in separate processes: wall time and peak RSS.
@@ -151,6 +156,73 @@ def _sc_calibration(k: int, seed: int = 1) -> list[dict]:
         }
         for perm in ("block", "iid")
     ]
+
+
+# --- synthetic control: coherent conformal sets under constant and growing effects --------------------------
+SC_METHODS = ("demeaned", "classic", "ridge")
+SC_STATISTICS = ("mean", "lq")
+SC_EFFECTS = ("constant", "growing")
+
+
+def _factor_panel(seed: int, effect: str, units: int = 20, T0: int = 140, T1: int = 7):
+    """A GeoLift-like factor-model panel: unit 0 treated for the last ``T1`` periods with an average effect of
+    about 2 noise s.d., constant or growing linearly from 0 (so its post-period mean is the truth)."""
+    from trilho.measure.panel import Panel
+
+    rng = np.random.default_rng(seed)
+    T = T0 + T1
+    level = rng.lognormal(7.0, 0.4, units)
+    f = rng.normal(0, 1, (T, 2))
+    load = rng.uniform(0.5, 1.5, (2, units))
+    Y = level + 20 * (f @ load) + rng.normal(0, 30, (T, units))
+    avg = 60.0
+    path = np.full(T1, avg) if effect == "constant" else avg * 2 * np.arange(1, T1 + 1) / (T1 + 1)
+    Y[T0:, 0] += path
+    return Panel(tuple(f"u{i}" for i in range(units)), tuple(range(T)), Y), float(path.mean()), T0
+
+
+def reported_interval(conformal):
+    """The interval trilho tells people to read for the average effect: the conformal set when it stands next
+    to the ATT as it is, otherwise the heterogeneity-robust average-effect interval."""
+    if conformal.coherent or conformal.heterogeneity is None or conformal.heterogeneity.average is None:
+        return conformal.ci
+    return conformal.heterogeneity.average.ci
+
+
+def _sc_coherence(k: int, seed: int = 11) -> list[dict]:
+    """For every method, statistic and effect shape: 95 % coverage of the true average effect by the reported
+    interval, and the share of runs whose reported interval contains the reported ATT."""
+    from trilho.measure.geo import synthetic_control
+
+    rows = []
+    for method in SC_METHODS:
+        for stat in SC_STATISTICS:
+            for effect in SC_EFFECTS:
+                cover = contains = unexplained = incoherent = 0
+                t = time.perf_counter()
+                for i in range(k):
+                    panel, truth, T0 = _factor_panel(seed + i, effect)
+                    r = synthetic_control(panel, ["u0"], T0, method=method, statistic=stat, alpha=0.05)
+                    c = r.conformal
+                    rep = reported_interval(c)
+                    cover += rep.contains(truth)
+                    contains += rep.contains(r.att)
+                    incoherent += not c.coherent
+                    unexplained += (not c.coherent) and not c.explanation
+                rows.append(
+                    {
+                        "check": f"SC conformal {method}/{stat}/{effect}",
+                        "experiments": k,
+                        "coverage_abs": cover / k,
+                        "coverage_se": math.sqrt(0.95 * 0.05 / k),
+                        "contains_estimate": contains / k,
+                        "incoherent_share": incoherent / k,
+                        "unexplained": unexplained,
+                        "s_per_run": (time.perf_counter() - t) / k,
+                    }
+                )
+                print(rows[-1], flush=True)
+    return rows
 
 
 # --- scale --------------------------------------------------------------------------------------------
@@ -336,7 +408,7 @@ def _spark(days: int, per_day: int) -> dict:
     return info
 
 
-ALL_SECTIONS = {"calib", "sc", "scale", "prop99"}  # "spark" runs only when asked for
+ALL_SECTIONS = {"calib", "sc", "coherence", "scale", "prop99"}  # "spark" runs only when asked for
 SECTION_OF = {
     "A/B on Spark": "spark",
     "A/B scale": "scale",
@@ -344,6 +416,7 @@ SECTION_OF = {
     "A/B peak": "scale",
     "A/B": "calib",
     "synthetic control conformal": "sc",
+    "SC conformal": "coherence",
     "Prop 99": "prop99",
 }
 
@@ -365,8 +438,13 @@ def _merge_previous(only: set, table: list, targets: list, extra: dict, quick: b
     prev = json.loads(prev_path.read_text())
     keep_rows = [r for r in prev.get("table", []) if _section(r["check"]) not in only]
     keep_targets = [t for t in prev.get("targets", []) if _section(t["name"]) not in only]
-    sections = dict(prev.get("sections", {}))
-    sections.update({s: {"quick": quick} for s in only})
+    # a section measured earlier keeps its own stamp (older files had one stamp for the whole file)
+    sections = {
+        name: {"measured_at": prev.get("measured_at"), "machine": prev.get("machine"), **info}
+        for name, info in prev.get("sections", {}).items()
+        if name not in only
+    }
+    sections.update(extra["sections"])
     merged_extra = {k: v for k, v in prev.items() if k in ("ab_calibration", "scale", "prop99", "spark")}
     merged_extra.update(extra)
     merged_extra["sections"] = sections
@@ -376,7 +454,7 @@ def _merge_previous(only: set, table: list, targets: list, extra: dict, quick: b
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--only", default="calib,sc,scale,prop99")
+    ap.add_argument("--only", default="calib,sc,coherence,scale,prop99")
     ap.add_argument("--days", type=int)
     ap.add_argument("--per-day", type=int)
     ap.add_argument("--pysyncon", action="store_true", help="Also time pysyncon in quick mode.")
@@ -426,6 +504,35 @@ def main() -> None:
                     "in [0.94, 0.96]",
                     r["coverage_abs"],
                     0.94 <= r["coverage_abs"] <= 0.96,
+                )
+            )
+    if "coherence" in only:
+        rows = _sc_coherence(100 if q else 1000)
+        table += rows
+        for r in rows:
+            name = r["check"]
+            targets.append(
+                target(
+                    f"{name} 95% coverage",
+                    "in [0.94, 0.96]",
+                    r["coverage_abs"],
+                    0.94 <= r["coverage_abs"] <= 0.96,
+                )
+            )
+            targets.append(
+                target(
+                    f"{name} interval contains the ATT",
+                    "≥ 0.99",
+                    r["contains_estimate"],
+                    r["contains_estimate"] >= 0.99,
+                )
+            )
+            targets.append(
+                target(
+                    f"{name} sets printed without their explanation",
+                    "= 0",
+                    r["unexplained"],
+                    r["unexplained"] == 0,
                 )
             )
     if "scale" in only:
@@ -484,6 +591,11 @@ def main() -> None:
         "experiments",
         "coverage_abs",
         "coverage_rel",
+        "coverage_se",
+        "contains_estimate",
+        "incoherent_share",
+        "unexplained",
+        "s_per_run",
         "reject_rate_at_zero",
         "wall_s",
         "peak_rss_mb",
@@ -495,7 +607,14 @@ def main() -> None:
     table = [{c: r.get(c) for c in used} for r in table]
     print_table("measure benchmark", table)
     print_targets(targets)
-    extra.setdefault("sections", {s: {"quick": q} for s in only})
+    from benchmarks._results import machine
+
+    stamp = {
+        "quick": q,
+        "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "machine": machine(),
+    }
+    extra["sections"] = {s: dict(stamp) for s in only}
     if extra:
         from rich import print as rprint
 

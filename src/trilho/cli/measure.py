@@ -266,10 +266,9 @@ def geo_cmd(
                 if cf.mc_se is not None
                 else f", {cf.draws} shifts"
             )
-            c.print(
-                f"conformal p = {cf.pvalue:.3g}{mc}; {1 - alpha:.0%} set: "
-                + (", ".join(f"[{lo:.4g}, {hi:.4g}]" for lo, hi in cf.ci.pieces) or "empty")
-            )
+            c.print(f"conformal p = {cf.pvalue:.3g}{mc}; {cf.describe()}")
+            if cf.heterogeneity is not None:
+                _print_heterogeneity(c, cf.heterogeneity, alpha)
         if res.placebo:
             c.print(f"placebo rank {res.placebo.rank}/{res.placebo.units}, p = {res.placebo.pvalue:.3g}")
         t = Table(title="donor weights")
@@ -283,6 +282,23 @@ def geo_cmd(
             c.print(f"[yellow]warning:[/] {w}")
 
     emit(payload, json_out, render)
+
+
+def _print_heterogeneity(c, het, alpha: float) -> None:
+    """Per-period conformal intervals and the heterogeneity-robust average-effect interval."""
+    t = Table(title=f"per-period effects, {1 - alpha:.0%} conformal intervals (each period tested alone)")
+    for col in ("time", "effect", "interval", "p"):
+        t.add_column(col)
+    for p in het.pointwise:
+        t.add_row(str(p.time), f"{p.effect:.4g}", f"[{p.lower:.4g}, {p.upper:.4g}]", f"{p.pvalue:.3g}")
+    c.print(t)
+    if het.average is not None:
+        a = het.average
+        c.print(
+            f"average effect, valid under a time-varying effect ({het.blocks} pre-period blocks of "
+            f"{het.block_length}): {1 - alpha:.0%} interval {a.ci.text()}, p = {a.pvalue:.3g}"
+            + ("" if a.can_reject else " — too few blocks to reject any value at this level")
+        )
 
 
 @app.command("power")

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import numpy as np
 
 from trilho.errors import MeasurementError
+from trilho.measure import heterogeneity
 from trilho.measure.conformal import ConformalResult, conformal_inference
 from trilho.measure.panel import Panel
 from trilho.measure.synth import Method, VSearch, WeightFit, counterfactual, fit_weights
@@ -374,7 +375,19 @@ def _synthetic_control(
         v = {p.label: float(x) for p, x in zip(predictors, fit.v, strict=True)}
     conf = plac = None
     if inference in ("conformal", "both"):
-        conf = _conformal(pb, method, fit, att, alpha, permutations, statistic, draws, seed, grid_size)
+        conf = _conformal(
+            pb,
+            [t for t, k in zip(panel.times, pb.keep, strict=True) if k],
+            method,
+            fit,
+            att,
+            alpha,
+            permutations,
+            statistic,
+            draws,
+            seed,
+            grid_size,
+        )
     if inference in ("placebo", "both"):
         plac = _placebo(pb, method, fit, treated)
     iroas = None
@@ -422,6 +435,7 @@ def _synthetic_control(
 
 def _conformal(
     pb: _Problem,
+    times: list,
     method: Method,
     fit: WeightFit,
     att: float,
@@ -435,15 +449,26 @@ def _conformal(
     keep = pb.keep
     Y0 = pb.Y0[keep]
     post = pb.post[keep]
-    all_rows = np.ones(len(Y0), dtype=bool)
-    refit_method: Method = "classic" if method == "classic" else method
 
-    def refit(y: np.ndarray) -> np.ndarray:
-        f = fit_weights(y, Y0, method=refit_method, ridge_lambda=fit.ridge_lambda)
-        return counterfactual(y, Y0, f, all_rows, refit_method)
+    def make_refit(donors: np.ndarray):
+        rows = np.ones(len(donors), dtype=bool)
 
-    scale = float(np.std(pb.y1[pb.pre] - counterfactual(pb.y1, pb.Y0, fit, pb.pre, method)[pb.pre]))
-    return conformal_inference(
+        last: list[np.ndarray] = []  # the previous solution warm-starts the next (the grid moves slowly)
+
+        def refit(y: np.ndarray) -> np.ndarray:
+            f = fit_weights(
+                y, donors, method=method, ridge_lambda=fit.ridge_lambda, w0=last[0] if last else None
+            )
+            last[:] = [f.weights]
+            return counterfactual(y, donors, f, rows, method)
+
+        return refit
+
+    refit = make_refit(Y0)
+
+    gaps = pb.y1 - counterfactual(pb.y1, pb.Y0, fit, pb.pre, method)
+    scale = max(abs(att), 2 * float(np.std(gaps[pb.pre])), 1e-9)
+    res = conformal_inference(
         pb.y1[keep],
         post,
         refit,
@@ -452,10 +477,18 @@ def _conformal(
         permutations=permutations,
         draws=draws,
         seed=seed,
-        scale=max(abs(att), 2 * scale, 1e-9),
+        scale=scale,
         statistic=statistic,
         grid_size=grid_size,
     )
+    if not heterogeneity.needs_explanation(res):
+        return res
+    het = None
+    if res.can_reject:
+        het = heterogeneity.analyse(
+            pb.y1[keep], Y0, post, make_refit, times, gaps[keep], att, alpha=alpha, scale=scale, main=res
+        )
+    return replace(res, explanation=heterogeneity.explain(res, het), heterogeneity=het)
 
 
 def _placebo(pb: _Problem, method: Method, fit: WeightFit, treated) -> PlaceboResult:

@@ -131,12 +131,19 @@ def _geo_findings(res: dict) -> tuple[list[dict], list[dict]]:
         prob = (
             f"Conformal test: if there were no effect, residuals this large would appear with probability "
             f"{c['pvalue']:.3g}{mc}. Effects per unit and period consistent with the data at {level}%: "
-            + (
-                ", ".join(f"{lo:.4g} to {hi:.4g}" for lo, hi in ci["pieces"])
-                or "none (constant-effect model rejected)"
-            )
+            + (" ∪ ".join(f"{_end(lo, '−∞')} to {_end(hi, '∞')}" for lo, hi in ci["pieces"]) or "none")
             + "."
         )
+        if c.get("explanation"):
+            prob += " " + c["explanation"]
+        het = c.get("heterogeneity")
+        if het and het.get("average"):
+            a = het["average"]["ci"]
+            prob += (
+                " Average effect, valid under a time-varying effect: "
+                f"{_end(a['lower'], '−∞')} to {_end(a['upper'], '∞')}"
+                f" ({het['blocks']} pre-period blocks of {het['block_length']})."
+            )
     pl = res.get("placebo")
     if pl:
         prob += (
@@ -146,6 +153,11 @@ def _geo_findings(res: dict) -> tuple[list[dict], list[dict]]:
     if res.get("iroas") is not None:
         text += f" iROAS {res['iroas']:.3g}."
     return [{"metric": who, "headline": text, "probability": prob}], checks
+
+
+def _end(x: float | None, unbounded: str) -> str:
+    """An interval end; null (an unbounded end) reads as ``unbounded``."""
+    return unbounded if x is None else f"{x:.4g}"
 
 
 def build_report(result: dict, *, seed: int | None = None, inputs: dict | None = None) -> dict:

@@ -181,8 +181,9 @@ def fit_weights(
     ridge_lambda: float | None = None,
     v: np.ndarray | None = None,
     v_search: VSearch = "global",
+    w0: np.ndarray | None = None,
 ) -> WeightFit:
-    """Donor weights for one (possibly aggregated) treated series.
+    """Donor weights for one (possibly aggregated) treated series (``w0``: a warm start for the simplex QP).
 
     ``classic`` matches predictors ``X`` under nested V (or the pre-period outcomes, V = I, when no
     predictors are given); ``demeaned`` matches unit-de-meaned pre-period outcomes (fixed effects, as
@@ -196,15 +197,15 @@ def fit_weights(
         z1, _ = demean(Z1[:, None])
         z0, _ = demean(Z0)
         if method == "demeaned":
-            return WeightFit(simplex_weights(z0, z1[:, 0]), None)
+            return WeightFit(simplex_weights(z0, z1[:, 0], w0=w0), None)
         # augsynth fits the simplex weights and the ridge on period-centred data (same optimum, and the
         # numerically identical problem: the ridge correction magnifies solver-level differences)
         c1, c0 = center_periods(z1[:, 0], z0)
-        w = simplex_weights(c0, c1)
+        w = simplex_weights(c0, c1, w0=w0)
         lam = ridge_lambda if ridge_lambda is not None else ridge_lambda_cv(c1, c0)
         return WeightFit(w, None, w + ridge_adjustment(c1, c0, w, lam), lam)
     if X0 is None or X1 is None:
-        return WeightFit(simplex_weights(Z0, Z1, v), v)
+        return WeightFit(simplex_weights(Z0, Z1, v, w0=w0), v)
     if v is not None:
         return WeightFit(simplex_weights(X0, X1, v), v)
     return nested_v_weights(X1, X0, Z1, Z0, search=v_search)

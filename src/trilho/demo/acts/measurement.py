@@ -58,10 +58,10 @@ def act(ctx: DemoContext) -> ActResult:
             draws=200 if ctx.quick else 1000,
             seed=0,
         )
-    ci = geo.conformal.ci if geo.conformal else None
+    cf = geo.conformal
     ctx.console.print(
         f"geo lift {geo.lift:+.2%} (true +5%), ATT {geo.att:.1f} per geo-day"
-        + (f", 90% set [{ci.lower:.1f}, {ci.upper:.1f}], p = {geo.conformal.pvalue:.3f}" if ci else "")
+        + (f", p = {cf.pvalue:.3f}, {cf.describe()}" if cf else "")
     )
     geo_json, geo_html = write_report(build_report(geo.to_dict(), seed=0), ctx.settings.reports_dir / "geo")
     covered = e.relative_ci_lower <= lift <= e.relative_ci_upper
