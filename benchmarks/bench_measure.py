@@ -507,7 +507,7 @@ def main() -> None:
                 )
             )
     if "coherence" in only:
-        rows = _sc_coherence(100 if q else 1000)
+        rows = _sc_coherence(60 if q else 400)
         table += rows
         for r in rows:
             name = r["check"]
