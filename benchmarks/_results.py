@@ -80,6 +80,40 @@ def machine() -> dict[str, Any]:
     }
 
 
+def merge_section(
+    name: str,
+    section: str,
+    table: list[dict[str, Any]],
+    targets: list[dict[str, Any]],
+    *,
+    quick: bool,
+    extra: dict[str, Any] | None = None,
+) -> Path:
+    """Write one section of ``benchmarks/results/<name>.json`` measured on its own: its table under
+    ``<section>_table``, its targets in place of the file's targets of the same names, its own date, machine
+    and quick flag under ``sections``; everything else in the file (measured earlier) is kept as it was."""
+    path = RESULTS_DIR / f"{name}.json"
+    payload = (
+        json.loads(path.read_text()) if path.exists() else {"benchmark": name, "table": [], "targets": []}
+    )
+    names = {t["name"] for t in targets}
+    payload["targets"] = [t for t in payload.get("targets", []) if t["name"] not in names] + targets
+    payload[f"{section}_table"] = table
+    payload.setdefault("sections", {})[section] = section_info(quick)
+    payload.update(extra or {})
+    path.write_text(json.dumps(payload, indent=2, default=str) + "\n")
+    return path
+
+
+def section_info(quick: bool) -> dict[str, Any]:
+    """When, on what and how (quick or full) one section of a results file was measured."""
+    return {
+        "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "machine": machine(),
+        "quick": quick,
+    }
+
+
 def _cpus() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 

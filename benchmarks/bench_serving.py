@@ -7,7 +7,10 @@ Saturation throughput with ``wrk -t1 -c32`` (closed loop); p50/p99/p99.9 against
 open-loop constant-arrival-rate generator. Every server is a separate process on 127.0.0.1; the load
 generator shares the machine's cores with it (reported in the JSON).
 
-    python -m benchmarks.bench_serving [--quick]
+    python -m benchmarks.bench_serving [--quick] [--only protocols]
+
+``--only protocols`` runs the protocols section alone (V1 vs OIP V2 JSON vs binary vs gRPC on a 1,000 x 20
+batch, ``benchmarks/serving/protocols.py``) and merges its table and target into the existing results file.
 """
 
 from __future__ import annotations
@@ -25,7 +28,8 @@ from pathlib import Path
 import httpx
 import yaml
 
-from benchmarks._results import print_table, print_targets, target, write_results
+from benchmarks._results import merge_section, print_table, print_targets, section_info, target, write_results
+from benchmarks.serving import protocols
 from benchmarks.serving.loadgen import ensure_wrk, native_generator, pin_generators, run_open_loop, run_wrk
 from benchmarks.serving.model import FEATURES, example
 from trilho.net import free_port
@@ -286,11 +290,35 @@ def _interrupt(*_: object) -> None:
     raise KeyboardInterrupt  # so `finally` stops the servers on SIGTERM too
 
 
+def run_protocols(quick: bool) -> tuple[list[dict], list[dict], dict]:
+    """The protocols section on a server of its own (stopped afterwards)."""
+    servers = Servers()
+    try:
+        return protocols.run(servers, WORK, GENERATOR_CPUS, quick)
+    finally:
+        servers.stop_all()
+
+
 def main(argv: list[str]) -> int:
     """Run the benchmark; write benchmarks/results/serving.json."""
     signal.signal(signal.SIGTERM, _interrupt)
     pin_generators(GENERATOR_CPUS)
     quick = "--quick" in argv
+    only = (
+        argv[argv.index("--only") + 1] if "--only" in argv and argv.index("--only") + 1 < len(argv) else None
+    )
+    if only not in (None, "protocols"):
+        print(f"--only {only!r}: the sections that run alone are: protocols", file=sys.stderr)
+        return 2
+    if only == "protocols":
+        rows, targets, notes = run_protocols(quick)
+        print_table("serving: protocols, 1,000 x 20 batch", rows)
+        print_targets(targets)
+        path = merge_section(
+            "serving", "protocols", rows, targets, quick=quick, extra={"protocols_notes": notes}
+        )
+        print(f"merged into {path}")
+        return 0
     reps, sat_s, ol_s = (1, 2.0, 1.5) if quick else (3, 5.0, 3.0)
     # the half-saturation point carries the latency target: more runs there, because one stall of the shared
     # machine (tens of ms, on any server) decides a single run's p99
@@ -370,6 +398,7 @@ def main(argv: list[str]) -> int:
     finally:
         servers.stop_all()
 
+    protocol_rows, protocol_targets, protocol_notes = run_protocols(quick)
     sat = {name: _merge(runs) for name, runs in sat_runs.items()}
     ol = {key: _merge(runs) for key, runs in ol_runs.items()}
     rows: list[dict] = []
@@ -510,7 +539,14 @@ def main(argv: list[str]) -> int:
         "rates": rates,
         "load_average_after": os.getloadavg(),
     }
+    targets += protocol_targets
+    extra |= {
+        "protocols_table": protocol_rows,
+        "sections": {"protocols": section_info(quick)},
+        "protocols_notes": protocol_notes,
+    }
     print_table("serving: saturation and open-loop latency (medians)", rows)
+    print_table("serving: protocols, 1,000 x 20 batch", protocol_rows)
     print_targets(targets)
     path = write_results("serving", rows, targets, quick=quick, extra=extra)
     print(f"wrote {path}")
