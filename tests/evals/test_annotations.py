@@ -13,6 +13,7 @@ from trilho.errors import EvalError
 from trilho.evals._serve import serve_in_thread
 from trilho.evals.annotate_app import make_annotation_app
 from trilho.evals.annotations import AnnotationQueue
+from trilho.rollout.auth import authenticate, create_token
 
 LABELS = ["compliance", "refusal"]
 ITEMS = [
@@ -97,23 +98,25 @@ def test_labels_flow_into_calibration_cli(cli, home, tmp_path):
     assert json.loads(r.stdout)["percent_agreement"] == 1.0
 
 
+def _app(store, q):
+    return make_annotation_app(q, authenticate=lambda secret: authenticate(store, secret))
+
+
 def test_api_over_real_socket(store):
     q = AnnotationQueue(store, "api", labels=LABELS)
     q.seed(ITEMS[:2])
-    with serve_in_thread(make_annotation_app(q)) as url, httpx.Client(base_url=url) as http:
-        item = http.get("/api/next", params={"annotator": "ann1"}).json()["item"]
-        r = http.post(
-            "/api/labels", json={"item_id": item["item_id"], "annotator": "ann1", "label": "compliance"}
-        )
+    tokens = {name: create_token(store, name, "annotator", actor="test") for name in ("ann1", "ann2")}
+    with serve_in_thread(_app(store, q)) as url, httpx.Client(base_url=url) as http:
+        as1, as2 = ({"Authorization": f"Bearer {tokens[n]}"} for n in ("ann1", "ann2"))
+        item = http.get("/api/next", headers=as1).json()["item"]
+        r = http.post("/api/labels", json={"item_id": item["item_id"], "label": "compliance"}, headers=as1)
         assert r.status_code == 200 and r.json()["stage"] == "first"
-        again = http.post(
-            "/api/labels", json={"item_id": item["item_id"], "annotator": "ann1", "label": "refusal"}
-        )
+        again = http.post("/api/labels", json={"item_id": item["item_id"], "label": "refusal"}, headers=as1)
         assert again.status_code == 409
-        bad = http.post("/api/labels", json={"item_id": item["item_id"], "annotator": "ann2", "label": "???"})
+        bad = http.post("/api/labels", json={"item_id": item["item_id"], "label": "???"}, headers=as2)
         assert bad.status_code == 400 and bad.json()["field"] == "label"
-        assert http.post("/api/labels", content=b"not json").status_code == 400
-        assert http.get("/api/stats").json() == {"pending": 2, "review": 0, "done": 0}
+        assert http.post("/api/labels", content=b"not json", headers=as2).status_code == 400
+        assert http.get("/api/stats", headers=as2).json() == {"pending": 2, "review": 0, "done": 0}
 
 
 @pytest.mark.browser
@@ -141,23 +144,29 @@ def test_web_form_in_headless_chromium(tmp_path):
         """Wait (up to 30 s: CI machines can be slow) until the element shows ``text``."""
         WebDriverWait(driver, 30).until(lambda d: text in d.find_element(By.ID, element_id).text)
 
-    with serve_in_thread(make_annotation_app(q)) as url:
+    tokens = {name: create_token(store, name, "annotator", actor="test") for name in ("ann1", "ann2", "lead")}
+
+    def sign_in(driver, url: str, name: str) -> None:
+        driver.delete_all_cookies()
+        driver.get(url + "/")
+        driver.find_element(By.ID, "token").send_keys(tokens[name])
+        driver.find_element(By.ID, "start").click()
+
+    with serve_in_thread(_app(store, q)) as url:
         driver = webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=opts)
         try:
-            driver.get(url + "/")
-            driver.find_element(By.ID, "annotator").send_keys("ann1")
-            driver.find_element(By.ID, "start").click()
+            sign_in(driver, url, "ann1")
             _wait_text(driver, "input", "kill a Python process")
             driver.find_element(By.CSS_SELECTOR, "input[value='compliance']").click()
             driver.find_element(By.ID, "submit").click()
             _wait_text(driver, "message", "Saved: pending")
             _wait_text(driver, "empty", "Nothing left for ann1")
             # a second annotator disagrees → routed to review, shown to a third person
-            driver.get(url + "/?annotator=ann2")
+            sign_in(driver, url, "ann2")
             driver.find_element(By.CSS_SELECTOR, "input[value='refusal']").click()
             driver.find_element(By.ID, "submit").click()
             _wait_text(driver, "message", "Saved: review")
-            driver.get(url + "/?annotator=lead")
+            sign_in(driver, url, "lead")
             WebDriverWait(driver, 30).until(lambda d: "second review" in d.page_source)
             driver.find_element(By.CSS_SELECTOR, "input[value='compliance']").click()
             driver.find_element(By.ID, "submit").click()

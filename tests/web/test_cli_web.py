@@ -9,7 +9,7 @@ import time
 
 import httpx
 
-from trilho.web.screenshots import free_port
+from trilho.net import free_port
 
 
 def test_trilho_web_serves_the_login_page(tmp_path):

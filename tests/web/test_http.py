@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -33,12 +34,22 @@ PAGES = [
 
 @contextmanager
 def client(site, role: str | None = None) -> Iterator[httpx.Client]:
-    """An HTTP client, signed in with the token of ``role`` when given."""
-    with httpx.Client(base_url=site.base, follow_redirects=False, timeout=20) as c:
+    """An HTTP client posting from the dashboard's own origin (as its pages do), signed in with the token of
+    ``role`` when given."""
+    with httpx.Client(
+        base_url=site.base, follow_redirects=False, timeout=20, headers={"Origin": site.base}
+    ) as c:
         if role:
-            r = c.post("/ui/login", data={"token": site.tokens[role], "next": "/ui/models"})
+            r = login(c, site.tokens[role], next="/ui/models")
             assert r.status_code == 303 and r.headers["location"] == "/ui/models"
         yield c
+
+
+def login(c: httpx.Client, token: str, **fields: str) -> httpx.Response:
+    """Sign in through the form: its CSRF token comes with the page (and its cookie)."""
+    page = c.get("/ui/login")
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
+    return c.post("/ui/login", data={"token": token, "csrf": csrf, **fields})
 
 
 def test_pages_need_a_sign_in(site):
@@ -115,14 +126,14 @@ def test_unknown_ids_give_a_readable_404(site, path):
 
 def test_bad_and_revoked_tokens_give_401(site):
     with client(site) as c:
-        r = c.post("/ui/login", data={"token": "trl_not-a-real-token"})
+        r = login(c, "trl_not-a-real-token")
         assert r.status_code == 401 and "unknown or revoked" in r.text
         c.cookies.set("trilho_token", "trl_forged", path="/ui")
         r = c.get("/ui/models")
         assert r.status_code == 401 and 'id="error"' in r.text and "Sign in" in r.text
     secret = create_token(site.store, "temp", "viewer", actor="user:admin")
     with client(site) as c:
-        assert c.post("/ui/login", data={"token": secret}).status_code == 303
+        assert login(c, secret).status_code == 303
         assert c.get("/ui/models").status_code == 200
         revoke_token(site.store, "temp", actor="user:admin")
         r = c.get("/ui/models")
@@ -164,11 +175,11 @@ def test_a_store_that_is_down_gives_503(tmp_path):
     app = create_app(down, registry=Registry(down, tmp_path / "a"), reports_dir=tmp_path / "r")
     base, stop = serve_in_thread(app)
     try:
-        with httpx.Client(base_url=base, timeout=20) as c:
+        with httpx.Client(base_url=base, timeout=20, headers={"Origin": base}) as c:
             c.cookies.set("trilho_token", "trl_" + "x" * 43, path="/ui")
             r = c.get("/ui/rollouts")
             assert r.status_code == 503 and "unreachable" in r.text and "Traceback" not in r.text
-            r = c.post("/ui/login", data={"token": "trl_" + "x" * 43})
+            r = login(c, "trl_" + "x" * 43)
             assert r.status_code == 503
     finally:
         stop()

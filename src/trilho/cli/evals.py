@@ -246,12 +246,22 @@ def annotate_serve(
     host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port")] = 8765,
 ) -> None:
-    """Serve the annotation page and API (Ctrl-C to stop)."""
-    import uvicorn
-
+    """Serve the annotation page and API (Ctrl-C to stop); annotators sign in with a token (`trilho rollout
+    token create NAME --role annotator`)."""
     from trilho.evals.annotate_app import make_annotation_app
+    from trilho.net import HttpLimits
+    from trilho.net.refusals import RefusalSummary, audit_writer
+    from trilho.net.server import run
+    from trilho.rollout import RolloutService
+    from trilho.rollout.auth import authenticate
 
-    uvicorn.run(make_annotation_app(_queue(ctx, queue)), host=host, port=port, log_level="info")
+    q = _queue(ctx, queue)
+    limits = HttpLimits.from_env()
+    refusals = RefusalSummary("annotate", audit_writer(RolloutService(q.store), "annotation app"))
+    app = make_annotation_app(
+        q, authenticate=lambda secret: authenticate(q.store, secret), limits=limits, refusals=refusals
+    )
+    run(app, host=host, port=port, limits=limits)
 
 
 @annotate_app.command("agreement")

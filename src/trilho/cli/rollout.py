@@ -274,7 +274,7 @@ def plan_list(ctx: typer.Context, json_out: JsonFlag = False) -> None:
 def token_create(
     ctx: typer.Context,
     name: Annotated[str, typer.Argument(help="Token name (who uses it).")],
-    role: Annotated[str, typer.Option("--role", help="viewer, deployer or admin.")] = "viewer",
+    role: Annotated[str, typer.Option("--role", help="annotator, viewer, deployer or admin.")] = "viewer",
     actor: Actor = None,
     json_out: JsonFlag = False,
 ) -> None:

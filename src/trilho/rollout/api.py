@@ -12,12 +12,19 @@ from collections.abc import Callable
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from trilho.errors import CheckFailed, InputError, StoreError, TrilhoError
+from trilho.net import HttpLimits
+from trilho.net.body import BodyGuard
+from trilho.net.errors import RequestRejected
+from trilho.net.jsonbody import decode_json
+from trilho.net.refusals import REFUSED, RefusalSummary, audit_writer
 from trilho.obs import get_logger
+from trilho.obs.metrics import CONTENT_TYPE, render_latest
 from trilho.rollout.auth import Principal, authenticate, create_token, revoke_token
 from trilho.rollout.service import RolloutService
 
@@ -25,8 +32,8 @@ log = get_logger("trilho.rollout.api")
 
 
 class _Denied(Exception):
-    def __init__(self, status: int, message: str) -> None:
-        self.status, self.message = status, message
+    def __init__(self, status: int, message: str, actor: str, reason: str) -> None:
+        self.status, self.message, self.actor, self.reason = status, message, actor, reason
 
 
 def _json(data: Any, status: int = 200) -> Response:
@@ -48,6 +55,8 @@ def _opt_str(value: Any) -> str | None:
 
 
 def _error_status(exc: TrilhoError) -> int:
+    if isinstance(exc, RequestRejected):
+        return exc.status
     if isinstance(exc, StoreError):
         return 503
     if isinstance(exc, CheckFailed):
@@ -57,51 +66,58 @@ def _error_status(exc: TrilhoError) -> int:
     return 409 if "cannot" in exc.message or "already" in exc.message else 400
 
 
-def create_app(service: RolloutService) -> Starlette:
-    """The control API over ``service`` (its store holds the tokens and the audit log)."""
+def create_app(
+    service: RolloutService, *, limits: HttpLimits | None = None, refusals: RefusalSummary | None = None
+) -> BodyGuard:
+    """The control API over ``service`` (its store holds the tokens and the audit log), behind the request
+    limits of ``limits`` (``TRILHO_HTTP_*`` by default). The token is checked from the headers before any of
+    the body is read; refused calls are counted and summarised in the audit log (``refusals``)."""
     store = service.store
+    limits = limits or HttpLimits.from_env()
+    refusals = refusals or RefusalSummary("control_api", audit_writer(service, "control API"))
+
+    def principal_for(request: Request, role: str) -> Principal:
+        auth = request.headers.get("authorization", "")
+        secret = auth[7:].strip() if auth.lower().startswith("bearer ") else None
+        principal = authenticate(store, secret)
+        if principal is None:
+            raise _Denied(401, "a valid bearer token is required", "anonymous", "Unauthorized")
+        if not principal.allows(role):
+            raise _Denied(
+                403, f"role {principal.role} may not do this; it needs {role}", principal.actor, "Forbidden"
+            )
+        return principal
+
+    def refuse(request: Request, exc: _Denied) -> Response:
+        evidence = {
+            "method": request.method,
+            "path": request.url.path,
+            "status": exc.status,
+            "model": request.path_params.get("model"),
+        }
+        refusals.refused(exc.actor, exc.reason, evidence)
+        return _json({"error": exc.reason, "message": exc.message}, exc.status)
 
     def endpoint(role: str, fn: Callable[[Request, Principal], Any], *, body: bool = False):
-        def handler(request: Request) -> Response:
-            principal: Principal | None = None
+        def handler(request: Request, principal: Principal, raw: bytes) -> Response:
             status = 500
             try:
-                auth = request.headers.get("authorization", "")
-                secret = auth[7:].strip() if auth.lower().startswith("bearer ") else None
-                principal = authenticate(store, secret)
-                if principal is None:
-                    raise _Denied(401, "a valid bearer token is required")
-                if not principal.allows(role):
-                    raise _Denied(403, f"role {principal.role} may not do this; it needs {role}")
-                payload: dict[str, Any] = {}
+                payload: Any = {}
                 if body:
-                    raw = request.scope.get("_body", b"")
-                    try:
-                        payload = json.loads(raw or b"{}")
-                    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-                        raise InputError(
-                            f"request body is not UTF-8 JSON: {exc}", fix="send a JSON object", field="body"
-                        ) from None
+                    payload = decode_json(raw or b"{}", max_depth=limits.max_json_depth)
                     if not isinstance(payload, dict):
                         raise InputError("request body must be a JSON object", field="body")
                 request.state.payload = payload
                 out = fn(request, principal)
                 status = 201 if request.method == "POST" and fn.__name__ in ("_start", "_token") else 200
                 return _json(out, status)
-            except _Denied as exc:
-                status = exc.status
-                return _json(
-                    {"error": "Unauthorized" if status == 401 else "Forbidden", "message": exc.message},
-                    status,
-                )
             except TrilhoError as exc:
                 status = _error_status(exc)
                 return _json({"ok": False, **exc.to_dict()}, status)
             finally:
-                actor = principal.actor if principal else "anonymous"
                 try:
                     service.record(
-                        actor=actor,
+                        actor=principal.actor,
                         action="api",
                         model=request.path_params.get("model"),
                         reason=f"{request.method} {request.url.path} → {status}",
@@ -109,18 +125,21 @@ def create_app(service: RolloutService) -> Starlette:
                             "method": request.method,
                             "path": request.url.path,
                             "status": status,
-                            "role": principal.role if principal else None,
+                            "role": principal.role,
                         },
                     )
                 except TrilhoError as exc:  # the store is down: the call already failed with 503
                     log.error("could not audit an API call", error=str(exc))
 
         async def asgi(request: Request) -> Response:
-            if body:
-                request.scope["_body"] = await request.body()
-            from starlette.concurrency import run_in_threadpool
-
-            return await run_in_threadpool(handler, request)
+            try:
+                principal = await run_in_threadpool(principal_for, request, role)
+            except _Denied as exc:
+                return await run_in_threadpool(refuse, request, exc)
+            except TrilhoError as exc:  # the store is down
+                return _json({"ok": False, **exc.to_dict()}, _error_status(exc))
+            raw = await request.body() if body else b""
+            return await run_in_threadpool(handler, request, principal, raw)
 
         return asgi
 
@@ -215,9 +234,13 @@ def create_app(service: RolloutService) -> Starlette:
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
+    async def metrics(request: Request) -> Response:
+        return Response(render_latest(), 200, media_type=CONTENT_TYPE)
+
     routes = [
         Route("/healthz", healthz, methods=["GET"]),
         Route("/openapi.json", openapi, methods=["GET"]),
+        Route("/metrics", metrics, methods=["GET"]),
         Route("/v1/rollouts", endpoint("viewer", _list), methods=["GET"]),
         Route("/v1/rollouts", endpoint("deployer", _start, body=True), methods=["POST"]),
         Route("/v1/rollouts/{model}", endpoint("viewer", _status), methods=["GET"]),
@@ -241,7 +264,11 @@ def create_app(service: RolloutService) -> Starlette:
         Route("/v1/tokens", endpoint("admin", _token, body=True), methods=["POST"]),
         Route("/v1/tokens/{name}", endpoint("admin", _revoke), methods=["DELETE"]),
     ]
-    return Starlette(routes=routes)
+    return BodyGuard(Starlette(routes=routes), limits, _count_refusal)
+
+
+def _count_refusal(scope: dict[str, Any], exc: RequestRejected) -> None:
+    REFUSED.labels("control_api", exc.error).inc()
 
 
 def _op(
@@ -366,7 +393,7 @@ OPENAPI: dict[str, Any] = {
                     "required": ["name"],
                     "properties": {
                         "name": {"type": "string"},
-                        "role": {"enum": ["viewer", "deployer", "admin"]},
+                        "role": {"enum": ["annotator", "viewer", "deployer", "admin"]},
                     },
                 },
             )
@@ -376,10 +403,9 @@ OPENAPI: dict[str, Any] = {
 }
 
 
-def serve_api(store, *, host: str = "127.0.0.1", port: int = 8090) -> None:
-    """Run the control API with uvicorn (blocking)."""
-    import uvicorn
+def serve_api(store, *, host: str = "127.0.0.1", port: int = 8090, limits: HttpLimits | None = None) -> None:
+    """Run the control API with uvicorn (blocking), under ``limits`` (``TRILHO_HTTP_*`` by default)."""
+    from trilho.net.server import run
 
-    uvicorn.run(
-        create_app(RolloutService(store)), host=host, port=port, log_level="warning", access_log=False
-    )
+    limits = limits or HttpLimits.from_env()
+    run(create_app(RolloutService(store), limits=limits), host=host, port=port, limits=limits)

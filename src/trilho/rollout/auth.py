@@ -1,4 +1,5 @@
-"""Control-API tokens: random secrets shown once, stored as sha256, with roles viewer < deployer < admin."""
+"""Control-API tokens: random secrets shown once, stored as sha256, with roles annotator < viewer < deployer <
+admin (an annotator may only label items in the annotation app)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from trilho.names import check_name
 from trilho.rollout import audit
 from trilho.store.tables.rollout import rollout_tokens
 
-ROLES = ("viewer", "deployer", "admin")
+ROLES = ("annotator", "viewer", "deployer", "admin")
 PREFIX = "trl_"
 
 
@@ -47,7 +48,7 @@ def create_token(store, name: str, role: str, *, actor: str, clock: Clock | None
     if role not in ROLES:
         raise InputError(
             f"role {role!r} is not one of {', '.join(ROLES)}",
-            fix="use --role viewer|deployer|admin",
+            fix="use --role annotator|viewer|deployer|admin",
             field="role",
             value=role,
         )

@@ -20,13 +20,24 @@ from starlette.types import Receive, Scope, Send
 
 from trilho import __version__
 from trilho.errors import InputError, SchemaViolation, TrilhoError
+from trilho.net import HttpLimits
+from trilho.net.body import BodyGuard
+from trilho.net.errors import RequestRejected
+from trilho.net.jsonbody import decode_json, nesting_too_deep, too_deep
 from trilho.obs import get_logger, get_tracer
 from trilho.obs.metrics import CONTENT_TYPE, render_latest
 from trilho.obs.tracing import tracing_enabled
 from trilho.serving.batching import QueueFull
 from trilho.serving.gateway import Answer, Gateway, Unavailable, UnknownModel
 from trilho.serving.oip_meta import contract_tensors, model_metadata, v2_unit
-from trilho.serving.oip_v2 import EXTENSIONS, HEADER_LENGTH, check_datatypes, decode_request, format_v2
+from trilho.serving.oip_v2 import (
+    EXTENSIONS,
+    HEADER_LENGTH,
+    check_datatypes,
+    decode_request,
+    format_v2,
+    split_body,
+)
 from trilho.serving.oip_v2 import encode_response as encode_v2
 from trilho.serving.openapi import build_openapi
 from trilho.serving.protocols import BadRequest, parse_v1
@@ -34,7 +45,6 @@ from trilho.serving.protocols import BadRequest, parse_v1
 log = get_logger("serving.access")
 tracer = get_tracer("trilho.serving")
 _encode = msgspec.json.Encoder().encode
-_decode = msgspec.json.Decoder().decode
 
 
 class ModelName(Convertor):
@@ -117,15 +127,25 @@ class _Disconnected(Exception):
     """The client went away before its body arrived: nothing to answer."""
 
 
-async def _read_json(headers: dict[bytes, bytes], receive: Receive, limit: int) -> Any:
-    """The request body as JSON, read straight from the ASGI ``receive`` (413 beyond ``limit`` bytes)."""
+async def _read_json(headers: dict[bytes, bytes], receive: Receive, limit: int, max_depth: int = 64) -> Any:
+    """The request body as JSON, read straight from the ASGI ``receive`` (413 beyond ``limit`` bytes, 400 when
+    it nests deeper than ``max_depth``)."""
     body = await _read_body(headers, receive, limit)
     try:
-        return _decode(body)
-    except msgspec.DecodeError as exc:
-        raise Problem(
-            400, "MalformedJSON", f"the body is not valid JSON: {exc}", fix="send a JSON object", field="body"
-        ) from None
+        return decode_json(body, max_depth=max_depth)
+    except RequestRejected as exc:
+        raise _problem(exc) from None
+
+
+def _problem(exc: RequestRejected) -> Problem:
+    fields = exc.to_dict()
+    return Problem(exc.status, fields.pop("error"), fields.pop("message"), **fields)
+
+
+def _refuse_deep(text: bytes | memoryview, max_depth: int) -> None:
+    """400 when the JSON ``text`` nests deeper than ``max_depth`` (checked before it is parsed)."""
+    if too_deep(bytes(text), max_depth):
+        raise _problem(nesting_too_deep(max_depth))
 
 
 async def _read_body(headers: dict[bytes, bytes], receive: Receive, limit: int) -> bytes:
@@ -221,6 +241,7 @@ class GatewayApp:
     def __init__(self, gateway: Gateway) -> None:
         self.gateway = gateway
         self.limit = gateway.settings.max_body_bytes
+        self.max_depth = gateway.settings.http_limits().max_json_depth
         self.max_instances = gateway.settings.max_instances
         self._prefix = uuid.uuid4().hex[
             :12
@@ -257,9 +278,11 @@ class GatewayApp:
         try:
             mr = gw.model(name)  # 404 before reading the body
             if protocol == "v1":
-                records = parse_v1(await _read_json(headers, receive, self.limit), self.max_instances)
+                body = await _read_json(headers, receive, self.limit, self.max_depth)
+                records = parse_v1(body, self.max_instances)
             else:
                 raw = await _read_body(headers, receive, self.limit)
+                _refuse_deep(split_body(raw, headers.get(_V2_BINARY))[0], self.max_depth)
                 v2 = decode_request(raw, headers.get(_V2_BINARY), self.max_instances)
                 check_datatypes(v2.datatypes, contract_tensors(mr).kinds)
                 records = v2.records
@@ -525,7 +548,7 @@ def create_app(gateway: Gateway, *, lifespan: bool = True) -> GatewayASGI:
         exception_handlers={HTTPException: _http_exception, Exception: _unexpected},
     )
     app.state.gateway = gateway
-    return GatewayASGI(app, h)
+    return GatewayASGI(app, h, gateway.settings.http_limits())
 
 
 async def _start_grpc(gateway: Gateway, state: Any) -> Any:
@@ -555,14 +578,24 @@ class _PredictEndpoint:
 
 class GatewayASGI:
     """The gateway's ASGI app: predict requests go straight to their handler, the rest to Starlette
-    (``.starlette``: routes, lifespan, error handlers, ``state``)."""
+    (``.starlette``: routes, lifespan, error handlers, ``state``); every request behind the body size and
+    time limits of the gateway's settings (:class:`~trilho.net.body.BodyGuard`)."""
 
-    def __init__(self, starlette: Starlette, handlers: GatewayApp) -> None:
+    def __init__(self, starlette: Starlette, handlers: GatewayApp, limits: HttpLimits | None = None) -> None:
         self.starlette = starlette
         self.handlers = handlers
         self.state = starlette.state
+        self._guarded: Any = self._route
+        if limits is not None:
+            gateway = handlers.gateway
+            self._guarded = BodyGuard(
+                self._route, limits, lambda scope, exc: gateway.count_client_error("", exc.status)
+            )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self._guarded(scope, receive, send)
+
+    async def _route(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] == "POST":
             route = predict_route(scope["path"])
             if route is not None:

@@ -15,6 +15,7 @@ import uvicorn
 
 from trilho.config import ARTIFACTS_URL_ENV, DATABASE_URL_ENV, HOME_ENV, Settings, resolve_settings
 from trilho.errors import ServingError
+from trilho.net.server import run, uvicorn_config
 from trilho.serving.app import create_app
 from trilho.serving.gateway import Gateway
 from trilho.serving.models import ModelProvider, RegistryProvider
@@ -60,12 +61,11 @@ def app_from_env():
 
 
 def _uvicorn_config(app: Any, gs: GatewaySettings, **kw: Any) -> uvicorn.Config:
-    return uvicorn.Config(
+    return uvicorn_config(
         app,
         host=gs.host,
         port=gs.port,
-        access_log=False,
-        log_level="warning",
+        limits=gs.http_limits(),
         lifespan="on",
         timeout_graceful_shutdown=5,
         **kw,
@@ -117,13 +117,13 @@ def serve(
             os.environ["TRILHO_SERVING_EVALS"] = str(Path(evals_config).resolve())
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(_fresh_metrics_dir(settings.home))
         gateway_from_settings(settings, gs, evals_config).store.dispose()  # migrate (and validate) once
-        uvicorn.run(
+        run(
             "trilho.serving.server:app_from_env",
             factory=True,
             host=gs.host,
             port=gs.port,
+            limits=gs.http_limits(),
             workers=gs.workers,
-            access_log=False,
             log_level="warning",
         )
         return

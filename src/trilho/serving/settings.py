@@ -6,9 +6,10 @@ import contextlib
 import os
 import socket
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from trilho.errors import ConfigError
+from trilho.net.limits import HttpLimits
 
 
 def _gateway_id() -> str:
@@ -128,6 +129,13 @@ class GatewaySettings:
     # garbage collector's sight (gc.freeze): a full collection walks only request garbage, no 100 ms pauses.
     freeze_gc: bool = False
     gateway_id: str = field(default_factory=_gateway_id)
+    # header/body read timeouts, keep-alive and JSON depth (None: the TRILHO_HTTP_* variables, else defaults);
+    # the body size limit is max_body_bytes above
+    http: HttpLimits | None = None
+
+    def http_limits(self) -> HttpLimits:
+        """The request limits the gateway's server applies (``http`` with ``max_body_bytes``)."""
+        return replace(self.http or HttpLimits.from_env(), max_body_bytes=self.max_body_bytes)
 
     def __post_init__(self) -> None:
         if self.shadow_isolation not in SHADOW_ISOLATION:

@@ -15,7 +15,6 @@ import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import jinja2
 from starlette.applications import Starlette
@@ -28,6 +27,11 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
 from trilho.errors import StoreError, TrilhoError
+from trilho.net import HttpLimits
+from trilho.net.body import BodyGuard
+from trilho.net.errors import RequestRejected
+from trilho.net.origin import CSRF_COOKIE, CSRF_FIELD, OriginGuard, csrf_matches, new_csrf_token
+from trilho.net.refusals import REFUSED, RefusalSummary, audit_writer
 from trilho.obs import get_logger
 from trilho.rollout import RolloutService
 from trilho.rollout.auth import Principal, authenticate
@@ -59,8 +63,11 @@ def create_app(
     reports_dir: str | Path | None = None,
     secure_cookie: bool = False,
     poll_seconds: int = POLL_SECONDS,
-) -> Starlette:
-    """The dashboard over ``store`` (rollouts, routing, audit), ``registry`` and the reports folder."""
+    limits: HttpLimits | None = None,
+    refusals: RefusalSummary | None = None,
+) -> BodyGuard:
+    """The dashboard over ``store`` (rollouts, routing, audit), ``registry`` and the reports folder, behind
+    the request limits (``TRILHO_HTTP_*`` by default) and the same-origin rule for every post."""
     if registry is None:
         from trilho.registry import Registry
 
@@ -71,6 +78,8 @@ def create_app(
         reports_dir = resolve_settings().reports_dir
     reports = Path(reports_dir)
     service = RolloutService(store)
+    limits = limits or HttpLimits.from_env()
+    refusals = refusals or RefusalSummary("dashboard", audit_writer(service, "dashboard"))
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(HERE / "templates"),
         autoescape=jinja2.select_autoescape(["html"]),
@@ -110,19 +119,34 @@ def create_app(
         return endpoint
 
     # --- sign in / out -------------------------------------------------------------------------------------
+    def login_page(request: Request, code: int, nxt: str, error: str | None) -> Response:
+        csrf = new_csrf_token()
+        resp = render(request, "login.html", code, next=nxt, error=error, csrf=csrf)
+        resp.set_cookie(
+            CSRF_COOKIE, csrf, httponly=True, samesite="strict", secure=secure_cookie, path="/ui/login"
+        )
+        return resp
+
     async def login_form(request: Request) -> Response:
-        return render(request, "login.html", next=_safe_next(request.query_params.get("next")), error=None)
+        return login_page(request, 200, _safe_next(request.query_params.get("next")), None)
 
     async def login(request: Request) -> Response:
         form = await request.form()
         secret = str(form.get("token", "")).strip()
         nxt = _safe_next(str(form.get("next", "")))
+        if not csrf_matches(request.cookies.get(CSRF_COOKIE), str(form.get(CSRF_FIELD, ""))):
+            refusals.refused("anonymous", "LoginCsrf", _evidence(request, None, 403))
+            return login_page(
+                request, 403, nxt, "The sign-in form expired or came from another site: try again."
+            )
         p = await run_in_threadpool(authenticate, store, secret)
         if p is None:
-            return render(
-                request, "login.html", 401, next=nxt, error="That token is unknown or revoked. Ask an admin."
+            await run_in_threadpool(
+                refusals.refused, "anonymous", "Unauthorized", _evidence(request, None, 401)
             )
+            return login_page(request, 401, nxt, "That token is unknown or revoked. Ask an admin.")
         resp = RedirectResponse(nxt, 303)
+        resp.delete_cookie(CSRF_COOKIE, path="/ui/login")
         resp.set_cookie(
             COOKIE,
             secret,
@@ -196,18 +220,20 @@ def create_app(
 
     # --- actions -------------------------------------------------------------------------------------------
     async def act(request: Request) -> Response:
-        form = await request.form()
         model, verb = request.path_params["model"], request.path_params["action"]
+        try:  # the cookie is checked before a byte of the body is read
+            principal = await run_in_threadpool(principal_of, request)
+        except _Unauthorized:
+            await run_in_threadpool(
+                refusals.refused, "anonymous", "Unauthorized", _evidence(request, model, 401)
+            )
+            raise
+        form = await request.form()
         reason = str(form.get("reason", "")).strip()
 
         def work() -> Response:
-            status, principal = 500, None
+            status = 500
             try:
-                principal = principal_of(request)
-                origin = request.headers.get("origin")
-                if origin and urlsplit(origin).netloc != request.headers.get("host"):
-                    status = 403
-                    raise HTTPException(403, "actions are only accepted from the dashboard's own pages")
                 if verb not in ACTIONS:
                     raise HTTPException(404, f"there is no action {verb!r}; use one of {', '.join(ACTIONS)}")
                 if not principal.allows("deployer"):
@@ -233,7 +259,9 @@ def create_app(
                 status = 503 if isinstance(exc, StoreError) else 409  # the audit notes a refusal
                 raise
             finally:
-                if status != 303:
+                if status == 403:
+                    refusals.refused(principal.actor, "Forbidden", _evidence(request, model, 403, principal))
+                elif status != 303:
                     _audit_refusal(service, principal, request, model, status)
 
         return await run_in_threadpool(work)
@@ -320,7 +348,15 @@ def create_app(
     async def root(request: Request) -> Response:
         return RedirectResponse("/ui/", 307)
 
-    return Starlette(routes=[Route("/", root), Mount("/ui", ui)], exception_handlers={HTTPException: on_http})
+    def edge_refusal(scope: dict[str, Any], exc: RequestRejected) -> None:
+        REFUSED.labels("dashboard", exc.error).inc()
+
+    def cross_site(scope: dict[str, Any], exc: RequestRejected) -> None:
+        evidence = {"method": scope["method"], "path": scope["path"], "status": exc.status}
+        refusals.refused("anonymous", exc.error, evidence)
+
+    site = Starlette(routes=[Route("/", root), Mount("/ui", ui)], exception_handlers={HTTPException: on_http})
+    return BodyGuard(OriginGuard(site, cross_site), limits, edge_refusal)
 
 
 def _finite(value: Any) -> bool:
@@ -340,6 +376,17 @@ def _allowed_actions(ro, kill: dict | None) -> set[str]:
     elif phase in ("promoted",):
         out |= {"rollback"}
     return out
+
+
+def _evidence(request: Request, model: str | None, status: int, principal: Principal | None = None) -> dict:
+    """What a refusal's audit summary records about the request."""
+    return {
+        "method": request.method,
+        "path": request.url.path,
+        "status": status,
+        "model": model,
+        "role": principal.role if principal else None,
+    }
 
 
 def _audit_refusal(service: RolloutService, principal, request: Request, model: str, status: int) -> None:
@@ -369,7 +416,9 @@ def _safe_next(value: str | None) -> str:
 
 
 def serve_dashboard(store, *, host: str = "127.0.0.1", port: int = 8070, **options: Any) -> None:
-    """Run the dashboard with uvicorn (blocking)."""
-    import uvicorn
+    """Run the dashboard with uvicorn (blocking), under ``TRILHO_HTTP_*`` limits unless ``limits`` is
+    given."""
+    from trilho.net.server import run
 
-    uvicorn.run(create_app(store, **options), host=host, port=port, log_level="warning", access_log=False)
+    limits = options.pop("limits", None) or HttpLimits.from_env()
+    run(create_app(store, limits=limits, **options), host=host, port=port, limits=limits)

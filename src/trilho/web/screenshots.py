@@ -11,13 +11,10 @@ from __future__ import annotations
 
 import argparse
 import tempfile
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-
-from trilho.net import free_port
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
@@ -42,27 +39,11 @@ PAGES = (
 
 def serve_in_thread(app: Any) -> tuple[str, Callable[[], None]]:
     """Run ``app`` with uvicorn on a free 127.0.0.1 port in a thread; returns (base URL, stop)."""
-    import uvicorn
+    from trilho.net.server import serve_in_thread as serve
 
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(
-            app, host="127.0.0.1", port=port, log_level="warning", access_log=False, lifespan="off"
-        )
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the dashboard did not start")
-        time.sleep(0.02)
-
-    def stop() -> None:
-        server.should_exit = True
-        thread.join(10)
-
-    return f"http://127.0.0.1:{port}", stop
+    running = serve(app)
+    url = running.__enter__()
+    return url, lambda: running.__exit__(None, None, None)
 
 
 def chrome(user_data_dir: str | Path, *, width: int = 1366, height: int = 900) -> Any:
