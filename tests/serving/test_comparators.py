@@ -85,3 +85,18 @@ def test_parse_comparator_specs():
         with pytest.raises(InputError) as err:
             parse_comparator(bad)
         assert err.value.fields["field"] == "comparators"
+
+
+@given(st.floats(-1e9, 1e9, allow_nan=False), st.integers(-4, 4))
+def test_equality_comparators_see_floats_up_to_round_off_and_everything_else_exactly(x, ulps):
+    import math
+
+    y = x
+    for _ in range(abs(ulps)):  # a few ulps apart: what another batch shape's BLAS kernel gives
+        y = math.nextafter(y, math.inf if ulps > 0 else -math.inf)
+    assert exact({"p": [x, 1]}, {"p": [y, 1]}).agreed
+    assert label("p")({"p": x}, {"p": y}).agreed
+    assert not exact({"p": x}, {"p": x + 1e-6 * max(1.0, abs(x))}).agreed
+    big = 10**15 + (int(abs(x)) % 1000)
+    assert not exact({"id": big}, {"id": big + 1}).agreed  # integers (ids) compare exactly
+    assert not exact({"flag": True}, {"flag": 1}).agreed and not exact({"flag": 1.0}, {"flag": True}).agreed

@@ -72,3 +72,23 @@ def test_a_failing_or_miscounting_model_is_an_error_outcome_not_an_exception():
     assert failed.error == "RuntimeError: CUDA out of memory" and failed.tallies == ()
     short = run_shadow_batch(lambda records: [{"y": 1}], COMPARATORS[:1], batch)
     assert short.error == "shadow returned 1 outputs for 2 records"
+
+
+def test_both_sides_are_compared_in_the_shadow_versions_contract_form():
+    from trilho.errors import SchemaViolation
+
+    def contract(record):  # declared fields only, y as float64
+        if not isinstance(record.get("y"), int | float):
+            raise SchemaViolation("y must be a number", field="y", value=record.get("y"), rule="type")
+        return {"y": float(record["y"])}
+
+    def model(records):
+        return [{"y": r["x"], "debug": "trace"} for r in records]
+
+    batch = ShadowBatch("m", "2", ("exact",), (("1", 2),), [{"x": 1}, {"x": 2}], [{"y": 1.0}, {"y": 2}])
+    raw = run_shadow_batch(model, COMPARATORS[:1], batch)
+    assert [(t.compared, t.agreed) for t in raw.tallies] == [(2, 0)]
+    normalised = run_shadow_batch(model, COMPARATORS[:1], batch, contract)
+    assert [(t.compared, t.agreed) for t in normalised.tallies] == [(2, 2)]
+    bad = run_shadow_batch(lambda records: [{"y": "x"} for _ in records], COMPARATORS[:1], batch, contract)
+    assert bad.error is not None and "y must be a number" in bad.error  # an error, as it would be live

@@ -17,6 +17,7 @@ from trilho.cli.main import app
 from trilho.errors import ConfigError
 from trilho.serving import GatewaySettings
 from trilho.serving.isolation import InProcessShadows, RegistrySpec, ShadowMirror, decode_frames, encode_frame
+from trilho.serving.models import as_loaded
 from trilho.serving.settings import format_cpus, parse_cpus
 
 messages = st.lists(
@@ -58,7 +59,7 @@ def test_copies_beyond_the_bound_are_refused_and_nothing_else_changes():
             RegistrySpec("sqlite://", None, "."),
             lambda copies: built.append(copies) or [],  # no steps: nothing reaches a child
             lambda context, outcome: None,
-            InProcessShadows(lambda model, version: list),
+            InProcessShadows(lambda model, version: as_loaded(model, version, list)),
             max_inflight=3,
             linger_s=0.01,
         )

@@ -3,6 +3,12 @@ whether they agree. Named by a spec string so deployments can choose them:
 
 ``exact`` · ``numeric[:TOL[:FIELD]]`` · ``label:FIELD`` · ``topk:K:FIELD[:MIN_OVERLAP]`` ·
 ``cosine:FIELD[:MIN_SIMILARITY]``
+
+They are defined on contract values (the shadow step puts both sides in the output contract's form
+first). Where they test equality (``exact``, ``label``, ``topk``'s items) two floating-point numbers are
+equal when they differ by float64 round-off only (``ROUNDOFF``, relative above 1, absolute below): a model
+gives the same last bits only for the same batch, and the gateway batches a shadow copy differently from its
+primary request (BLAS kernels round by batch shape). Integers, strings and booleans compare exactly.
 """
 
 from __future__ import annotations
@@ -29,16 +35,30 @@ Comparator = Callable[[Mapping[str, Any], Mapping[str, Any]], Comparison]
 _YES, _NO = Comparison(1.0, True), Comparison(0.0, False)
 
 
+ROUNDOFF = 1e-12  # float64 round-off between batch shapes is ~1e-16; float32 models are bit-stable per row
+
+
 def _canonical(value: Any) -> bytes:
     return msgspec.json.encode(value, order="sorted")
 
 
+def same(a: Any, b: Any) -> bool:
+    """Equal contract values: floats up to float64 round-off (``ROUNDOFF``), everything else exactly (a bool
+    is not a number; mappings regardless of key order)."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return isinstance(a, bool) and isinstance(b, bool) and a == b
+    if isinstance(a, float) or isinstance(b, float):
+        return isinstance(a, int | float) and isinstance(b, int | float) and _close(a, b, ROUNDOFF)
+    if isinstance(a, Mapping) and isinstance(b, Mapping):
+        return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
+    if isinstance(a, list | tuple) and isinstance(b, list | tuple):
+        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=True))
+    return a == b
+
+
 def exact(primary: Mapping[str, Any], shadow: Mapping[str, Any]) -> Comparison:
-    """Identical outputs (key order does not matter)."""
-    try:
-        return _YES if _canonical(primary) == _canonical(shadow) else _NO
-    except (TypeError, msgspec.EncodeError):
-        return _YES if primary == shadow else _NO
+    """The same contract values (key order does not matter; floats up to round-off)."""
+    return _YES if same(primary, shadow) else _NO
 
 
 def _close(a: Any, b: Any, tol: float) -> bool:
@@ -71,7 +91,7 @@ def label(field: str) -> Comparator:
     """The same value in one field (a class label, a decision)."""
 
     def compare(primary: Mapping[str, Any], shadow: Mapping[str, Any]) -> Comparison:
-        return _YES if primary.get(field) == shadow.get(field) else _NO
+        return _YES if same(primary.get(field), shadow.get(field)) else _NO
 
     return compare
 
@@ -90,7 +110,23 @@ def topk(k: int, field: str, min_overlap: float = 0.8) -> Comparator:
 
 
 def _key(x: Any) -> Any:
-    return _canonical(x) if isinstance(x, dict | list) else x
+    """A ranked item as a set member: floats rounded to 12 significant digits (round-off apart, see
+    ``same``), mappings and lists canonically encoded."""
+    if isinstance(x, float):
+        return float(f"{x:.12g}")
+    if isinstance(x, dict | list | tuple):
+        return _canonical(_rounded(x))
+    return x
+
+
+def _rounded(x: Any) -> Any:
+    if isinstance(x, float):
+        return float(f"{x:.12g}")
+    if isinstance(x, Mapping):
+        return {str(k): _rounded(v) for k, v in x.items()}
+    if isinstance(x, list | tuple):
+        return [_rounded(v) for v in x]
+    return x
 
 
 def cosine(field: str, min_similarity: float = 0.99) -> Comparator:

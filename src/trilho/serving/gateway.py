@@ -8,7 +8,6 @@ import asyncio
 import contextlib
 import random
 import time
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -199,7 +198,7 @@ class Gateway:
         spec = getattr(provider, "spec", None)
         # shadow steps (model call, comparisons) run in the shadow thread's InProcessShadows, or in a child
         # process fed by the event loop (ShadowMirror); either way the loop's share of a copy is one append
-        self.shadow_runner = InProcessShadows(self._shadow_call)
+        self.shadow_runner = InProcessShadows(self._shadow_version)
         self._shadow_pump: ShadowPump[ShadowJob] = ShadowPump(
             self._shadow_chunk,
             self.settings.shadow_queue_size,
@@ -237,9 +236,9 @@ class Gateway:
         self.evals = evals  # online evaluation of LLM answers (trilho.evals.online_gateway.GatewayEvals)
         self.slo = SLOBook()  # latency SLOs declared on deployments: burn rates and alerts
 
-    def _shadow_call(self, model: str, version: str) -> Callable[[list[Any]], Any]:
-        """A loaded shadow version's batch call in this process (the thread runner's)."""
-        return self._loaded[(model, version)].predict
+    def _shadow_version(self, model: str, version: str) -> LoadedVersion:
+        """A shadow version loaded in this process (the thread runner's)."""
+        return self._loaded[(model, version)]
 
     # --- lifecycle -------------------------------------------------------------------------------------
     async def start(self) -> None:

@@ -43,6 +43,7 @@ from typing import Any, Generic, TypeVar
 from trilho.obs import get_logger
 from trilho.serving.comparators import Comparator, parse_comparator
 from trilho.serving.context import as_shadow
+from trilho.serving.models import LoadedVersion
 from trilho.serving.shadow_compare import ShadowBatch, ShadowOutcome, run_shadow_batch
 
 log = get_logger("serving.isolation")
@@ -73,23 +74,25 @@ class RegistrySpec:
 
 
 class InProcessShadows:
-    """Shadow steps in the calling thread; ``resolve(model, version)`` gives the version's batch call."""
+    """Shadow steps in the calling thread; ``resolve(model, version)`` gives the loaded version: its batch
+    ``predict``, and its output contract (``validate_output``) that both sides of a comparison go through."""
 
-    def __init__(self, resolve: Callable[[str, str], Callable[[list[Any]], Any]]) -> None:
+    def __init__(self, resolve: Callable[[str, str], LoadedVersion]) -> None:
         self.resolve = resolve
         self._comparators: dict[str, Comparator] = {}
 
     def predict(self, model: str, version: str, records: list[dict[str, Any]]) -> list[Any]:
         """Outputs of the shadow version, with the shadow flag set."""
-        return list(as_shadow(self.resolve(model, version))(records))
+        return list(as_shadow(self.resolve(model, version).predict)(records))
 
     def step(self, batch: ShadowBatch) -> ShadowOutcome:
         """The shadow step, here and now; a version that cannot be loaded is an error outcome."""
         try:
-            call = as_shadow(self.resolve(batch.model, batch.version))
+            loaded = self.resolve(batch.model, batch.version)
         except Exception as exc:
             return ShadowOutcome(0.0, error=f"{type(exc).__name__}: {exc}")
-        return run_shadow_batch(call, self._comparators_for(batch.comparators), batch)
+        comparators = self._comparators_for(batch.comparators)
+        return run_shadow_batch(as_shadow(loaded.predict), comparators, batch, loaded.validate_output)
 
     def _comparators_for(self, specs: Sequence[str]) -> list[tuple[str, Comparator]]:
         """The comparators named by ``specs`` (each built once)."""
@@ -470,10 +473,10 @@ def _child_main(
     provider = spec.provider()
     loaded: dict[tuple[str, str], Any] = {}
 
-    def resolve(model: str, version: str) -> Callable[[list[Any]], Any]:
+    def resolve(model: str, version: str) -> LoadedVersion:
         if (model, version) not in loaded:
             loaded[(model, version)] = provider.load(model, version)
-        return loaded[(model, version)].predict
+        return loaded[(model, version)]
 
     for model, version in preload:  # the versions a previous child served: loaded before the first question
         with contextlib.suppress(Exception):  # one that cannot load fails its steps, with the reason

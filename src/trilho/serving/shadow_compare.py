@@ -3,6 +3,10 @@ a batch of mirrored requests and compare its outputs with the primary's, request
 tallies per (primary version, comparator). Only the tallies travel back to the gateway's event loop, so live
 requests share neither the shadow model's time nor the comparisons' with it.
 
+Both sides of every comparison are first put in the shadow version's output-contract form (coerced to the
+contract's types, as the live path does to the primary's answers): comparators compare contract values, so a
+float64 field compares as float64 whatever numpy or int type the model returned.
+
 Pure logic apart from the model call it is given; property-tested in tests/serving/test_shadow_compare.py."""
 
 from __future__ import annotations
@@ -12,7 +16,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from trilho.errors import SchemaViolation
 from trilho.serving.comparators import Comparator
+
+Normalise = Callable[[dict[str, Any]], dict[str, Any]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,13 +84,30 @@ def tally(
     return tuple(out)
 
 
+def in_contract_form(normalise: Normalise | None, outputs: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``outputs`` coerced by ``normalise`` (a version's output validator); an output it rejects stays as it
+    is (a primary answer in its own contract's form when the two versions' contracts differ)."""
+    if normalise is None:
+        return list(outputs)
+    out = []
+    for o in outputs:
+        try:
+            out.append(normalise(o))
+        except SchemaViolation:
+            out.append(o)
+    return out
+
+
 def run_shadow_batch(
     predict: Callable[[list[dict[str, Any]]], Any],
     comparators: Sequence[tuple[str, Comparator]],
     batch: ShadowBatch,
+    normalise: Normalise | None = None,
 ) -> ShadowOutcome:
-    """Call ``predict`` on the batch's records in chunks of ``max_batch_size`` and tally the comparisons; a
-    failing model call or a wrong number of outputs becomes the outcome's error (never an exception)."""
+    """Call ``predict`` on the batch's records in chunks of ``max_batch_size`` and tally the comparisons of
+    both sides in ``normalise``'s form (the shadow version's output contract); a failing model call, a wrong
+    number of outputs or a shadow output its contract rejects becomes the outcome's error (never an
+    exception), as each would be an error of a live request."""
     start = time.perf_counter()
     size = max(1, batch.max_batch_size)
     try:
@@ -95,6 +119,9 @@ def run_shadow_batch(
             return ShadowOutcome(
                 seconds, error=f"shadow returned {len(outputs)} outputs for {len(batch.primary)} records"
             )
-        return ShadowOutcome(seconds, tally(comparators, batch.jobs, batch.primary, outputs))
+        if normalise is not None:
+            outputs = [normalise(o) for o in outputs]
+        primary = in_contract_form(normalise, batch.primary)
+        return ShadowOutcome(seconds, tally(comparators, batch.jobs, primary, outputs))
     except Exception as exc:  # the shadow model's failure is data for the control plane, not a crash
         return ShadowOutcome(time.perf_counter() - start, error=f"{type(exc).__name__}: {exc}")
