@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
 
-from trilho.config import Settings
+from trilho.config import Settings, resolve_settings
 
 
 @dataclass
@@ -107,7 +107,8 @@ def run_demo(
 def demo_settings(settings: Settings) -> Settings:
     """The demo's own home, ``<home>/demo``, with its own embedded SQLite store (not the user's database)."""
     home = settings.home / "demo"
-    return Settings(home=home, database_url=f"sqlite:///{(home / 'trilho.db').resolve()}")
+    url = f"sqlite:///{(home / 'trilho.db').resolve()}"
+    return resolve_settings(home, database_url=url, artifacts_url=str(home / "artifacts"))
 
 
 def _where(console: Console, settings: Settings, results: list[ActResult]) -> None:
