@@ -140,3 +140,27 @@ def test_bad_binary_framing_is_a_4xx_json_error(mixed):
             "/v2/models/mixed/infer", content=b"\x00", headers={"content-type": "application/octet-stream"}
         )
         assert r.status_code == 415
+
+
+def test_kserve_v1_list_style_instances_and_model_list(mixed):
+    with httpx.Client(base_url=mixed.url) as c:
+        assert c.get("/v1/models").json() == {"models": ["mixed"]}
+        assert c.get("/v1/models/mixed").json() == {"name": "mixed", "ready": True}
+        # KServe V1 tensor-style rows: values in the contract's input order
+        r = c.post(
+            "/v1/models/mixed:predict",
+            json={"instances": [[1.0, 2.0, 3, "a"], {"f32": 1.0, "f64": 2.0, "i64": 3, "s": "b"}]},
+        )
+        assert r.status_code == 200, r.text
+        assert [p["label"] for p in r.json()["predictions"]] == ["A", "B"] and r.json()["predictions"][0][
+            "y"
+        ] == 6.0
+        r = c.post("/v1/models/mixed:predict", json={"instances": [[1.0, 2.0]]})
+        assert r.status_code == 422 and r.json()["field"] == "instances[0]"
+        assert "f32, f64, i64, s" in r.json()["message"]
+        doc = c.get("/openapi.json").json()
+        assert "/v1/models" in doc["paths"]
+        v2 = doc["paths"]["/v2/models/{name}/infer"]["post"]
+        assert "application/octet-stream" in v2["requestBody"]["content"]
+        assert "application/octet-stream" in v2["responses"]["200"]["content"]
+        assert any(p["name"] == "Inference-Header-Content-Length" for p in v2["parameters"])

@@ -23,6 +23,18 @@ def test_v1_parse_and_errors():
         assert err.value.fields["field"] == field
 
 
+def test_v1_list_style_instances_follow_the_contract_order():
+    fields = ["a", "b"]
+    assert parse_v1({"instances": [[1, 2], {"a": 3, "b": 4}]}, 10, fields) == [
+        {"a": 1, "b": 2},
+        {"a": 3, "b": 4},
+    ]
+    for body in ({"instances": [[1]]}, {"instances": [[1, 2]]}):
+        with pytest.raises(BadRequest) as err:
+            parse_v1(body, 10, fields if body["instances"][0] == [1] else None)
+        assert err.value.fields["field"] == "instances[0]"
+
+
 def test_v2_round_trip_shapes():
     body = {
         "id": "r1",

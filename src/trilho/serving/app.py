@@ -279,7 +279,7 @@ class GatewayApp:
             mr = gw.model(name)  # 404 before reading the body
             if protocol == "v1":
                 body = await _read_json(headers, receive, self.limit, self.max_depth)
-                records = parse_v1(body, self.max_instances)
+                records = parse_v1(body, self.max_instances, contract_tensors(mr).input_names)
             else:
                 raw = await _read_body(headers, receive, self.limit)
                 _refuse_deep(split_body(raw, headers.get(_V2_BINARY))[0], self.max_depth)
@@ -431,6 +431,10 @@ class GatewayApp:
         except UnknownModel as exc:
             raise Problem(404, "UnknownModel", exc.message, fix=exc.fix, **exc.fields) from None
 
+    async def v1_models(self, request: Request) -> Response:
+        """GET /v1/models: the names of the models served (KServe V1 list)."""
+        return json_response({"models": sorted(self.gateway.models)})
+
     async def v1_model(self, request: Request) -> Response:
         """GET /v1/models/{name}."""
         try:
@@ -519,6 +523,7 @@ def create_app(gateway: Gateway, *, lifespan: bool = True) -> GatewayASGI:
     routes = [
         Route("/v1/models/{name:model}:predict", _PredictEndpoint(h, "v1"), methods=["POST"]),
         Route("/v1/models/{name:model}", h.v1_model, methods=["GET"]),
+        Route("/v1/models", h.v1_models, methods=["GET"]),
         Route("/v2/models/{name:model}/infer", _PredictEndpoint(h, "v2"), methods=["POST"]),
         Route("/v2/models/{name:model}/ready", h.v2_model_ready, methods=["GET"]),
         Route("/v2/models/{name:model}", h.v2_model, methods=["GET"]),

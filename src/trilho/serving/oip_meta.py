@@ -1,6 +1,6 @@
-"""What both Open Inference Protocol V2 transports (HTTP and gRPC) read off a served model: its tensor
-metadata in the protocol's datatype names (from the stable version's contract, computed once per contract),
-and the sticky unit a request names in its parameters."""
+"""What the protocol transports (OIP V2 over HTTP and gRPC, KServe V1) read off a served model: its tensor
+metadata in the protocol's datatype names and its input field order (from the stable version's contract,
+computed once per contract), and the sticky unit a V2 request names in its parameters."""
 
 from __future__ import annotations
 
@@ -22,6 +22,11 @@ class ContractTensors:
     outputs: list[dict[str, Any]]
     kinds: dict[str, str]  # input name → the contract field's value kind
     declared: dict[str, str]  # output name → datatype
+
+    @property
+    def input_names(self) -> list[str]:
+        """The contract's input fields in declared order (KServe V1 list-style instances follow it)."""
+        return [t["name"] for t in self.inputs]
 
 
 _NONE = ContractTensors([], [], {}, {})

@@ -12,6 +12,8 @@ ERROR = {
     "additionalProperties": True,
 }
 RECORD = {"type": "object", "additionalProperties": True}
+#: A KServe V1 instance: a record, or the contract's input values as a list in the contract's field order.
+INSTANCE = {"oneOf": [RECORD, {"type": "array"}]}
 FALLBACK = {
     "type": "object",
     "required": ["reason", "source"],
@@ -102,9 +104,12 @@ def _v2_header() -> dict[str, Any]:
 
 
 def _instances_schema(schema: dict[str, Any] | None) -> dict[str, Any]:
-    items = RECORD
+    items: dict[str, Any] = INSTANCE
     if schema:
-        items = {k: v for k, v in schema.items() if k not in ("$schema", "$id")}
+        record = {k: v for k, v in schema.items() if k not in ("$schema", "$id")}
+        fields = list(record.get("properties", {}))
+        positional = {"type": "array", "minItems": len(fields), "maxItems": len(fields)}
+        items = {"oneOf": [record, positional]} if fields else record
     return {
         "type": "object",
         "required": ["instances"],
@@ -141,7 +146,7 @@ def build_openapi(
                                     "type": "object",
                                     "required": ["instances"],
                                     "properties": {
-                                        "instances": {"type": "array", "minItems": 1, "items": RECORD}
+                                        "instances": {"type": "array", "minItems": 1, "items": INSTANCE}
                                     },
                                 }
                             }
@@ -160,6 +165,22 @@ def build_openapi(
                             "One prediction per instance.",
                         ),
                         **predict_errors,
+                    },
+                }
+            },
+            "/v1/models": {
+                "get": {
+                    "operationId": "v1_models",
+                    "summary": "KServe V1 list of models",
+                    "responses": {
+                        "200": _json(
+                            {
+                                "type": "object",
+                                "required": ["models"],
+                                "properties": {"models": {"type": "array", "items": {"type": "string"}}},
+                            },
+                            "The models served.",
+                        )
                     },
                 }
             },

@@ -34,8 +34,9 @@ def nonempty_list(body: Any, key: str, items: str, example: str) -> list[Any]:
     return value
 
 
-def parse_v1(body: Any, max_instances: int) -> list[dict[str, Any]]:
-    """``{"instances": [{...}, ...]}`` → records."""
+def parse_v1(body: Any, max_instances: int, fields: list[str] | None = None) -> list[dict[str, Any]]:
+    """``{"instances": [{...}, ...]}`` → records. With the contract's input ``fields``, an instance may also
+    be a list of values in that order (KServe V1's tensor-style rows, e.g. ``[[5.1, 3.5, 1.4, 0.2]]``)."""
     instances = nonempty_list(body, "instances", "objects", '{"instances": [{...}]}')
     if len(instances) > max_instances:
         raise BadRequest(
@@ -45,16 +46,24 @@ def parse_v1(body: Any, max_instances: int) -> list[dict[str, Any]]:
             value=len(instances),
             rule=f"maxItems:{max_instances}",
         )
+    records = instances
     for i, record in enumerate(instances):
-        if not isinstance(record, dict):
-            raise BadRequest(
-                f"instance {i} is not an object",
-                fix="send each instance as a JSON object",
-                field=f"instances[{i}]",
-                value=short(record),
-                rule="type:object",
-            )
-    return instances
+        if isinstance(record, dict):
+            continue
+        if fields and isinstance(record, list) and len(record) == len(fields):
+            if records is instances:
+                records = list(instances)
+            records[i] = dict(zip(fields, record, strict=True))
+            continue
+        positional = f", or a list of {len(fields)} values ({', '.join(fields)})" if fields else ""
+        raise BadRequest(
+            f"instance {i} is not an object{positional}",
+            fix=f"send each instance as a JSON object{positional}",
+            field=f"instances[{i}]",
+            value=short(record),
+            rule="type:object",
+        )
+    return records
 
 
 def short(value: Any) -> Any:
