@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import getpass
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -11,6 +12,7 @@ from rich.table import Column, Table
 from rich.text import Text
 
 from trilho.cli._common import JsonFlag, emit, handles_errors, open_store, settings
+from trilho.config import AUDIT_CHECKPOINT_ENV
 from trilho.errors import CheckFailed
 
 app = typer.Typer(
@@ -218,11 +220,24 @@ def history(
     emit(rows, json_out, render)
 
 
+CheckpointFile = Annotated[
+    Path | None,
+    typer.Option(
+        "--checkpoint",
+        envvar="TRILHO_AUDIT_CHECKPOINT",
+        help="JSON-lines file of signed checkpoints (kept where the store's writer cannot rewrite it).",
+    ),
+]
+
+
 @audit_app.command("verify")
 @handles_errors
-def verify(ctx: typer.Context, json_out: JsonFlag = False) -> None:
-    """Recompute the hash chain and replay every rollout; exit 1 on any tampering."""
-    report = _service(ctx).verify_audit()
+def verify(ctx: typer.Context, checkpoint: CheckpointFile = None, json_out: JsonFlag = False) -> None:
+    """Recompute the hash chain, check each entry's MAC and the checkpoints, replay every rollout; exit 1 on
+    any tampering (a checkpoint catches a truncated tail or a rebuilt chain)."""
+    from trilho.rollout.checkpoints import read_checkpoints
+
+    report = _service(ctx).verify_audit(read_checkpoints(checkpoint) if checkpoint else ())
     if not report.ok:
         raise CheckFailed(
             f"the audit log failed verification: {len(report.problems)} problem(s), first: "
@@ -234,8 +249,35 @@ def verify(ctx: typer.Context, json_out: JsonFlag = False) -> None:
     emit(
         report.to_dict(),
         json_out,
-        lambda c: c.print(f"[green]ok[/] {report.entries} entries, {report.rollouts} rollouts replayed"),
+        lambda c: c.print(
+            f"[green]ok[/] {report.entries} entries ({report.keyed} keyed, {report.legacy} legacy), "
+            f"{report.rollouts} rollouts replayed, {report.checkpoints} checkpoints matched"
+        ),
     )
+
+
+@audit_app.command("checkpoint")
+@handles_errors
+def checkpoint_cmd(
+    ctx: typer.Context,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            envvar=AUDIT_CHECKPOINT_ENV,
+            help="Append the checkpoint to this JSON-lines file (else print it only).",
+        ),
+    ] = None,
+    json_out: JsonFlag = False,
+) -> None:
+    """Sign (seq, head hash) of the audit log and print it (and append it to --out) for `audit verify`."""
+    from trilho.rollout.checkpoints import append_checkpoint
+
+    cp = _service(ctx).audit_checkpoint()
+    if out is not None:
+        append_checkpoint(out, cp)
+    where = f" (appended to {out})" if out is not None else ""
+    emit(cp, json_out, lambda c: c.print(f"checkpoint seq {cp['seq']} head {cp['hash'][:16]}…{where}"))
 
 
 @plan_app.command("save")
@@ -366,6 +408,14 @@ def controller(
     metrics_port: Annotated[
         int | None, typer.Option("--metrics-port", help="Serve Prometheus /metrics on this port.")
     ] = None,
+    audit_checkpoint: Annotated[
+        Path | None,
+        typer.Option(
+            "--audit-checkpoint",
+            envvar=AUDIT_CHECKPOINT_ENV,
+            help="Also append a signed audit checkpoint here whenever the log grew (always: the log stream).",
+        ),
+    ] = None,
     json_out: JsonFlag = False,
 ) -> None:
     """Run the rollout controller loop (one controller acts at a time)."""
@@ -378,7 +428,9 @@ def controller(
 
         start_http_server(metrics_port, addr="127.0.0.1", registry=REGISTRY)
 
-    ctl = Controller(open_store(ctx), interval=interval, gateways=gateway or ())
+    ctl = Controller(
+        open_store(ctx), interval=interval, gateways=gateway or (), checkpoint_file=audit_checkpoint
+    )
     try:
         report = ctl.run(seconds=seconds, iterations=iterations, tick_every=min(tick, interval or tick))
     except KeyboardInterrupt:

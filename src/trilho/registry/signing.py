@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from trilho.config import AUDIT_KEY_ENV, AUDIT_KEY_FILE_ENV
 from trilho.config import SIGNING_KEY_ENV as KEY_ENV
 from trilho.config import SIGNING_KEY_FILE_ENV as KEY_FILE_ENV
 from trilho.errors import ConfigError
@@ -72,6 +73,26 @@ def existing_signing_key(home: str | os.PathLike[str] | None = None) -> SigningK
         return None
     secret = path.read_text().strip()
     return SigningKey(secret.encode()) if secret else None
+
+
+def audit_key(home: str | os.PathLike[str] | None = None) -> SigningKey:
+    """The audit chain's HMAC key: ``TRILHO_AUDIT_KEY``, else the file ``TRILHO_AUDIT_KEY_FILE`` names, else
+    the signing key (kept outside the store either way: whoever only writes the database cannot forge)."""
+    env = os.environ.get(AUDIT_KEY_ENV)
+    if env:
+        return SigningKey(env.encode())
+    file = os.environ.get(AUDIT_KEY_FILE_ENV)
+    if file:
+        path = Path(file).expanduser()
+        if not path.is_file():
+            raise ConfigError(
+                f"{AUDIT_KEY_FILE_ENV} names {str(path)!r}, which is not a file",
+                fix="point it at the audit key file (e.g. a mounted secret), or unset it",
+                field="audit_key_file",
+                value=str(path),
+            )
+        return _read_key_file(path, AUDIT_KEY_FILE_ENV)
+    return signing_key(home)
 
 
 def _configured_key() -> SigningKey | None:

@@ -4,11 +4,20 @@ evidence.
 Each row's ``hash`` is ``sha256(prev_hash + canonical JSON of its content)``; ``seq`` is the previous
 row's ``seq + 1``, so two writers racing for the same place fail on the primary key instead of forking the
 chain. :func:`verify` recomputes the chain (any edited, inserted or deleted row breaks it) and replays
-each rollout's events through the state machine to check that they reproduce the stored state."""
+each rollout's events through the state machine to check that they reproduce the stored state.
+
+The hash chain alone is public: whoever can write the database can edit a row and recompute every later hash
+with :func:`row_hash`. So each row also carries ``mac``, an HMAC of its hash under a key kept outside the
+store (``trilho.registry.signing.audit_key``), which that writer cannot recompute; and :func:`checkpoint`
+signs (seq, head hash) for export where the writer cannot reach (the log stream, an append-only file), so
+that a truncated tail or a chain rebuilt from scratch no longer matches. Rows written before the MAC existed
+(``mac`` NULL) verify as before; a checkpoint taken later pins them too. docs/security.md states the threat
+model."""
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import math
 from dataclasses import dataclass, field
@@ -19,9 +28,12 @@ from sqlalchemy import Connection, insert, select, text
 
 from trilho.rollout.machine import Event, RolloutState, apply, initial_state
 from trilho.rollout.plan import load_plan
+from trilho.store.engine import audit_key_for
 from trilho.store.tables.rollout import rollout_audit, rollouts
 
 GENESIS = "0" * 64
+MAC_CONTEXT = b"trilho-audit-v1\n"
+CHECKPOINT_CONTEXT = b"trilho-audit-checkpoint-v1\n"
 AUDIT_LOCK_KEY = 0x7472696C686F  # "trilho"
 
 
@@ -53,6 +65,11 @@ def row_hash(prev_hash: str, content: dict[str, Any]) -> str:
     """The chain hash of one row given its predecessor's hash."""
     body = canonical({k: content.get(k) for k in _CONTENT})
     return hashlib.sha256((prev_hash + "\n" + body).encode()).hexdigest()
+
+
+def row_mac(key: bytes, hash_: str) -> str:
+    """One row's keyed MAC: HMAC-SHA256 of its chain hash (which commits to its content and all before it)."""
+    return hmac.new(key, MAC_CONTEXT + hash_.encode(), hashlib.sha256).hexdigest()
 
 
 def append(
@@ -88,6 +105,8 @@ def append(
         "evidence": _clean(evidence or {}),
     }
     row = {**content, "prev_hash": prev, "hash": row_hash(prev, content)}
+    key = audit_key_for(conn)
+    row["mac"] = row_mac(key, row["hash"]) if key else None
     conn.execute(insert(rollout_audit).values(**row))
     return row
 
@@ -109,10 +128,13 @@ def entries(
 
 @dataclass
 class VerifyReport:
-    """The result of :func:`verify`: ok, how many entries, and every problem found."""
+    """The result of :func:`verify`: ok, how many entries (keyed or legacy), checkpoints, every problem."""
 
     entries: int = 0
     rollouts: int = 0
+    keyed: int = 0
+    legacy: int = 0
+    checkpoints: int = 0
     problems: list[dict[str, Any]] = field(default_factory=list)
 
     @property
@@ -121,13 +143,54 @@ class VerifyReport:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready."""
-        return {"ok": self.ok, "entries": self.entries, "rollouts": self.rollouts, "problems": self.problems}
+        return {
+            "ok": self.ok,
+            "entries": self.entries,
+            "rollouts": self.rollouts,
+            "keyed": self.keyed,
+            "legacy": self.legacy,
+            "checkpoints": self.checkpoints,
+            "problems": self.problems,
+        }
 
 
-def verify(conn: Connection) -> VerifyReport:
-    """Recompute the hash chain and replay every rollout's events against its stored state."""
+def checkpoint(conn: Connection, key: bytes, *, at: datetime) -> dict[str, Any]:
+    """A signed (seq, head hash) of the log now, to export where the store's writer cannot rewrite it."""
+    head = conn.execute(
+        select(rollout_audit.c.seq, rollout_audit.c.hash, rollout_audit.c.mac)
+        .order_by(rollout_audit.c.seq.desc())
+        .limit(1)
+    ).first()
+    body = {
+        "seq": head[0] if head else 0,
+        "hash": head[1] if head else GENESIS,
+        "keyed": bool(head and head[2]),
+        "at": at.isoformat(),
+        "key_id": hashlib.sha256(key).hexdigest()[:16],
+    }
+    return {**body, "sig": _sign(key, body)}
+
+
+def _sign(key: bytes, body: dict[str, Any]) -> str:
+    fields = canonical({k: body.get(k) for k in ("seq", "hash", "keyed", "at", "key_id")})
+    return hmac.new(key, CHECKPOINT_CONTEXT + fields.encode(), hashlib.sha256).hexdigest()
+
+
+def verify(
+    conn: Connection, *, key: bytes | None = None, checkpoints: list[dict[str, Any]] | tuple = ()
+) -> VerifyReport:
+    """Recompute the hash chain, check each MAC (with ``key``) and each checkpoint, and replay every rollout.
+
+    ``key`` defaults to the key of the store ``conn`` belongs to. Legacy entries (no MAC) verify by the hash
+    chain alone; an entry without a MAC after a keyed one, a MAC that does not match, a checkpoint whose entry
+    is gone (tail truncated) or differs (rewritten), or a keyed checkpoint followed by unkeyed entries, is a
+    problem.
+    """
+    key = key if key is not None else audit_key_for(conn)
     report = VerifyReport()
     prev_hash, prev_seq = GENESIS, 0
+    keyed_since: int | None = None
+    hashes: dict[int, tuple[str, bool]] = {}  # seq -> (hash, carries a MAC)
     events: dict[int, list[tuple[int, Event, dict[str, Any] | None]]] = {}
     for row in conn.execute(select(rollout_audit).order_by(rollout_audit.c.seq)).mappings():
         report.entries += 1
@@ -141,11 +204,17 @@ def verify(conn: Connection) -> VerifyReport:
         expected = row_hash(row["prev_hash"], dict(row))
         if expected != row["hash"]:
             report.problems.append({"seq": seq, "problem": "content does not match its hash (edited)"})
+        _check_mac(report, row, key, keyed_since)
+        if row["mac"] and keyed_since is None:
+            keyed_since = seq
+        hashes[seq] = (row["hash"], bool(row["mac"]))
         prev_hash, prev_seq = row["hash"], seq
         if row["rollout_id"] is not None and row["event"]:
             events.setdefault(row["rollout_id"], []).append(
                 (seq, Event.from_dict(row["event"]), row["state"])
             )
+    for cp in checkpoints:
+        _check_checkpoint(report, cp, key, hashes, prev_seq)
     for ro in conn.execute(select(rollouts)).mappings():
         report.rollouts += 1
         plan = load_plan(ro["plan"])
@@ -175,3 +244,58 @@ def verify(conn: Connection) -> VerifyReport:
                 }
             )
     return report
+
+
+def _check_mac(report: VerifyReport, row: Any, key: bytes | None, keyed_since: int | None) -> None:
+    seq = row["seq"]
+    if not row["mac"]:
+        report.legacy += 1
+        if keyed_since is not None:
+            report.problems.append(
+                {
+                    "seq": seq,
+                    "problem": f"no MAC although entry {keyed_since} and later ones carry one "
+                    "(written or rewritten without the audit key)",
+                }
+            )
+        return
+    report.keyed += 1
+    if key is not None and not hmac.compare_digest(row_mac(key, row["hash"]), row["mac"]):
+        report.problems.append(
+            {"seq": seq, "problem": "MAC does not match (edited and rehashed, or written with another key)"}
+        )
+
+
+def _check_checkpoint(
+    report: VerifyReport,
+    cp: dict[str, Any],
+    key: bytes | None,
+    hashes: dict[int, tuple[str, bool]],
+    last: int,
+) -> None:
+    report.checkpoints += 1
+    seq = cp.get("seq")
+    if key is None or not hmac.compare_digest(_sign(key, cp), str(cp.get("sig", ""))):
+        report.problems.append(
+            {"checkpoint": seq, "problem": "checkpoint signature does not verify under the audit key"}
+        )
+        return
+    if not isinstance(seq, int) or seq < 0:
+        report.problems.append({"checkpoint": seq, "problem": "checkpoint has no valid seq"})
+    elif seq > last:
+        report.problems.append(
+            {
+                "checkpoint": seq,
+                "problem": f"tail truncated: a checkpoint saw entry {seq} but the log ends at {last}",
+            }
+        )
+    elif seq and seq not in hashes:
+        report.problems.append({"checkpoint": seq, "problem": f"entry {seq} of the checkpoint is missing"})
+    elif (hashes[seq][0] if seq else GENESIS) != cp.get("hash"):
+        report.problems.append(
+            {"checkpoint": seq, "problem": f"entry {seq} differs from the checkpoint (log rewritten)"}
+        )
+    elif seq and cp.get("keyed") and not hashes[seq][1]:
+        report.problems.append(
+            {"checkpoint": seq, "problem": f"entry {seq} was keyed at the checkpoint and has no MAC now"}
+        )

@@ -114,6 +114,7 @@ class Controller:
         propagation_timeout: float = 5.0,
         gates: GateRunner | None = None,
         http: httpx.Client | None = None,
+        checkpoint_file: str | os.PathLike[str] | None = None,
     ) -> None:
         self.clock = clock or SystemClock()
         self.service = RolloutService(store, clock=self.clock, gates=gates)
@@ -133,6 +134,8 @@ class Controller:
         self._leader: bool | None = None  # unknown until the first tick
         self._waiting_since: float | None = None
         self._wait_logged_at = 0.0
+        self.checkpoint_file = checkpoint_file
+        self._checkpointed: int | None = None  # the audit seq of the last exported checkpoint
 
     # --- the loop ------------------------------------------------------------------------------------------
     def run(
@@ -221,7 +224,25 @@ class Controller:
                 action = {"rollout": ro.id, "action": "error", "error": f"{type(exc).__name__}: {exc}"[:300]}
             if action:
                 report.actions.append(action)
+        self._export_checkpoint()
         return report
+
+    def _export_checkpoint(self) -> None:
+        """When the audit log grew, sign its head and export it: the log stream, and the checkpoint file."""
+        if self.store.audit_key is None:
+            return
+        try:
+            cp = self.service.audit_checkpoint()
+            if cp["seq"] == self._checkpointed:
+                return
+            log.info("audit checkpoint", **cp)
+            if self.checkpoint_file is not None:
+                from trilho.rollout.checkpoints import append_checkpoint
+
+                append_checkpoint(self.checkpoint_file, cp)
+            self._checkpointed = cp["seq"]
+        except Exception as exc:  # exporting must never stop the rollouts
+            log.warning("audit checkpoint not exported", error=f"{type(exc).__name__}: {exc}"[:300])
 
     def _standby(self) -> None:
         """Log that this controller waits for the lease: when it starts waiting, then at a bounded rate."""

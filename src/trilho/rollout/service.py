@@ -8,7 +8,7 @@ cannot double-step."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -213,10 +213,22 @@ class RolloutService:
         with self.store.connect() as conn:
             return {r["model"]: dict(r) for r in conn.execute(select(rollout_kills)).mappings()}
 
-    def verify_audit(self) -> audit.VerifyReport:
-        """Check the audit chain and that replaying it reproduces every rollout's state."""
+    def verify_audit(self, checkpoints: Sequence[dict[str, Any]] = ()) -> audit.VerifyReport:
+        """Check the audit chain, its MACs and ``checkpoints``; replay it to reproduce each state."""
         with self.store.connect() as conn:
-            return audit.verify(conn)
+            return audit.verify(conn, checkpoints=list(checkpoints))
+
+    def audit_checkpoint(self) -> dict[str, Any]:
+        """A signed (seq, head hash) of the audit log, to export where the store's writer cannot rewrite."""
+        key = self.store.audit_key
+        if key is None:
+            raise RolloutError(
+                "this store was opened without an audit key, so it cannot sign a checkpoint",
+                fix="open it through trilho.store.open_store (TRILHO_AUDIT_KEY or the home's signing key)",
+                field="audit_key",
+            )
+        with self.store.connect() as conn:
+            return audit.checkpoint(conn, key, at=self.clock.now())
 
     # --- start and gates -----------------------------------------------------------------------------------
     def start(

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+import weakref
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from sqlalchemy import Connection, Engine, create_engine, event, text
@@ -18,10 +19,26 @@ MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 class Store:
     """A handle on the state store. ``with store.transaction() as conn:`` is all-or-nothing."""
 
-    def __init__(self, url: str, *, schema: str | None = None, echo: bool = False) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        schema: str | None = None,
+        echo: bool = False,
+        audit_key: bytes | Callable[[], bytes] | None = None,
+    ) -> None:
         self.url = url
         self.schema = schema
         self.engine: Engine = _make_engine(url, schema=schema, echo=echo)
+        self._audit_key = audit_key
+        _STORES[id(self.engine)] = self
+
+    @property
+    def audit_key(self) -> bytes | None:
+        """The audit chain's HMAC key, kept outside the database (read on first use); None: unkeyed."""
+        if callable(self._audit_key):
+            self._audit_key = self._audit_key()
+        return self._audit_key
 
     @property
     def dialect(self) -> str:
@@ -74,6 +91,17 @@ class Store:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+# The store each engine belongs to, so code holding only a connection (the audit log's append, inside the
+# caller's transaction) finds the key of the store it writes to.
+_STORES: weakref.WeakValueDictionary[int, Store] = weakref.WeakValueDictionary()
+
+
+def audit_key_for(conn: Connection) -> bytes | None:
+    """The audit key of the store ``conn`` belongs to (None for a store opened without one)."""
+    store = _STORES.get(id(conn.engine))
+    return store.audit_key if store is not None and store.engine is conn.engine else None
 
 
 def _make_engine(url: str, *, schema: str | None, echo: bool) -> Engine:
@@ -130,12 +158,20 @@ def _unreachable(url: str, exc: Exception) -> StoreError:
     )
 
 
+def _audit_key(home: Path) -> bytes:
+    # the key rules live beside the signing key's (the audit key defaults to it); read only on first append
+    from trilho.registry.signing import audit_key
+
+    return audit_key(home).secret
+
+
 def open_store(settings: Settings | None = None, *, migrate: bool = True) -> Store:
     """Open (and by default migrate) the store that ``settings`` point at."""
     settings = settings or resolve_settings()
     if settings.database_url.startswith("sqlite"):
         settings.home.mkdir(parents=True, exist_ok=True)
-    store = Store(settings.database_url)
+    home = settings.home
+    store = Store(settings.database_url, audit_key=lambda: _audit_key(home))
     if migrate:
         store.migrate()
     return store

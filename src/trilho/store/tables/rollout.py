@@ -46,6 +46,7 @@ rollout_audit = Table(
     Column("evidence", JSON, nullable=False),
     Column("prev_hash", String(64), nullable=False),
     Column("hash", String(64), nullable=False),
+    Column("mac", String(64), nullable=True),  # HMAC of hash, key kept outside the store (NULL: legacy)
     Index("ix_rollout_audit_rollout", "rollout_id"),
 )
 
