@@ -128,6 +128,12 @@ class Contract:
 
         return validate_frame(self.object(role), df)
 
+    def fill_defaults(self, df: Any, role: str | None = None) -> Any:
+        """A pandas/polars frame with ``role``'s declared defaults filled in (what the model should see)."""
+        from trilho.contracts.frame import fill_defaults
+
+        return fill_defaults(self.object(role), df)
+
     def json_schema(self, role: str | None = "input") -> dict[str, Any]:
         """JSON Schema (draft 2020-12) for one record of ``role``."""
         from trilho.contracts.json_schema import object_schema

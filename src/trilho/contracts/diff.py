@@ -8,6 +8,11 @@ policy. Each part of NEW is compared with the same part of OLD as ``same``, ``wi
 * inputs (what callers send) may only widen: every record valid under OLD must stay valid under NEW;
 * outputs (what the model returns) may only narrow: every output valid under NEW must be valid under OLD.
 
+A declared default changes no domain but what a record *means*: a record that omits the field is filled in
+before the model sees it, so changing or removing a default changes the results of callers that rely on it
+(an error: the same request, another answer), and adding one changes what they get where they sent nothing
+(a warning: the model saw null before).
+
 Because a domain is the intersection of its parts, "every part compatible" implies "domain compatible"
 (a property test checks it). A breaking change without a MAJOR version bump is its own error, ``TC190``.
 """
@@ -52,6 +57,9 @@ RULES: dict[str, str] = {
     "TC161-extra-fields-ignored": "unknown fields are now ignored",
     "TC170-tolerance-tightened": "an output tolerance became stricter",
     "TC171-tolerance-loosened": "an output tolerance became looser",
+    "TC180-default-added": "an optional field got a default: records that omit it now carry the default",
+    "TC181-default-changed": "a field's default changed: the same record now means something else",
+    "TC182-default-removed": "a field's default was removed: records that omit it now carry null",
     "TC190-major-version-required": "a breaking change without a MAJOR version bump",
     "TC191-version-not-increased": "the contract changed but its version did not increase",
 }
@@ -255,6 +263,8 @@ class _Differ:
             )
         self.values(old, new, direction, path)
         self.dataset(old, new, direction, path)
+        if old.default != new.default:
+            self.default(old.default, new.default, direction, f"{path}.default")
         if old.tolerance != new.tolerance:
             o, n = old.tolerance, new.tolerance
             o_abs, o_rel = (o.abs, o.rel) if o else (0.0, 0.0)
@@ -272,6 +282,21 @@ class _Differ:
                 f"tolerance changed from {_tol(o)} to {_tol(n)}"
                 + (": output comparisons will accept larger drift" if looser else ""),
             )
+
+    def default(self, old: Any, new: Any, direction: str, path: str) -> None:
+        """A default added, changed or removed (see the module docstring for the severities)."""
+        rule, sev = "TC181-default-changed", "error"
+        if old is None:
+            rule, sev = "TC180-default-added", "warning"
+        elif new is None:
+            rule = "TC182-default-removed"
+        shown = ["null" if v is None else repr(v) for v in (old, new)]
+        who = "callers' results change" if direction == "input" else "consumers see other values"
+        self.add(
+            rule, sev, path, old, new,
+            f"default changed from {shown[0]} to {shown[1]}: records that omit the field now carry "
+            f"{shown[1]} instead of {shown[0]}, so {who}",
+        )  # fmt: skip
 
     def field_type(self, old: Field, new: Field, direction: str, path: str) -> None:
         if old.kind == "array" or new.kind == "array":

@@ -76,6 +76,8 @@ def field_to_odcs(f: Field, *, is_items: bool = False) -> dict[str, Any]:
         ext["shape"] = list(f.shape)
     if f.tolerance is not None:
         ext["tolerance"] = {"abs": f.tolerance.abs, "rel": f.tolerance.rel}
+    if f.default is not None:
+        ext["default"] = f.default
     custom = _custom(f.extra.get("customProperties"), ext)
     if custom:
         out["customProperties"] = custom

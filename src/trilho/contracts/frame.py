@@ -5,7 +5,8 @@ pandas and polars). One ``select`` counts the failures of every rule in a single
 are then filtered to collect their rows and values. Columns whose dtype carries arbitrary Python objects
 (pandas ``object``, arrays/lists, decimals) fall back to the precise per-value checks of the request
 validator, so the verdicts stay identical. Dataset-level rules (unique, null values, duplicates, row count)
-are checked here only.
+are checked here only. A field's declared default is filled in first (:func:`fill_defaults`: a missing
+column, nulls and NaN take it), so the frame is judged as the model will see it.
 """
 
 from __future__ import annotations
@@ -370,9 +371,29 @@ def _pyarrow_matches(series: Any, pattern: str) -> Any:
     return pc.fill_null(pc.match_substring_regex(arr, pattern), True).to_numpy(zero_copy_only=False)
 
 
-def validate_frame(obj: SchemaObject, df: Any) -> FrameReport:
-    """Validate every row of ``df`` (pandas or polars; eager or lazy) against ``obj``."""
+def fill_defaults(obj: SchemaObject, df: Any) -> Any:
+    """``df`` (pandas or polars, its native type kept) with each defaulted field of ``obj`` filled in: a
+    missing column is added with the default, nulls (and NaN in float columns) take it."""
+    defaulted = [f for f in obj.fields if f.default is not None]
+    if not defaulted:
+        return df
     frame = nw.from_native(df)
+    schema = frame.collect_schema() if isinstance(frame, nw.LazyFrame) else frame.schema
+    exprs = []
+    for f in defaulted:
+        if f.name not in schema:
+            exprs.append(nw.lit(f.default).alias(f.name))
+            continue
+        c = nw.col(f.name)
+        null = c.is_null() | c.is_nan() if _dtype_class(schema[f.name]) == "float" else c.is_null()
+        exprs.append(nw.when(null).then(nw.lit(f.default)).otherwise(c).alias(f.name))
+    return frame.with_columns(*exprs).to_native()
+
+
+def validate_frame(obj: SchemaObject, df: Any) -> FrameReport:
+    """Validate every row of ``df`` (pandas or polars; eager or lazy) against ``obj``, its declared
+    defaults filled in."""
+    frame = nw.from_native(fill_defaults(obj, df))
     if isinstance(frame, nw.LazyFrame):
         frame = frame.collect()
     native = frame.to_native()

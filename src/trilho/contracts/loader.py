@@ -7,6 +7,7 @@ naming the field path and, for YAML sources, the file, line and column.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import math
 import re
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from trilho.contracts._regex import FORMAT_PATTERNS, check_pattern
 from trilho.contracts._yaml import Path, parse_yaml, render_path
+from trilho.contracts.checks import Invalid, value_check
 from trilho.contracts.model import (
     COMPARATOR_ALIASES,
     COMPARATORS,
@@ -123,7 +125,7 @@ OPTION_KEYS = {
     "defaultTimezone",
 }
 OBJECT_EXT_KEYS = {"role", "extra", "examples"}
-FIELD_EXT_KEYS = {"shape", "tolerance"}
+FIELD_EXT_KEYS = {"shape", "tolerance", "default"}
 
 
 class _Ctx:
@@ -644,7 +646,40 @@ def _field(data: Any, path: Path, ctx: _Ctx, *, is_items: bool = False) -> Field
             f"no {ptype.name} value satisfies the range (effective bounds {lo} .. {hi})",
             fix=f"use bounds inside the {ptype.name} range [{ptype.lo}, {ptype.hi}]",
         )
+    if "default" in ext:
+        result = dataclasses.replace(result, default=_default(result, ext["default"], path, ctx))
     return result
+
+
+DEFAULT_KINDS = ("int", "float", "bool", "string")
+
+
+def _default(f: Field, value: Any, path: Path, ctx: _Ctx) -> Any:
+    """A field's declared default, checked against the field (returned in its validated form)."""
+    dpath = (*path, "x-trilho", "default")
+    if f.kind not in DEFAULT_KINDS:
+        raise ctx.error(
+            dpath,
+            f"a default applies to numbers, integers, booleans and strings, not {f.type.name}",
+            fix="remove the default, and let the model handle a missing value",
+        )
+    if f.required:
+        raise ctx.error(
+            dpath,
+            f"'{f.name}' is required, so its default would never apply",
+            fix="make the field optional (required: false) or remove the default",
+        )
+    if value is None:
+        raise ctx.error(dpath, "a default must not be null", fix="give a value, or remove the default")
+    try:
+        return value_check(f)(value)
+    except Invalid as bad:
+        raise ctx.error(
+            dpath,
+            f"default {value!r} is not a valid '{f.name}': {bad.message}",
+            fix="give a default the field accepts, or remove it",
+            value=value,
+        ) from None
 
 
 def _empty_range(f: Field) -> bool:

@@ -95,6 +95,7 @@ class Field:
     checks: tuple[DatasetCheck, ...] = ()
     tolerance: Tolerance | None = None
     examples: tuple[Any, ...] = ()
+    default: Any = None  # what a missing or null optional value becomes before the model sees it (None: none)
     physical_type_raw: str | None = None
     logical_type_raw: str | None = None
     extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)

@@ -24,7 +24,7 @@ __all__ = ["Invalid", "RequestValidator", "compile_check", "show"]
 class RequestValidator:
     """Validates one record (a mapping) against a schema object; compiled once, called per request."""
 
-    __slots__ = ("object", "engine", "_run", "_errors", "_post", "_names", "_checks", "_forbid")
+    __slots__ = ("object", "engine", "_run", "_errors", "_post", "_names", "_checks", "_forbid", "_defaults")
 
     def __init__(self, obj: SchemaObject, engine: str = "pydantic-core") -> None:
         self.object = obj
@@ -34,6 +34,7 @@ class RequestValidator:
         self._names = tuple(obj.names)
         self._checks = tuple((f.name, compile_check(f)) for f in obj.fields)
         self._forbid = obj.extra_policy == "forbid"
+        self._defaults = tuple((f.name, f.default) for f in obj.fields if f.default is not None)
 
     @property
     def fields(self) -> tuple[Field, ...]:
@@ -41,7 +42,8 @@ class RequestValidator:
         return self.object.fields
 
     def validate(self, record: Mapping[str, Any]) -> dict[str, Any]:
-        """Return the normalised record (declared fields only) or raise ``SchemaViolation``."""
+        """Return the normalised record (declared fields only, declared defaults filled in where a value is
+        missing or null) or raise ``SchemaViolation``."""
         try:
             out = self._run(record)
         except self._errors:
@@ -52,6 +54,8 @@ class RequestValidator:
                     out[name] = check(out[name])
             except Invalid:
                 return self._precise(record)
+        if self._defaults:
+            _fill(out, self._defaults)
         return out
 
     def validate_many(self, records: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
@@ -130,7 +134,15 @@ class RequestValidator:
                 rule=first["rule"],
                 violations=violations,
             )
-        return {name: out[name] for name in names}
+        return _fill({name: out[name] for name in names}, self._defaults)
+
+
+def _fill(out: dict[str, Any], defaults: tuple[tuple[str, Any], ...]) -> dict[str, Any]:
+    """Each defaulted field whose value is missing (None) takes its default; returns ``out``."""
+    for name, value in defaults:
+        if out[name] is None:
+            out[name] = value
+    return out
 
 
 def show(v: Any) -> Any:
