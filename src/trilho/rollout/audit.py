@@ -20,6 +20,7 @@ import hashlib
 import hmac
 import json
 import math
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -112,10 +113,18 @@ def append(
 
 
 def entries(
-    conn: Connection, *, model: str | None = None, rollout_id: int | None = None, limit: int | None = None
+    conn: Connection,
+    *,
+    model: str | None = None,
+    rollout_id: int | None = None,
+    limit: int | None = None,
+    exclude_actions: Collection[str] = (),
 ) -> list[dict[str, Any]]:
-    """Audit entries in order, optionally for one model or rollout (the last ``limit`` ones)."""
+    """Audit entries in order, optionally for one model or rollout (the last ``limit`` ones), leaving out
+    ``exclude_actions`` before the limit applies (API calls cannot push a rollout's events out of view)."""
     q = select(rollout_audit)
+    if exclude_actions:
+        q = q.where(rollout_audit.c.action.not_in(sorted(exclude_actions)))
     if model is not None:
         q = q.where(rollout_audit.c.model == model)
     if rollout_id is not None:

@@ -8,7 +8,7 @@ cannot double-step."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -202,11 +202,18 @@ class RolloutService:
             return [_row_to_rollout(r) for r in conn.execute(q).mappings().all()]
 
     def history(
-        self, model: str | None = None, *, rollout_id: int | None = None, limit: int | None = None
+        self,
+        model: str | None = None,
+        *,
+        rollout_id: int | None = None,
+        limit: int | None = None,
+        exclude_actions: Collection[str] = (),
     ) -> list[dict[str, Any]]:
-        """Audit entries for a model or a rollout, oldest first."""
+        """Audit entries for a model or a rollout, oldest first (without ``exclude_actions``)."""
         with self.store.connect() as conn:
-            return audit.entries(conn, model=model, rollout_id=rollout_id, limit=limit)
+            return audit.entries(
+                conn, model=model, rollout_id=rollout_id, limit=limit, exclude_actions=exclude_actions
+            )
 
     def kills(self) -> dict[str, dict[str, Any]]:
         """Persisted kill switches by model."""

@@ -146,9 +146,9 @@ def rollout_detail(service: RolloutService, model: str, *, since: timedelta = ti
     if not rollouts and deployment is None:
         raise NotFound("rollout of model", model, "pick a model on the Rollouts page")
     latest = rollouts[0] if rollouts else None
-    history = service.history(model, limit=400)
-    timeline = [_timeline_entry(e) for e in history if e["action"] not in NOT_TIMELINE]
-    audit = history[-40:][::-1]
+    # the timeline reads the rollout's own events: API calls (refused ones included) cannot crowd them out
+    timeline = [_timeline_entry(e) for e in service.history(model, limit=400, exclude_actions=NOT_TIMELINE)]
+    audit = service.history(model, limit=40)[::-1]
     windows = read_windows(service.store, model)
     shadows = read_shadow_windows(service.store, model)
     if windows:
