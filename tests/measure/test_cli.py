@@ -208,21 +208,9 @@ def test_simulate_then_analyse(cli, tmp_path):
         "measure", "simulate", "geo", str(geo), "--units", "12", "--periods", "60", "--lift", "0.1", "--json"
     )
     assert r.exit_code == 0 and geo.exists()
-    r = cli(
-        "measure",
-        "geo",
-        str(geo),
-        "--unit-col",
-        "geo",
-        "--time-col",
-        "day",
-        "--outcome-col",
-        "Y",
-        "--treated",
-        "geo000,geo001",
-        "--start",
-        "45",
-        "--json",
-    )
+    truth = json.loads((tmp_path / "geo.csv.truth.json").read_text())
+    assert truth["start"] == "2021-02-15"  # day 45 of 60 from 2021-01-01
+    # one column convention: what `simulate geo` writes is what `measure geo` reads by default
+    r = cli("measure", "geo", str(geo), "--treated", "geo000,geo001", "--start", truth["start"], "--json")
     assert r.exit_code == 0, r.output
     assert json.loads(r.stdout)["result"]["lift"] == pytest.approx(0.1, abs=0.05)

@@ -30,6 +30,15 @@ Alpha = Annotated[float, typer.Option("--alpha", help="Significance level.")]
 Windows = Annotated[int, typer.Option("--windows", help="Historical windows simulated per candidate.")]
 Duration = Annotated[int, typer.Option("--duration", help="Geo test length in periods.")]
 Effects = Annotated[str, typer.Option("--effects", help="Relative lifts to simulate, comma-separated.")]
+Sep = Annotated[
+    str | None,
+    typer.Option(
+        "--sep", help="CSV separator (default: detected among , ; tab | space); 'tab'/'space' work."
+    ),
+]
+Wide = Annotated[
+    bool, typer.Option("--wide", help="Wide panel: one column per unit beside the period column.")
+]
 ReportDir = Annotated[Path | None, typer.Option("--report", help="Also write report.html/json here.")]
 
 
@@ -191,15 +200,60 @@ def ab_cmd(
 @handles_errors
 def geo_cmd(
     data: Annotated[str, typer.Argument(help="Long panel CSV/Parquet: one row per unit and time.")],
-    treated: Annotated[str, typer.Option("--treated", help="Treated units, comma-separated.")],
     start: Annotated[str, typer.Option("--start", help="First treated time.")],
+    treated: Annotated[
+        str | None, typer.Option("--treated", help="Treated units, comma-separated (or --cells).")
+    ] = None,
+    cells: Annotated[
+        str | None,
+        typer.Option(
+            "--cells",
+            help='Multi-cell test: "a,b;c,d" or "north=a,b;south=c,d"; each cell excludes the others '
+            "from its donors.",
+        ),
+    ] = None,
     end: Annotated[
         str | None, typer.Option("--end", help="Last treated time (default: end of panel).")
     ] = None,
     unit_col: UnitCol = "location",
     time_col: TimeCol = "date",
     outcome_col: OutcomeCol = "Y",
-    method: Annotated[str, typer.Option("--method", help="demeaned | classic | ridge")] = "demeaned",
+    sep: Sep = None,
+    wide: Wide = False,
+    method: Annotated[
+        str | None,
+        typer.Option(
+            "--method", help="demeaned | classic | ridge (default: demeaned; classic with --predictor)"
+        ),
+    ] = None,
+    predictor: Annotated[
+        list[str],
+        typer.Option(
+            "--predictor",
+            help="Classic-method predictor COLUMN[:AGG]:PERIOD, e.g. lnincome:mean:1980..1988, cigsale:1975 "
+            "(AGG: mean, median, sum, min, max); repeatable.",
+        ),
+    ] = [],  # noqa: B006
+    v: Annotated[
+        str | None,
+        typer.Option(
+            "--v",
+            help="Predictor weights V: nested (searched, default) | synth (R Synth's search) | equal "
+            "| custom (--v-file).",
+        ),
+    ] = None,
+    fit_period: Annotated[
+        str | None,
+        typer.Option(
+            "--fit-period", help="Classic: pre-periods whose outcome V is tuned on, e.g. 1960..1969."
+        ),
+    ] = None,
+    v_file: Annotated[
+        str | None,
+        typer.Option(
+            "--v-file", help="Custom V (standardised predictors): JSON list/object or one per line."
+        ),
+    ] = None,
     donors: Annotated[str | None, typer.Option("--donors", help="Donor pool (default: all others).")] = None,
     exclude: Annotated[str | None, typer.Option("--exclude", help="Units never used as donors.")] = None,
     inference: Annotated[
@@ -220,15 +274,22 @@ def geo_cmd(
     """Estimate a geo test's effect with synthetic control, with conformal and/or placebo inference."""
     from trilho.measure.api import run_geo
 
+    options = {"method": method} if method else {}
     res = run_geo(
         data,
         treated=_split(treated),
+        cells=cells,
         start=start,
         end=end,
         unit_col=unit_col,
         time_col=time_col,
         outcome_col=outcome_col,
-        method=method,
+        sep=sep,
+        wide=wide,
+        predictors=predictor,
+        v=v,
+        v_file=v_file,
+        fit_period=fit_period,
         donors=_split(donors) or None,
         exclude=_split(exclude),
         inference=inference,
@@ -239,49 +300,78 @@ def geo_cmd(
         alpha=alpha,
         ridge_lambda=ridge_lambda,
         spend=spend,
+        **options,
     )
     inputs = {
         "data": Path(data).name,
         "treated": _split(treated),
+        "cells": cells,
         "start": start,
         "end": end,
         "method": method,
+        "predictors": predictor,
+        "v": v,
         "inference": inference,
         "permutations": permutations,
         "statistic": statistic,
         "draws": draws,
     }
-    payload = {"ok": True, "result": res.to_dict(), "inputs": inputs, "seed": seed}
-    _maybe_report(payload, report, seed)
+    results = res if isinstance(res, dict) else {"": res}
+    if isinstance(res, dict):
+        payload = {
+            "ok": True,
+            "result": {"kind": "geo-cells", "cells": {k: r.to_dict() for k, r in res.items()}},
+            "inputs": inputs,
+            "seed": seed,
+        }
+        if report is not None:
+            payload["reports"] = {}
+            for name, r in res.items():
+                one = {"result": r.to_dict(), "inputs": {**inputs, "cell": name}}
+                _maybe_report(one, report / name, seed)
+                payload["reports"][name] = one["report"]
+    else:
+        payload = {"ok": True, "result": res.to_dict(), "inputs": inputs, "seed": seed}
+        _maybe_report(payload, report, seed)
 
     def render(c):
-        c.print(
-            f"[bold]{' + '.join(res.treated)}[/]: ATT {res.att:.4g} per unit-period, lift {res.lift:+.2%}, "
-            f"incremental {res.incremental:.5g} ({res.method} synthetic control)"
-        )
-        if res.conformal:
-            cf = res.conformal
-            mc = (
-                f", {cf.draws} draws, MC s.e. {cf.mc_se:.3f}"
-                if cf.mc_se is not None
-                else f", {cf.draws} shifts"
-            )
-            c.print(f"conformal p = {cf.pvalue:.3g}{mc}; {cf.describe()}")
-            if cf.heterogeneity is not None:
-                _print_heterogeneity(c, cf.heterogeneity, alpha)
-        if res.placebo:
-            c.print(f"placebo rank {res.placebo.rank}/{res.placebo.units}, p = {res.placebo.pvalue:.3g}")
-        t = Table(title="donor weights")
-        t.add_column("donor")
-        t.add_column("weight")
-        for k, v in res.weights.items():
-            t.add_row(k, f"{v:.4f}")
-        c.print(t)
-        c.print(f"pre-period RMSPE {res.pre_rmspe:.4g}, scaled L2 imbalance {res.scaled_l2_imbalance:.4f}")
-        for w in res.warnings:
-            c.print(f"[yellow]warning:[/] {w}")
+        for name, r in results.items():
+            _print_geo(c, r, alpha, name)
 
     emit(payload, json_out, render)
+
+
+def _print_geo(c, res, alpha: float, cell: str = "") -> None:
+    """One synthetic-control result as people read it: effect, inference (with its explanation), weights."""
+    label = f"{cell}: " if cell else ""
+    c.print(
+        f"[bold]{label}{' + '.join(res.treated)}[/]: ATT {res.att:.4g} per unit-period, "
+        f"lift {res.lift:+.2%}, incremental {res.incremental:.5g} ({res.method} synthetic control)"
+    )
+    if res.conformal:
+        cf = res.conformal
+        mc = f", {cf.draws} draws, MC s.e. {cf.mc_se:.3f}" if cf.mc_se is not None else f", {cf.draws} shifts"
+        c.print(f"conformal p = {cf.pvalue:.3g}{mc}; {cf.describe()}")
+        if cf.heterogeneity is not None:
+            _print_heterogeneity(c, cf.heterogeneity, alpha)
+    if res.placebo:
+        c.print(f"placebo rank {res.placebo.rank}/{res.placebo.units}, p = {res.placebo.pvalue:.3g}")
+    if res.v:
+        t = Table(title="predictor weights V")
+        t.add_column("predictor")
+        t.add_column("weight")
+        for k, x in res.v.items():
+            t.add_row(k, f"{x:.4f}")
+        c.print(t)
+    t = Table(title="donor weights")
+    t.add_column("donor")
+    t.add_column("weight")
+    for k, w in res.weights.items():
+        t.add_row(k, f"{w:.4f}")
+    c.print(t)
+    c.print(f"pre-period RMSPE {res.pre_rmspe:.4g}, scaled L2 imbalance {res.scaled_l2_imbalance:.4f}")
+    for w in res.warnings:
+        c.print(f"[yellow]warning:[/] {w}")
 
 
 def _print_heterogeneity(c, het, alpha: float) -> None:
@@ -299,6 +389,70 @@ def _print_heterogeneity(c, het, alpha: float) -> None:
             f"{het.block_length}): {1 - alpha:.0%} interval {a.ci.text()}, p = {a.pvalue:.3g}"
             + ("" if a.can_reject else " — too few blocks to reject any value at this level")
         )
+
+
+@app.command("trimmed-match")
+@handles_errors
+def trimmed_match_cmd(
+    data: Annotated[str, typer.Argument(help="Long geo file: pair, assignment, response and spend per row.")],
+    pair_col: Annotated[str, typer.Option("--pair-col", help="Column naming each geo's pair.")] = "pair",
+    assignment_col: Annotated[
+        str, typer.Option("--assignment-col", help="Column holding treatment/control.")
+    ] = "assignment",
+    treatment: Annotated[
+        str, typer.Option("--treatment", help="Value of the assignment column for treatment geos.")
+    ] = "1",
+    response_col: Annotated[str, typer.Option("--response-col", help="Response column.")] = "response",
+    spend_col: Annotated[str, typer.Option("--spend-col", help="Spend (cost) column.")] = "cost",
+    time_col: Annotated[
+        str | None, typer.Option("--time-col", help="Period column, for --start/--end.")
+    ] = None,
+    start: Annotated[str | None, typer.Option("--start", help="First test period (inclusive).")] = None,
+    end: Annotated[str | None, typer.Option("--end", help="Last test period (inclusive).")] = None,
+    confidence: Annotated[float, typer.Option("--confidence", help="Interval confidence level.")] = 0.8,
+    trim_rate: Annotated[
+        float | None, typer.Option("--trim-rate", help="Fixed trim rate (default: chosen by std. error).")
+    ] = None,
+    max_trim_rate: Annotated[float, typer.Option("--max-trim-rate")] = 0.25,
+    sep: Sep = None,
+    report: ReportDir = None,
+    json_out: JsonFlag = False,
+) -> None:
+    """iROAS of a paired geo test by trimmed match (Chen & Au), robust to outlying pairs."""
+    from trilho.measure.api import run_trimmed_match
+
+    res = run_trimmed_match(
+        data,
+        pair_col=pair_col,
+        assignment_col=assignment_col,
+        treatment=treatment,
+        response_col=response_col,
+        spend_col=spend_col,
+        time_col=time_col,
+        start=start,
+        end=end,
+        sep=sep,
+        confidence=confidence,
+        trim_rate=trim_rate,
+        max_trim_rate=max_trim_rate,
+    )
+    inputs = {"data": Path(data).name, "start": start, "end": end, "confidence": confidence}
+    payload = {
+        "ok": True,
+        "result": {"kind": "trimmed-match", **res.to_dict()},
+        "inputs": inputs,
+        "seed": None,
+    }
+    _maybe_report(payload, report, None)
+    emit(
+        payload,
+        json_out,
+        lambda c: c.print(
+            f"iROAS {res.iroas:.4g}, {confidence:.0%} interval [{res.ci_lower:.4g}, {res.ci_upper:.4g}] "
+            f"(trimmed match, {res.pairs} pairs, {res.trimmed_pairs} trimmed from each end, "
+            f"std. error {res.se:.3g})"
+        ),
+    )
 
 
 @app.command("power")
@@ -330,6 +484,8 @@ def power_cmd(
     unit_col: UnitCol = "location",
     time_col: TimeCol = "date",
     outcome_col: OutcomeCol = "Y",
+    sep: Sep = None,
+    wide: Wide = False,
     json_out: JsonFlag = False,
 ) -> None:
     """Plan an A/B test (sample size, duration, CUPED saving) or simulate geo-test power on history."""
@@ -347,6 +503,8 @@ def power_cmd(
             unit_col=unit_col,
             time_col=time_col,
             outcome_col=outcome_col,
+            sep=sep,
+            wide=wide,
             alpha=alpha,
         )
         out = curve.to_dict()
@@ -414,6 +572,8 @@ def select_markets_cmd(
     unit_col: UnitCol = "location",
     time_col: TimeCol = "date",
     outcome_col: OutcomeCol = "Y",
+    sep: Sep = None,
+    wide: Wide = False,
     json_out: JsonFlag = False,
 ) -> None:
     """Rank candidate treatment markets by the lift they can detect (power by simulation)."""
@@ -437,6 +597,8 @@ def select_markets_cmd(
             unit_col=unit_col,
             time_col=time_col,
             outcome_col=outcome_col,
+            sep=sep,
+            wide=wide,
         )
     out = {"seed": seed, "ranking": [c.to_dict() for c in curves[:top]]}
 
@@ -539,5 +701,17 @@ def report_cmd(
             f"{result} is not JSON ({exc.msg})", field="result", value=str(result)
         ) from None
     body = payload.get("result", payload)
-    j, h = write_report(build_report(body, seed=payload.get("seed"), inputs=payload.get("inputs")), out)
+    seed, inputs = payload.get("seed"), payload.get("inputs")
+    if body.get("kind") == "geo-cells":  # a multi-cell test: one report per cell
+        written = {
+            name: [str(p) for p in write_report(build_report(cell, seed=seed, inputs=inputs), out / name)]
+            for name, cell in body["cells"].items()
+        }
+        emit(
+            {"ok": True, "cells": written},
+            json_out,
+            lambda c: c.print(f"wrote {len(written)} reports in {out}"),
+        )
+        return
+    j, h = write_report(build_report(body, seed=seed, inputs=inputs), out)
     emit({"ok": True, "json": str(j), "html": str(h)}, json_out, lambda c: c.print(f"wrote {h} and {j}"))

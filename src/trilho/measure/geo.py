@@ -7,6 +7,7 @@ simulation (:mod:`trilho.measure.markets`).
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Literal
@@ -17,23 +18,47 @@ from trilho.errors import MeasurementError
 from trilho.measure import heterogeneity
 from trilho.measure.conformal import ConformalResult, conformal_inference
 from trilho.measure.panel import Panel
-from trilho.measure.synth import Method, VSearch, WeightFit, counterfactual, fit_weights
+from trilho.measure.synth import Method, VSearch, WeightFit, counterfactual, fit_weights, raw_v
 from trilho.measure.telemetry import observed
+
+AGGREGATIONS = {
+    "mean": np.nanmean,
+    "median": np.nanmedian,
+    "sum": np.nansum,
+    "min": np.nanmin,
+    "max": np.nanmax,
+}
 
 
 @dataclass(frozen=True)
 class Predictor:
-    """A predictor for the classic method: ``op`` (mean) of ``column`` over ``times``."""
+    """A classic-method predictor: ``op`` (mean, median, sum, min, max) of ``column`` over ``times``."""
 
     column: str
     times: tuple
+    op: str = "mean"
+
+    def __post_init__(self) -> None:
+        if self.op not in AGGREGATIONS:
+            raise MeasurementError(
+                f"unknown predictor aggregation {self.op!r}",
+                fix=f"use one of: {', '.join(AGGREGATIONS)}",
+                field="predictor",
+                value=self.op,
+            )
+        if not self.times:
+            raise MeasurementError(
+                f"predictor {self.column} has no times",
+                fix="give a period, e.g. 1980..1988",
+                field="predictor",
+            )
 
     @property
     def label(self) -> str:
-        """Readable name, e.g. ``cigsale[1975]``."""
+        """Readable name, e.g. ``cigsale[1975]`` (``median:…`` when not the mean)."""
         t = self.times
         span = f"{t[0]}" if len(t) == 1 else f"{t[0]}-{t[-1]}"
-        return f"{self.column}[{span}]"
+        return f"{self.column}[{span}]" if self.op == "mean" else f"{self.op}:{self.column}[{span}]"
 
 
 @dataclass(frozen=True)
@@ -213,8 +238,11 @@ def _problem(
                     f"predictor {p.label} has no matching times", field="predictor", value=p.label
                 )
             block = col[ti]
-            v1 = np.nanmean(block[:, t_idx], axis=0).mean()
-            v0 = np.nanmean(block[:, d_idx], axis=0)
+            agg = AGGREGATIONS[p.op]
+            with np.errstate(all="ignore"), warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN slices: reported below by name
+                v1 = agg(block[:, t_idx], axis=0).mean()
+                v0 = agg(block[:, d_idx], axis=0)
             if not np.isfinite(v1) or not np.all(np.isfinite(v0)):
                 bad = (
                     pool[int(np.flatnonzero(~np.isfinite(v0))[0])]
@@ -272,6 +300,7 @@ def synthetic_control(
     fit_times: Sequence | None = None,
     ridge_lambda: float | None = None,
     v_search: VSearch = "global",
+    v: Sequence[float] | None = None,
     inference: Literal["conformal", "placebo", "both", "none"] = "conformal",
     alpha: float = 0.1,
     permutations: Literal["block", "iid"] = "block",
@@ -288,7 +317,8 @@ def synthetic_control(
     incremental outcome / counterfactual outcome over the post period. ``spend`` gives iROAS.
 
     Methods: ``demeaned`` (default; unit fixed effects, GeoLift's augsynth with ``fixedeff``), ``classic``
-    (Abadie; with ``predictors`` the predictor weights V are searched by ``v_search``) and ``ridge``
+    (Abadie; with ``predictors`` the predictor weights V are searched by ``v_search``, or given as ``v``: one
+    weight per predictor on standardised predictors, as R Synth's ``custom.v``) and ``ridge``
     (augmented SCM; ``ridge_lambda`` or augsynth-style leave-one-period-out CV).
 
     Inference: ``conformal`` refits the weights on all periods under each null (``classic`` refits on the
@@ -309,6 +339,7 @@ def synthetic_control(
             fit_times=fit_times,
             ridge_lambda=ridge_lambda,
             v_search=v_search,
+            v=v,
             inference=inference,
             alpha=alpha,
             permutations=permutations,
@@ -334,6 +365,7 @@ def _synthetic_control(
     fit_times,
     ridge_lambda,
     v_search,
+    v,
     inference,
     alpha,
     permutations,
@@ -345,7 +377,19 @@ def _synthetic_control(
     min_pre_periods,
 ) -> GeoResult:
     pb = _problem(panel, treated, start, end, donors, exclude, predictors, fit_times, min_pre_periods)
-    fit = _fit(pb, method, ridge_lambda, v_search=v_search)
+    if v is not None and not predictors:
+        raise MeasurementError(
+            "custom predictor weights V need predictors", fix="add --predictor specs or drop --v", field="v"
+        )
+    if v is not None and len(v) != len(predictors):
+        raise MeasurementError(
+            f"{len(v)} predictor weights for {len(predictors)} predictors",
+            fix="give one weight per predictor, in order",
+            field="v",
+            value=str(len(v)),
+        )
+    raw = None if v is None else raw_v(pb.X1, pb.X0, np.asarray(v, dtype=float))
+    fit = _fit(pb, method, ridge_lambda, v=raw, v_search=v_search)
     synth = counterfactual(pb.y1, pb.Y0, fit, pb.pre, method)
     gap = pb.y1 - synth
     att = float(gap[pb.post].mean())

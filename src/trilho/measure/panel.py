@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from trilho.errors import MeasurementError
+from trilho.measure.files import read_table, require, wide_to_long
 
 
 @dataclass(frozen=True)
@@ -69,15 +70,13 @@ class Panel:
         source: str = "data",
     ) -> Panel:
         """Pivot a long pandas frame (one row per unit and time) into a validated panel."""
-        for col in (unit, time, outcome, *extra):
-            if col not in df.columns:
-                raise MeasurementError(
-                    f"column '{col}' is missing from {source}",
-                    fix="pass --unit-col/--time-col/--outcome-col with one of: "
-                    + ", ".join(map(str, df.columns)),
-                    field="column",
-                    value=col,
-                )
+        require(
+            df,
+            (unit, time, outcome, *extra),
+            source=source,
+            hint="pass --unit-col/--time-col/--outcome-col naming parsed columns "
+            "(or --wide for one column per unit)",
+        )
         df = df.copy()
         df[unit] = df[unit].astype(str)
         dup = df.duplicated([unit, time])
@@ -113,18 +112,29 @@ class Panel:
 
     @classmethod
     def from_file(
-        cls, path: str | Path, *, unit: str, time: str, outcome: str, extra: Sequence[str] = ()
+        cls,
+        path: str | Path,
+        *,
+        unit: str,
+        time: str,
+        outcome: str,
+        extra: Sequence[str] = (),
+        sep: str | None = None,
+        wide: bool = False,
     ) -> Panel:
-        """Read a long CSV or Parquet panel."""
-        import pandas as pd
-
-        p = Path(path)
-        if not p.exists():
-            raise MeasurementError(
-                f"data file {p} does not exist", fix="check the path", field="data", value=str(p)
-            )
-        df = pd.read_parquet(p) if p.suffix in (".parquet", ".pq") else pd.read_csv(p)
-        return cls.from_frame(df, unit=unit, time=time, outcome=outcome, extra=extra, source=p.name)
+        """Read a CSV (separator ``sep`` or detected) or Parquet panel: long (one row per unit and time) or,
+        with ``wide``, one column per unit beside the period column."""
+        df = read_table(path, sep=sep)
+        name = Path(path).name
+        if wide:
+            if extra:
+                raise MeasurementError(
+                    "a wide panel holds one outcome only, so predictors cannot come from it",
+                    fix="use a long panel for --predictor",
+                    field="wide",
+                )
+            df = wide_to_long(df, unit=unit, time=time, outcome=outcome, source=name)
+        return cls.from_frame(df, unit=unit, time=time, outcome=outcome, extra=extra, source=name)
 
 
 def _plain(t):

@@ -155,22 +155,39 @@ def _geo_findings(res: dict) -> tuple[list[dict], list[dict]]:
     return [{"metric": who, "headline": text, "probability": prob}], checks
 
 
+def _trimmed_findings(res: dict) -> tuple[list[dict], list[dict]]:
+    level = f"{res['confidence']:.0%}"
+    text = (
+        f"Every unit of spend returned {res['iroas']:.4g} units of response (iROAS), {level} interval "
+        f"{res['ci_lower']:.4g} to {res['ci_upper']:.4g}, from {res['pairs']} geo pairs."
+    )
+    prob = (
+        f"Trimmed match (Chen & Au): {res['trimmed_pairs']} pair(s) trimmed from each end "
+        f"(trim rate {res['trim_rate']:.2g}), standard error {res['se']:.3g}."
+    )
+    status = "pass" if res["pairs"] >= 10 else "warn"
+    checks = [_check("pairs", status, f"{res['pairs']} pairs (fewer than 10 make the interval fragile)")]
+    return [{"metric": "iROAS", "headline": text, "probability": prob}], checks
+
+
 def _end(x: float | None, unbounded: str) -> str:
     """An interval end; null (an unbounded end) reads as ``unbounded``."""
     return unbounded if x is None else f"{x:.4g}"
 
 
 def build_report(result: dict, *, seed: int | None = None, inputs: dict | None = None) -> dict:
-    """The report document (JSON-ready, deterministic) for an A/B or geo result dictionary."""
+    """The report document (JSON-ready, deterministic) for an A/B, geo or trimmed-match result dictionary."""
     kind = result.get("kind")
     if kind == "ab":
         findings, checks = _ab_findings(result)
     elif kind == "geo":
         findings, checks = _geo_findings(result)
+    elif kind == "trimmed-match":
+        findings, checks = _trimmed_findings(result)
     else:
         raise MeasurementError(
-            "the result file is neither an A/B nor a geo result",
-            fix="pass the JSON written by `trilho measure ab/geo --json`",
+            "the result file is neither an A/B, a geo nor a trimmed-match result",
+            fix="pass the JSON written by `trilho measure ab/geo/trimmed-match --json`",
             field="result",
         )
     return _clean(
@@ -222,6 +239,21 @@ def _figures(report: dict) -> list:
             f = go.Figure([go.Histogram(x=list(ratios.values()), nbinsx=20, name="placebos")])
             f.add_vline(x=r["placebo"]["ratio"], line_color="red")
             figs.append(("Placebo distribution (post/pre MSPE ratio)", f))
+    elif report["kind"] == "trimmed-match":
+        f = go.Figure(
+            go.Scatter(
+                x=[r["iroas"]],
+                y=["iROAS"],
+                mode="markers",
+                error_x={
+                    "type": "data",
+                    "symmetric": False,
+                    "array": [r["ci_upper"] - r["iroas"]],
+                    "arrayminus": [r["iroas"] - r["ci_lower"]],
+                },
+            )
+        )
+        figs.append(("iROAS and its interval", f))
     else:
         eff = r["effects"]
         names = [f"{e['metric']} ({e['treatment_arm']})" for e in eff]

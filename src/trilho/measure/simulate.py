@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from datetime import date, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -123,8 +124,10 @@ def simulate_geo_panel(
     lift: float = 0.05,
     seed: int = 0,
     noise: float = 0.03,
-) -> tuple[list[tuple[str, int, float]], dict]:
-    """A factor-model panel (``geo, day, Y``) with ``lift`` planted on the first ``treated`` geos at the end.
+    first_date: str = "2021-01-01",
+) -> tuple[list[tuple[str, str, float]], dict]:
+    """A factor-model panel (``location, date, Y``: daily ISO dates from ``first_date``) with ``lift`` planted
+    on the first ``treated`` geos at the end — the columns ``trilho measure geo`` reads by default.
 
     Writes CSV to ``out`` (when given) plus ``out`` + ``.truth.json``; returns (rows, truth).
     """
@@ -145,11 +148,14 @@ def simulate_geo_panel(
     base = Y.copy()
     Y[start:, :treated] *= 1 + lift
     att = float((Y[start:, :treated] - base[start:, :treated]).mean())
-    rows = [(names[i], t, float(round(Y[t, i], 4))) for i in range(units) for t in range(periods)]
+    day0 = date.fromisoformat(first_date)
+    dates = [(day0 + timedelta(days=t)).isoformat() for t in range(periods)]
+    rows = [(names[i], dates[t], float(round(Y[t, i], 4))) for i in range(units) for t in range(periods)]
     truth = {
         "kind": "geo",
         "treated": names[:treated],
-        "start": start,
+        "start": dates[start],
+        "end": dates[-1],
         "lift": lift,
         "att": att,
         "seed": seed,
@@ -158,7 +164,7 @@ def simulate_geo_panel(
         p = Path(out)
         p.parent.mkdir(parents=True, exist_ok=True)
         with p.open("w") as fh:
-            fh.write("geo,day,Y\n")
+            fh.write("location,date,Y\n")
             fh.writelines(f"{g},{t},{y}\n" for g, t, y in rows)
         Path(str(p) + ".truth.json").write_text(json.dumps(truth, indent=2, sort_keys=True))
     return rows, truth

@@ -60,8 +60,7 @@ def nested_v_weights(
     reproduces weights published with that package even where a better V exists.
     """
     k = X0.shape[0]
-    sd = np.concatenate([X0, X1[:, None]], axis=1).std(axis=1, ddof=1)
-    sd[sd == 0] = 1.0
+    sd = predictor_sd(X1, X0)
     X1s, X0s = X1 / sd, X0 / sd[:, None]
     last = {"w": None}
 
@@ -111,6 +110,27 @@ def nested_v_weights(
     v = best * best + 1e-12
     v = v / v.sum()
     return WeightFit(simplex_weights(X0s, X1s, v), v / sd**2 / np.sum(v / sd**2))
+
+
+def predictor_sd(X1: np.ndarray, X0: np.ndarray) -> np.ndarray:
+    """Each predictor's standard deviation over the treated and donor units (1 where constant)."""
+    sd = np.concatenate([X0, X1[:, None]], axis=1).std(axis=1, ddof=1)
+    sd[sd == 0] = 1.0
+    return sd
+
+
+def raw_v(X1: np.ndarray, X0: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Predictor weights given on standardised predictors (R Synth's ``custom.v``) on the raw scale, summing
+    to one — the form :func:`nested_v_weights` returns and :func:`fit_weights` takes."""
+    if np.any(v < 0) or not np.any(v > 0):
+        raise MeasurementError(
+            "predictor weights V must be non-negative and not all zero",
+            fix="give one weight >= 0 per predictor",
+            field="v",
+            value=", ".join(f"{x:g}" for x in v),
+        )
+    w = v / predictor_sd(X1, X0) ** 2
+    return w / w.sum()
 
 
 def demean(Z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -57,10 +57,19 @@ def _solve_theta(y: np.ndarray, x: np.ndarray, m: int) -> float:
 
     # f is non-increasing in theta when spend differences are positive; bracket and bisect.
     lo, hi = -1.0, 1.0
-    while f(lo) < 0:
+    while f(lo) < 0 and math.isfinite(lo):
         lo *= 2
-    while f(hi) > 0:
+    while f(hi) > 0 and math.isfinite(hi):
         hi *= 2
+    if not (math.isfinite(lo) and math.isfinite(hi) and math.isfinite(f(lo)) and math.isfinite(f(hi))):
+        raise MeasurementError(
+            "the trimmed spend differences are too close to zero to give an iROAS "
+            f"(trim {m} pair(s) from each end; largest spend difference {float(np.max(x)):.3g}, "
+            f"largest response difference {float(np.max(np.abs(y))):.3g})",
+            fix="check the spend column and the test window: treatment geos must spend measurably more",
+            field="spend",
+            value=f"{float(np.max(x)):.3g}",
+        )
     return float(optimize.brentq(f, lo, hi, xtol=1e-12))
 
 
@@ -166,9 +175,10 @@ def trimmed_match(
     else:
         trims = [k for k in range(math.ceil(cap * n) + 1) if k / n <= cap + 1e-12]
     candidates = []
-    for m in trims:
-        theta = _solve_theta(y, x, m)
-        candidates.append((m, theta, _std_error(y, x, theta, m)))
+    with np.errstate(all="ignore"):  # near-zero spend: reported as a MeasurementError, not as warnings
+        for m in trims:
+            theta = _solve_theta(y, x, m)
+            candidates.append((m, theta, _std_error(y, x, theta, m)))
     floor = min(c[2] for c in candidates) * (1 + 0.25 / math.sqrt(n))
     m, theta, se = next(c for c in candidates if c[2] <= floor)
     z = float(stats.norm.ppf(0.5 + 0.5 * confidence))

@@ -52,9 +52,6 @@ def act(ctx: DemoContext) -> ActResult:
             str(panel_csv),
             treated=truth["treated"],
             start=str(truth["start"]),
-            unit_col="geo",
-            time_col="day",
-            outcome_col="Y",
             draws=200 if ctx.quick else 1000,
             seed=0,
         )
