@@ -1,4 +1,4 @@
-"""Statistics: mSPRT p-values, histogram quantiles, Mann–Whitney from buckets, Wilson bounds."""
+"""Statistics: mSPRT p-values, Mann–Whitney from buckets, Wilson bounds."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ from scipy import stats
 
 from trilho.rollout.statistics import (
     conditional_mixture_p_value,
-    histogram_quantile,
     mann_whitney_greater,
     msprt_p_value,
     wilson_interval,
@@ -39,24 +38,6 @@ def test_msprt_large_difference_is_significant_and_equal_rates_are_not():
 def test_msprt_vectorises():
     p = msprt_p_value(np.array([0, 10]), np.array([100, 100]), np.array([0, 50]), np.array([0, 100]), 0.02)
     assert p.shape == (2,) and p[0] == 1.0
-
-
-def test_histogram_quantile_matches_interpolation():
-    bounds = (0.1, 0.2, 0.5, math.inf)
-    assert histogram_quantile(bounds, (100, 0, 0, 0), 0.5) == 0.05
-    assert math.isclose(histogram_quantile(bounds, (50, 50, 0, 0), 0.75), 0.15)
-    assert histogram_quantile(bounds, (0, 0, 0, 10), 0.99) == 0.5  # only the +Inf bucket: its lower edge
-    assert math.isnan(histogram_quantile(bounds, (0, 0, 0, 0), 0.99))
-
-
-@given(st.lists(st.integers(0, 200), min_size=3, max_size=8), st.floats(0.01, 0.99))
-def test_histogram_quantile_is_within_bounds(cs, q):
-    bounds = tuple(float(i + 1) for i in range(len(cs) - 1)) + (math.inf,)
-    value = histogram_quantile(bounds, cs, q)
-    if sum(cs) == 0:
-        assert math.isnan(value)
-    else:
-        assert 0.0 <= value <= bounds[-2]
 
 
 def test_mann_whitney_agrees_with_scipy_on_bucketed_data():

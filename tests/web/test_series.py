@@ -6,30 +6,10 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 
-from trilho.web.series import histogram_quantile, shadow_series, version_series
+from trilho.web.series import shadow_series, version_series
 
 BOUNDS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25]
-
-
-def test_quantile_interpolates_inside_the_bucket():
-    h = {"bounds": [1.0, 2.0], "counts": [0, 10, 0]}
-    assert histogram_quantile(h, 0.5) == pytest.approx(1.5)
-    assert histogram_quantile({"bounds": [1.0], "counts": [0, 0]}, 0.5) is None
-    assert histogram_quantile({"bounds": [1.0], "counts": [0, 4]}, 0.99) == 1.0  # +Inf → lower bound
-
-
-@given(st.lists(st.integers(0, 50), min_size=len(BOUNDS) + 1, max_size=len(BOUNDS) + 1))
-def test_quantiles_are_monotone_and_within_the_bounds(counts):
-    h = {"bounds": BOUNDS, "counts": counts}
-    qs = [histogram_quantile(h, q) for q in (0.1, 0.5, 0.9, 0.99)]
-    if sum(counts) == 0:
-        assert qs == [None] * 4
-        return
-    assert qs == sorted(qs)
-    assert all(0.0 <= q <= BOUNDS[-1] for q in qs)
 
 
 def test_version_series_sums_gateways_and_computes_rates():

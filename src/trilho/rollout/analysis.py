@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from trilho.obs.histograms import quantile
 from trilho.rollout.plan import (
     AgreementCheck,
     Analysis,
@@ -24,7 +25,6 @@ from trilho.rollout.plan import (
 )
 from trilho.rollout.statistics import (
     conditional_mixture_p_value,
-    histogram_quantile,
     mann_whitney_greater,
     msprt_mean_p_value,
     msprt_p_value,
@@ -152,8 +152,8 @@ def check_latency(base: VersionWindow, cand: VersionWindow, cfg: LatencyCheck, a
     ev.update(n_base=n_b, n_cand=n_c)
     if n_b <= 0 or n_c <= 0:
         return CheckResult("latency", "insufficient", "no latency observations in one arm", ev)
-    q_b = histogram_quantile(base.latency_bounds, base.latency_counts, cfg.quantile)
-    q_c = histogram_quantile(cand.latency_bounds, cand.latency_counts, cfg.quantile)
+    q_b = quantile(base.latency_bounds, base.latency_counts, cfg.quantile) or 0.0  # both arms hold
+    q_c = quantile(cand.latency_bounds, cand.latency_counts, cfg.quantile) or 0.0  # observations here
     ratio = q_c / q_b if q_b > 0 else (math.inf if q_c > 0 else 1.0)
     p = mann_whitney_greater(base.latency_counts, cand.latency_counts)
     ev.update(q_base=q_b, q_cand=q_c, ratio=ratio, p_value=p)

@@ -10,7 +10,7 @@
   p-value is valid at every stopping time, the controller may look every interval without inflating α.
 - :func:`msprt_mean_p_value`: the same normal-mixture mSPRT for a difference of two means with an estimated
   variance (the online judge scores of canary and baseline).
-- :func:`histogram_quantile` and :func:`mann_whitney_greater`: latency quantiles and a rank test computed
+- :func:`mann_whitney_greater`: a rank test computed
   from histogram buckets (what the gateway stores), ties handled with mid-ranks.
 - :func:`wilson_interval`: confidence bounds for an agreement proportion."""
 
@@ -81,30 +81,6 @@ def msprt_mean_p_value(diff: float, var: float, tau: float) -> float:
     t2 = tau * tau
     log_lambda = 0.5 * math.log(var / (var + t2)) + t2 * diff * diff / (2.0 * var * (var + t2))
     return float(min(1.0, math.exp(-log_lambda)))
-
-
-def histogram_quantile(bounds: Sequence[float], counts: Sequence[float], q: float) -> float:
-    """The ``q`` quantile of a histogram (``counts[i]`` observations ≤ ``bounds[i]``, last may be +inf).
-
-    Linear interpolation inside the bucket, like Prometheus' ``histogram_quantile``; NaN when empty.
-    """
-    c = np.asarray(counts, dtype=float)
-    total = c.sum()
-    if total <= 0:
-        return math.nan
-    b = np.asarray(bounds, dtype=float)
-    cum = np.cumsum(c)
-    rank = q * total
-    i = int(np.searchsorted(cum, rank, side="left"))
-    i = min(i, len(c) - 1)
-    upper = b[i]
-    lower = b[i - 1] if i > 0 else 0.0
-    if math.isinf(upper):
-        return float(lower)
-    below = cum[i - 1] if i > 0 else 0.0
-    inside = c[i]
-    frac = 0.0 if inside <= 0 else (rank - below) / inside
-    return float(lower + (upper - lower) * min(max(frac, 0.0), 1.0))
 
 
 def mann_whitney_greater(counts_base: Sequence[float], counts_cand: Sequence[float]) -> float:

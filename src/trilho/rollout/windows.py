@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from trilho.obs.histograms import merge
 from trilho.rollout.analysis import VersionWindow
 from trilho.store.routing import read_shadow_windows, read_windows
 
@@ -26,19 +27,12 @@ class StepData:
     newest: datetime | None
 
 
-def _hist_add(acc: dict[str, Any], doc: dict[str, Any] | None) -> None:
-    if not doc:
-        return
-    bounds = tuple(float(b) for b in doc.get("bounds", ())) + (math.inf,)
-    counts = [float(c) for c in doc.get("counts", ())]
-    if len(counts) == len(bounds) - 1:  # no +Inf bucket written
-        counts.append(0.0)
-    if acc.get("bounds") is None:
-        acc["bounds"], acc["counts"] = bounds, counts
-    elif acc["bounds"] == bounds and len(counts) == len(acc["counts"]):
-        acc["counts"] = [a + b for a, b in zip(acc["counts"], counts, strict=True)]
-    else:
-        acc["mismatch"] = True
+def _merged(docs: list[dict[str, Any]]) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Summed latency histogram as (bounds ending in +inf, counts); empty when the windows' bounds differ."""
+    merged = merge(docs)
+    if merged is None or not merged["bounds"]:
+        return (), ()
+    return (*merged["bounds"], math.inf), tuple(merged["counts"])
 
 
 def _newest(rows: list[dict[str, Any]], current: datetime | None) -> datetime | None:
@@ -53,7 +47,7 @@ def _newest(rows: list[dict[str, Any]], current: datetime | None) -> datetime | 
 
 
 def _live(rows: list[dict[str, Any]], version: str) -> VersionWindow:
-    acc: dict[str, Any] = {}
+    docs: list[dict[str, Any]] = []
     n = e = fb = shed = 0
     lat = 0.0
     for r in rows:
@@ -64,9 +58,8 @@ def _live(rows: list[dict[str, Any]], version: str) -> VersionWindow:
         fb += int(r.get("fallbacks") or 0)
         shed += int(r.get("shed") or 0)
         lat += float(r.get("latency_sum_s") or 0.0)
-        _hist_add(acc, r["latency_histogram"])
-    bounds = () if acc.get("mismatch") else acc.get("bounds", ())
-    counts = () if acc.get("mismatch") else tuple(acc.get("counts", ()))
+        docs.append(r["latency_histogram"])
+    bounds, counts = _merged(docs)
     metrics = {"error_rate": (float(e), float(n)), "fallback_rate": (float(fb), float(n)),
                "shed_rate": (float(shed), float(n)), "latency_mean_s": (lat, float(n))}  # fmt: skip
     return VersionWindow(version, n, e, bounds, counts, metrics=metrics)
@@ -95,7 +88,7 @@ def read_step(
     ]
     newest = _newest(srows, newest)
     chosen = comparator or (sorted({r["comparator"] for r in srows})[0] if srows else None)
-    acc: dict[str, Any] = {}
+    docs: list[dict[str, Any]] = []
     calls = errors = pairs = agree = 0
     lat = 0.0
     for r in srows:
@@ -106,11 +99,13 @@ def read_step(
         pairs += int(r["compared"])
         agree += int(r["agreed"])
         doc = r["shadow_latency_histogram"]
-        _hist_add(acc, doc)
+        docs.append(doc)
         calls += int(sum(doc.get("counts", ()))) if doc else 0
     calls = max(calls, errors)
-    bounds = () if acc.get("mismatch") else acc.get("bounds", base.latency_bounds)
-    counts = () if acc.get("mismatch") else tuple(acc.get("counts", (0.0,) * len(base.latency_bounds)))
+    if any(docs):
+        bounds, counts = _merged(docs)
+    else:  # no shadow call timed yet: an empty histogram on the baseline's buckets
+        bounds, counts = base.latency_bounds, (0.0,) * len(base.latency_bounds)
     metrics = {"error_rate": (float(errors), float(calls)), "latency_mean_s": (lat, float(calls))}
     cand = VersionWindow(candidate, calls, errors, bounds, counts, pairs, agree, metrics)
     return StepData(base, cand, newest)

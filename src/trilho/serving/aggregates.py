@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from trilho.clock import Clock, SystemClock
+from trilho.obs.histograms import quantile
 from trilho.obs.metrics import LATENCY_BUCKETS
 
 
@@ -168,20 +169,6 @@ class WindowAggregator:
         return rows, shadow_rows
 
 
-def histogram_quantile(bounds: list[float], counts: list[int], q: float) -> float | None:
-    """The upper bound of the bucket holding quantile ``q`` (Prometheus-style; ``inf`` past the last)."""
-    total = sum(counts)
-    if total == 0:
-        return None
-    need = q * total
-    running = 0
-    for i, c in enumerate(counts):
-        running += c
-        if running >= need and c:
-            return bounds[i] if i < len(bounds) else float("inf")
-    return float("inf")
-
-
 def summarize(windows: list[dict[str, Any]], shadow_windows: list[dict[str, Any]] = ()) -> dict[str, Any]:
     """Merge stored windows (``read_windows`` / ``read_shadow_windows`` rows) into per-version totals with
     error rate and latency percentiles, and per shadow pair agreement (for the demo, CLI and dashboards)."""
@@ -218,8 +205,8 @@ def summarize(windows: list[dict[str, Any]], shadow_windows: list[dict[str, Any]
                 "fallbacks": v["fallbacks"],
                 "shed": v["shed"],
                 "mean_ms": v["latency_sum_s"] / n * 1000 if n else None,
-                "p50_ms_le": _ms(histogram_quantile(v["bounds"], v["counts"], 0.5)),
-                "p99_ms_le": _ms(histogram_quantile(v["bounds"], v["counts"], 0.99)),
+                "p50_ms": _ms(quantile(v["bounds"], v["counts"], 0.5)),
+                "p99_ms": _ms(quantile(v["bounds"], v["counts"], 0.99)),
             }
         )
     pairs: dict[tuple[str, str, str], dict[str, Any]] = {}

@@ -1,8 +1,8 @@
 """Chart series from stored serving windows, and the plotly figure documents the pages draw (pure, no I/O).
 
-Per version and window: request rate, error rate, latency percentiles (interpolated inside histogram buckets)
-and, per shadow pair, the agreement rate. Figures are plain ``{"data": [...], "layout": {...}}`` dictionaries
-that the bundled plotly.js renders in the browser.
+Per version and window: request rate, error rate, latency percentiles (:mod:`trilho.obs.histograms`, the one
+quantile rule) and, per shadow pair, the agreement rate. Figures are plain ``{"data": [...], "layout":
+{...}}`` dictionaries that the bundled plotly.js renders in the browser.
 """
 
 from __future__ import annotations
@@ -10,40 +10,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from trilho.obs.histograms import merge, quantile
+
 PALETTE = ("#1f6feb", "#d9480f", "#2f9e44", "#9c36b5", "#e8590c", "#0b7285")
-
-
-def histogram_quantile(histogram: Mapping[str, Sequence[float]], q: float) -> float | None:
-    """The ``q`` quantile of a bucketed histogram (linear inside a bucket; +Inf → its lower bound)."""
-    bounds, counts = list(histogram.get("bounds") or []), list(histogram.get("counts") or [])
-    total = sum(counts)
-    if total <= 0:
-        return None
-    rank, seen, lower = q * total, 0.0, 0.0
-    for i, c in enumerate(counts):
-        if c and seen + c >= rank:
-            if i >= len(bounds):
-                return lower
-            upper = bounds[i]
-            return lower + (upper - lower) * max(0.0, rank - seen) / c
-        seen += c
-        lower = bounds[i] if i < len(bounds) else lower
-    return lower
-
-
-def merge_histograms(hists: Iterable[Mapping[str, Sequence[float]]]) -> dict[str, list[float]]:
-    """Sum histograms with the same bounds (others are skipped)."""
-    bounds: list[float] | None = None
-    counts: list[float] = []
-    for h in hists:
-        b = list(h.get("bounds") or [])
-        if bounds is None:
-            bounds, counts = b, [0.0] * (len(b) + 1)
-        if b != bounds:
-            continue
-        for i, c in enumerate(h.get("counts") or []):
-            counts[i] += c
-    return {"bounds": bounds or [], "counts": counts}
 
 
 def version_series(rows: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, list[Any]]]:
@@ -56,12 +25,12 @@ def version_series(rows: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, lis
         s = out.setdefault(label, {k: [] for k in ("t", "rps", "error_rate", "p50", "p95", "p99")})
         n = sum(int(r["requests"]) for r in rs)
         seconds = max((r["window_end"] - r["window_start"]).total_seconds() for r in rs) or 1.0
-        hist = merge_histograms(r["latency_histogram"] for r in rs)
+        hist = merge(r["latency_histogram"] for r in rs)
         s["t"].append(end.isoformat())
         s["rps"].append(round(n / seconds, 3))
         s["error_rate"].append(sum(int(r["errors"]) for r in rs) / n if n else None)
         for name, q in (("p50", 0.5), ("p95", 0.95), ("p99", 0.99)):
-            v = histogram_quantile(hist, q)
+            v = quantile(hist["bounds"], hist["counts"], q) if hist else None
             s[name].append(None if v is None else round(v * 1000, 3))
     return out
 
