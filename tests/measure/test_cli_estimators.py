@@ -214,3 +214,41 @@ def test_space_separated_wide_panel_with_a_quoted_header(cli, tmp_path):
     assert json.loads(r.stdout)["result"]["att"] == pytest.approx(5.0, abs=1.5)
     r = cli("measure", "geo", str(data), "--wide", "--sep", ",", "--treated", "BMW", "--start", "2020-01-31")
     assert r.exit_code == 2 and "comma-separated with 1 column(s)" in r.output
+
+
+def test_select_markets_warns_about_few_windows_and_a_floor_mde(cli, causal_data):
+    r = cli(
+        "measure",
+        "select-markets",
+        str(causal_data / "geolift_pretest.csv"),
+        "--sizes",
+        "2",
+        "--candidates",
+        "3",
+        "--duration",
+        "10",
+        "--effects",
+        "0,0.2",
+        "--json",
+    )
+    assert r.exit_code == 0, r.output
+    notes = json.loads(r.stdout)["warnings"]
+    assert any("only 5 simulated window(s)" in w for w in notes)
+    assert any("smallest effect tried (20.0%)" in w for w in notes)
+
+
+def test_placebo_with_three_units_says_it_can_never_be_significant():
+    import pandas as pd
+
+    from trilho.measure.geo import synthetic_control
+    from trilho.measure.panel import Panel
+
+    rng = np.random.default_rng(2)
+    Y = 50 + rng.normal(0, 1, (30, 3)).cumsum(axis=0)
+    Y[24:, 0] += 20
+    df = pd.DataFrame([(f"u{i}", t, Y[t, i]) for i in range(3) for t in range(30)], columns=["u", "t", "y"])
+    res = synthetic_control(
+        Panel.from_frame(df, unit="u", time="t", outcome="y"), ["u0"], 24, inference="placebo", alpha=0.1
+    )
+    assert res.placebo.units == 3 and res.placebo.pvalue >= 1 / 3
+    assert any("smallest possible p-value is 1/3" in w for w in res.warnings)

@@ -580,6 +580,7 @@ def select_markets_cmd(
     from rich.progress import Progress
 
     from trilho.measure import api
+    from trilho.measure.markets import selection_warnings
 
     with Progress(transient=True, disable=json_out) as prog:
         prog.add_task("simulating candidate markets", total=None)
@@ -600,7 +601,8 @@ def select_markets_cmd(
             sep=sep,
             wide=wide,
         )
-    out = {"seed": seed, "ranking": [c.to_dict() for c in curves[:top]]}
+    notes = selection_warnings(curves)
+    out = {"seed": seed, "ranking": [c.to_dict() for c in curves[:top]], "warnings": notes}
 
     def render(c):
         t = Table(title=f"market selection ({duration} periods)")
@@ -616,6 +618,8 @@ def select_markets_cmd(
                 "-" if cv.investment is None else f"{cv.investment:,.0f}",
             )
         c.print(t)
+        for w in notes:
+            c.print(f"[yellow]warning:[/] {w}")
 
     emit(out, json_out, render)
 

@@ -453,6 +453,12 @@ def _synthetic_control(
         )
     if imb > 0.5:
         warnings.append(f"pre-period fit is weak (scaled L2 imbalance {imb:.2f}); trust the estimate less")
+    if plac is not None and 1 / plac.units >= alpha:
+        warnings.append(
+            f"placebo-in-space with {plac.units} units: its smallest possible p-value is 1/{plac.units} = "
+            f"{1 / plac.units:.3g} ≥ alpha {alpha:g}, so it can never be significant; add donors or read the "
+            "conformal test"
+        )
     return GeoResult(
         treated=list(treated),
         start=panel.times[int(np.argmax(~pb.pre))],

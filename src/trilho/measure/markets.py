@@ -190,3 +190,35 @@ def select_markets(
         return (c.mde if c.mde is not None else math.inf, abs(fpr - alpha), c.mean_abs_error_at_zero)
 
     return sorted(curves, key=key)
+
+
+MIN_SIMULATIONS = 20  # below this a power estimate's standard error exceeds ~0.09 at 80 % power
+
+
+def selection_warnings(curves: Sequence[PowerCurve]) -> list[str]:
+    """What makes a market ranking unfit to choose from: too few simulated windows (each power is a share of
+    a handful of runs), or every candidate at the floor of the effect grid (it cannot tell them apart)."""
+    if not curves:
+        return []
+    out = []
+    sims = min(c.simulations for c in curves)
+    if sims < MIN_SIMULATIONS:
+        se = math.sqrt(0.8 * 0.2 / sims)
+        out.append(
+            f"only {sims} simulated window(s) per candidate: each power is a share of {sims} runs "
+            f"(standard error ≈ {se:.2f} at 80 % power), so the ranking is mostly noise; "
+            f"raise --windows to at least {MIN_SIMULATIONS}"
+        )
+    positive = sorted(e for e in curves[0].effects if e > 0)
+    mdes = {c.mde for c in curves}
+    if positive and len(curves) > 1 and mdes == {positive[0]}:
+        out.append(
+            f"every candidate reaches 80 % power at the smallest effect tried ({positive[0]:.1%}): the grid "
+            "cannot rank them; add smaller --effects"
+        )
+    elif len(curves) > 1 and mdes == {None}:
+        out.append(
+            f"no candidate reaches 80 % power at the largest effect tried ({max(positive or [0]):.1%}); "
+            "add larger --effects or a longer --duration"
+        )
+    return out
