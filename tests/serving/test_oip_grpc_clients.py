@@ -99,6 +99,13 @@ def test_typed_contents_and_bad_raw_framing(mixed):
         assert response.id == "typed" and len(response.raw_output_contents) == 4
         by_name = dict(zip([o.name for o in response.outputs], response.raw_output_contents, strict=True))
         assert np.frombuffer(by_name["y"], "<f8").tolist() == [6.5]
+        with pytest.raises(grpc.RpcError) as err:  # a latency budget that is not one
+            stub.ModelInfer(request, metadata=(("x-trilho-deadline-ms", "soon"),))
+        assert (
+            err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+            and "x-trilho-deadline-ms" in err.value.details()
+        )
+        assert stub.ModelInfer(request, metadata=(("x-trilho-deadline-ms", "5000"),)).id == "typed"
         bad = pb.ModelInferRequest(model_name="mixed")
         bad.inputs.add(name="f64", datatype="FP64", shape=[2])
         cases = {

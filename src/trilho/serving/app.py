@@ -40,7 +40,7 @@ from trilho.serving.oip_v2 import (
 )
 from trilho.serving.oip_v2 import encode_response as encode_v2
 from trilho.serving.openapi import build_openapi
-from trilho.serving.protocols import BadRequest, parse_v1
+from trilho.serving.protocols import BadRequest, deadline_ms, parse_v1
 
 log = get_logger("serving.access")
 tracer = get_tracer("trilho.serving")
@@ -182,25 +182,15 @@ async def _read_body(headers: dict[bytes, bytes], receive: Receive, limit: int) 
 
 
 def _deadline(headers: dict[bytes, bytes]) -> float | None:
-    raw_bytes = headers.get(b"x-trilho-deadline-ms")
-    if raw_bytes is None:
+    raw = headers.get(b"x-trilho-deadline-ms")
+    if raw is None:
         return None
-    raw = raw_bytes.decode("latin-1")
     try:
-        value = float(raw)
-    except ValueError:
-        value = float("nan")
-    if not (1 <= value <= 600_000):
-        raise Problem(
-            400,
-            "BadRequest",
-            f"X-Trilho-Deadline-Ms {raw[:40]!r} is not a number in [1, 600000]",
-            fix="send the budget in milliseconds, e.g. 50",
-            field="X-Trilho-Deadline-Ms",
-            value=raw[:40],
-            rule="range:[1,600000]",
-        )
-    return value
+        return deadline_ms(raw.decode("latin-1"), "X-Trilho-Deadline-Ms")
+    except BadRequest as exc:
+        body = exc.to_dict()
+        body.pop("error")
+        raise Problem(400, "BadRequest", body.pop("message"), **body) from None
 
 
 def predict_route(path: str) -> tuple[str, str] | None:

@@ -28,7 +28,7 @@ from trilho.serving.oip_meta import contract_tensors, model_metadata, v2_unit
 from trilho.serving.oip_v2 import FramingError, V2Request, check_datatypes, format_v2, parse_v2
 from trilho.serving.proto import open_inference_grpc_pb2 as pb
 from trilho.serving.proto import open_inference_grpc_pb2_grpc as pb_grpc
-from trilho.serving.protocols import BadRequest
+from trilho.serving.protocols import deadline_ms
 
 log = get_logger("serving.access")
 
@@ -269,19 +269,7 @@ def _message(exc: Any) -> str:
 def _deadline(metadata: dict[str, str], context: Any) -> float | None:
     raw = metadata.get("x-trilho-deadline-ms")
     if raw is not None:
-        try:
-            value = float(raw)
-        except ValueError:
-            value = float("nan")
-        if not (1 <= value <= 600_000):
-            raise BadRequest(
-                f"x-trilho-deadline-ms {raw[:40]!r} is not a number in [1, 600000]",
-                fix="send the budget in milliseconds, e.g. 50",
-                field="x-trilho-deadline-ms",
-                value=raw[:40],
-                rule="range:[1,600000]",
-            )
-        return value
+        return deadline_ms(raw, "x-trilho-deadline-ms")
     remaining = context.time_remaining()
     if remaining is None or remaining > 600:
         return None

@@ -66,6 +66,23 @@ def parse_v1(body: Any, max_instances: int, fields: list[str] | None = None) -> 
     return records
 
 
+def deadline_ms(raw: str, field: str) -> float:
+    """A latency budget as sent in a header or gRPC metadata (milliseconds, 1 to 600,000)."""
+    try:
+        value = float(raw)
+    except ValueError:
+        value = float("nan")
+    if not (1 <= value <= 600_000):
+        raise BadRequest(
+            f"{field} {raw[:40]!r} is not a number in [1, 600000]",
+            fix="send the budget in milliseconds, e.g. 50",
+            field=field,
+            value=raw[:40],
+            rule="range:[1,600000]",
+        )
+    return value
+
+
 def short(value: Any) -> Any:
     """A value short enough for an error message (its repr cut at 80 characters)."""
     text = repr(value)
