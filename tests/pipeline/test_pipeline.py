@@ -16,6 +16,12 @@ def _json(out: str) -> dict:
     return json.loads(out[start:])
 
 
+def _history(model: str) -> list[dict]:
+    from trilho.rollout import RolloutService
+
+    return RolloutService(open_store(resolve_settings())).history(model)
+
+
 def _registry():
     s = resolve_settings()
     return Registry(open_store(s), s.artifacts_url)
@@ -44,6 +50,9 @@ def test_fresh_project_runs_every_stage_then_skips_then_rolls_out_a_retrain(cli,
     assert [g.decision for g in _registry().gate_records("churn@1", kind="golden")] == ["pass"]
     deployment = get_deployment(open_store(resolve_settings()), "churn")
     assert deployment.stable.version == "1" and deployment.comparators == ("label:churn",)
+    # created through the deployment file (the `trilho deploy apply` code path), audited as such
+    created = [e for e in _history("churn") if e["action"] == "deploy_create"]
+    assert len(created) == 1 and created[0]["evidence"]["source"] == "rollout/deployment.yaml"
 
     again = _json(cli("pipeline", "run", "--project", str(project), "--json").stdout)
     status = {s["stage"]: s["status"] for s in again["stages"]}

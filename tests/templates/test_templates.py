@@ -31,6 +31,7 @@ def test_a_fresh_project_has_the_safe_path_and_passes_its_tests_and_pipeline(tem
         ".github/workflows/trilho.yml",
         ".gitlab-ci.yml",
         "rollout/plan.yaml",
+        "rollout/deployment.yaml",
         "golden/suite.yaml",
         ".copier-answers.yml",
         "README.md",

@@ -54,7 +54,8 @@ def version(json_out: JsonFlag = False) -> None:
 
 # Each module owns one verb group (or top-level verb) and exposes ``register(app)``.
 _COMMAND_MODULES = (
-    "contract", "model", "golden", "measure", "evals", "recsys", "serve", "demo", "rollout", "project", "web",
+    "contract", "model", "golden", "measure", "evals", "recsys", "serve", "demo", "rollout", "deploy",
+    "project", "web",
 )  # fmt: skip
 
 

@@ -7,7 +7,7 @@ train: {command: [python, train.py], inputs: [train.py, params.yaml], params: pa
 evaluate: {command: [python, evaluate.py], metrics: build/metrics.json, thresholds: {accuracy: {min: 0.7}}}
 golden: {suite: golden/suite.yaml}
 eval: {suite: evals/suite.yaml}          # optional (the llm template)
-rollout: {plan: rollout/plan.yaml}
+rollout: {plan: rollout/plan.yaml, deployment: rollout/deployment.yaml}   # the deployment file: optional
 ct: {reference: data/train.csv, features: [...], consecutive: 3, cooldown: 1h}
 """
 
@@ -123,6 +123,8 @@ def load_project(start: str | Path | None = None, *, check_paths: bool = True) -
             wanted.append(("eval.suite", project.eval["suite"]))
         if project.rollout.get("plan"):
             wanted.append(("rollout.plan", project.rollout["plan"]))
+        if project.rollout.get("deployment"):
+            wanted.append(("rollout.deployment", project.rollout["deployment"]))
         for key, rel in wanted:
             if not project.path(rel).exists():
                 raise InputError(

@@ -433,15 +433,18 @@ def register(ctx: Context) -> Plan:
 
 # --- rollout ------------------------------------------------------------------------------------------------
 def rollout(ctx: Context) -> Plan:
-    """First version: deploy as stable and champion. Later ones: start the project's rollout plan."""
+    """First version: champion, and deployed through the project's deployment file (``rollout.deployment``;
+    the same code path as ``trilho deploy apply``). Later ones: start the project's rollout plan."""
     p = ctx.project
     version = (ctx.outputs.get("register") or {}).get("version")
-    digest = hash_inputs([p.path(p.rollout["plan"])] if p.rollout.get("plan") else [], {"version": version})
+    files = [p.path(p.rollout[k]) for k in ("plan", "deployment") if p.rollout.get(k)]
+    digest = hash_inputs(files, {"version": version})
 
     def run() -> dict[str, Any]:
         from trilho.rollout import RolloutService
+        from trilho.rollout.deployfile import apply_deployment, registry_resolver
         from trilho.rollout.gates import registry_gates
-        from trilho.store.routing import Deployment, Route, get_deployment, set_deployment
+        from trilho.store.routing import get_deployment
 
         if version is None:
             raise InputError(
@@ -450,11 +453,22 @@ def rollout(ctx: Context) -> Plan:
                 stage="rollout",
             )
         if get_deployment(ctx.store, ctx.model_name) is None:
-            comparators = tuple(p.rollout.get("comparators") or ("exact",))  # how shadow outputs are compared
-            dep = Deployment(ctx.model_name, (Route(str(version)),), comparators=comparators)
-            set_deployment(ctx.store, dep, actor=ctx.actor)
+            spec = _deployment_file(p, ctx.model_name, version)  # checked before the alias moves
             ctx.registry.set_alias(ctx.model_name, "champion", version)
-            return {"action": "deployed", "version": version, "rollout": None}
+            applied = apply_deployment(
+                ctx.store,
+                spec,
+                registry_resolver(ctx.registry),
+                actor=ctx.actor,
+                source=p.rollout.get("deployment"),
+                clock=ctx.clock,
+            )
+            return {
+                "action": "deployed",
+                "version": version,
+                "rollout": None,
+                "generation": applied.generation,
+            }
         service = RolloutService(
             ctx.store,
             clock=ctx.clock,
@@ -473,6 +487,25 @@ def rollout(ctx: Context) -> Plan:
         }
 
     return digest, run
+
+
+def _deployment_file(p: Project, model: str, version: int):
+    """The project's deployment file (its routes may name ``champion``), else one stable route to ``version``
+    with the project's ``rollout.comparators``."""
+    from trilho.rollout.deployfile import DeploymentFile, RouteSpec, load_deployment_file
+
+    if p.rollout.get("deployment"):
+        spec = load_deployment_file(p.path(p.rollout["deployment"]))
+        if spec.model != model:
+            raise InputError(
+                f"rollout.deployment declares model {spec.model!r}, the project registers {model!r}",
+                fix="make the deployment file's model the project's model.name",
+                field="rollout.deployment",
+                value=spec.model,
+            )
+        return spec
+    comparators = list(p.rollout.get("comparators") or ["exact"])  # how shadow outputs are compared
+    return DeploymentFile(model=model, routes=[RouteSpec(version=str(version))], comparators=comparators)
 
 
 STAGE_FUNCS: dict[str, Callable[[Context], Plan]] = {

@@ -394,7 +394,7 @@ class RolloutService:
         if dep is None:
             raise RolloutError(
                 f"model {model!r} has no deployment in the routing table",
-                fix="deploy a stable version first (trilho.store.routing.set_deployment)",
+                fix="deploy a stable version first: trilho deploy apply deployment.yaml (docs/deployment.md)",
                 field="model",
                 value=model,
             )

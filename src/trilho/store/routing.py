@@ -383,6 +383,11 @@ def write_deployment(conn, deployment: Deployment, generation: int, actor: str =
     return _write(conn, deployment, generation, actor, exists)
 
 
+def remove_deployment(conn, model: str) -> None:
+    """In ``conn``'s transaction (after ``bump_generation``): delete ``model``'s deployment row."""
+    conn.execute(delete(routing_deployments).where(routing_deployments.c.model == model))
+
+
 def set_deployment(store, deployment: Deployment, *, actor: str = "unknown") -> Deployment:
     """Create or replace a model's deployment in one transaction; returns it with its new generation."""
     validate_deployment(deployment)
@@ -450,7 +455,7 @@ def delete_deployment(store, model: str, *, actor: str = "unknown") -> int:
     with store.transaction() as conn:
         gen = _bump(conn)
         _require(conn, model)
-        conn.execute(delete(routing_deployments).where(routing_deployments.c.model == model))
+        remove_deployment(conn, model)
         return gen
 
 
@@ -533,6 +538,7 @@ __all__ = [
     "read_deployment",
     "read_shadow_windows",
     "read_windows",
+    "remove_deployment",
     "set_deployment",
     "set_kill",
     "set_routes",
