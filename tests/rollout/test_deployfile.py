@@ -182,6 +182,14 @@ def test_apply_is_idempotent_audited_and_diffs_against_what_is_live(store):
     assert RolloutService(store).verify_audit().ok
 
 
+def test_the_smallest_file_is_idempotent_too(store):
+    spec = load_deployment_file("model: scorer\nroutes: [{version: 1}]\n")
+    assert spec.routes[0].weight == 100.0
+    assert apply_deployment(store, spec, resolve, actor="t").action == "created"
+    assert apply_deployment(store, spec, resolve, actor="t").action == "unchanged"
+    assert diff_live(store, spec, resolve)[1] == []
+
+
 def test_apply_keeps_the_live_kill_switch(store):
     from trilho.store.routing import set_kill
 

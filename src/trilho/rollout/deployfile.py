@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from trilho.clock import Clock, SystemClock
 from trilho.errors import InputError, RolloutError, TrilhoError
@@ -137,6 +137,15 @@ class DeploymentFile(_Spec):
     breaker: BreakerSpec = Field(default_factory=BreakerSpec)
     fallback_response: dict[str, Any] | None = Field(None, description="the static answer of last resort")
     slo: SLOSpec | None = None
+
+    @model_validator(mode="after")
+    def _lone_live_route_takes_everything(self) -> DeploymentFile:
+        """A lone stable route may omit its weight: it is 100 % (so the file equals what the store keeps)."""
+        live = [r for r in self.routes if r.role != "shadow"]
+        if len(live) == 1 and live[0].weight is None:
+            routes = [r.model_copy(update={"weight": 100.0}) if r is live[0] else r for r in self.routes]
+            object.__setattr__(self, "routes", routes)
+        return self
 
     def to_yaml(self) -> str:
         """The file as YAML (what ``trilho deploy show`` prints)."""
