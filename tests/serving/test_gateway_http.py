@@ -317,7 +317,7 @@ def test_store_outage_keeps_serving_the_last_table(pg_schema, tmp_path, start_ga
             for _ in range(5):
                 r = _predict(c)
                 assert r.status_code == 200 and r.headers["x-trilho-model-version"] == "1"
-            assert "trilho_serving_store_up_ratio 0.0" in c.get("/metrics").text
+            assert "trilho_serving_store_up 0.0" in c.get("/metrics").text
             rt.set_weights(direct, "scorer", {"1": 0.0, "3": 1.0})  # written while this gateway is cut off
             proxy.start()
             assert _wait(lambda: _predict(c).headers["x-trilho-model-version"] == "3", timeout=15)
@@ -504,11 +504,11 @@ def test_store_refusing_window_writes_shows_in_store_up_and_loses_nothing(regist
     with httpx.Client(base_url=gw.url) as c:
         for _ in range(7):
             assert _predict(c).status_code == 200
-        assert _wait(lambda: "trilho_serving_store_up_ratio 0.0" in c.get("/metrics").text)
+        assert _wait(lambda: "trilho_serving_store_up 0.0" in c.get("/metrics").text)
         assert "trilho_serving_window_write_failures_total" in c.get("/metrics").text
         assert c.get("/readyz").json()["store"] == "refusing writes"
         with store.transaction() as conn:
             conn.execute(text("DROP TRIGGER immutable"))
-        assert _wait(lambda: "trilho_serving_store_up_ratio 1.0" in c.get("/metrics").text)
+        assert _wait(lambda: "trilho_serving_store_up 1.0" in c.get("/metrics").text)
         assert c.get("/readyz").json()["store"] == "ok"
     assert sum(w["requests"] for w in rt.read_windows(store, "scorer")) == 7  # retried, none lost

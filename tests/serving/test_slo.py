@@ -112,7 +112,7 @@ def test_book_follows_deployments_and_exports_metrics():
     for _ in range(50):
         tr.record(503, 0.0, False)
     book.tick(now=2.0)
-    assert _samples("trilho_serving_slo_alert_ratio", model="slo-unit", window="1m/5s") == {
+    assert _samples("trilho_serving_slo_alert_firing", model="slo-unit", window="1m/5s") == {
         (("model", "slo-unit"), ("severity", "page"), ("window", "1m/5s")): 1.0
     }
     burn = _samples("trilho_serving_slo_burn_rate", model="slo-unit", window="5s")
@@ -124,7 +124,7 @@ def test_book_follows_deployments_and_exports_metrics():
     assert book.trackers["slo-unit"] is tr  # unchanged SLO: counts kept
     book.sync([], now=4.0)
     assert book.trackers == {}
-    assert _samples("trilho_serving_slo_alert_ratio", model="slo-unit") == {}  # series removed
+    assert _samples("trilho_serving_slo_alert_firing", model="slo-unit") == {}  # series removed
 
 
 def test_ticks_follow_the_shortest_window():

@@ -99,7 +99,7 @@ def _metrics(base: str, text: str | None = None) -> dict[tuple[str, tuple], floa
 
 
 def _alert(metrics, severity: str, window: str) -> float:
-    return metrics[("trilho_serving_slo_alert_ratio", (("severity", severity), ("window", window)))]
+    return metrics[("trilho_serving_slo_alert_firing", (("severity", severity), ("window", window)))]
 
 
 def test_overload_trips_the_alert_and_shedding_keeps_admitted_inside_the_slo():

@@ -41,8 +41,29 @@ def _check(name: str) -> None:
         raise ValueError(f"metric name {name!r} must look like trilho_<area>_<thing>_<unit> in lowercase")
 
 
+def naming_problem(kind: str, name: str, doc: str) -> str | None:
+    """Why a metric's name breaks Prometheus' naming conventions for its kind and meaning, or ``None``.
+
+    Counters end in ``_total``; gauges and histograms never end in ``_total``/``_count`` (a histogram's own
+    ``_count`` series would clash); a Unix time is ``*_timestamp_seconds``; ``_ratio`` is for fractions,
+    not for 0/1 states (those are named for the state: ``_open``, ``_up``, ``_ready``, ``_firing``).
+    """
+    if kind == "counter" and not name.endswith("_total"):
+        return "a counter's name ends in _total"
+    if kind != "counter" and name.endswith(("_total", "_count")):
+        return f"a {kind}'s name does not end in _total or _count"
+    if "unix time" in doc.lower() and not name.endswith("_timestamp_seconds"):
+        return "a Unix time is named *_timestamp_seconds"
+    if name.endswith("_ratio") and re.match(r"1 (while|once|if|when)\b", doc):
+        return "a 0/1 state is named for the state (_open, _up, _ready, _firing), not _ratio"
+    return None
+
+
 def _get_or_make(kind: type, name: str, doc: str, labels: Sequence[str], **kw: object):
     _check(name)
+    problem = naming_problem(kind.__name__.lower(), name, doc)
+    if problem:
+        raise ValueError(f"metric name {name!r}: {problem} (https://prometheus.io/docs/practices/naming/)")
     with _lock:
         existing = _made.get(name)
         if existing is not None:

@@ -835,7 +835,7 @@ class Gateway:
         self._export_store_up()
 
     def _export_store_up(self) -> None:
-        """``store_up_ratio`` is 1 only while the store both answers polls and takes window writes."""
+        """``store_up`` is 1 only while the store both answers polls and takes window writes."""
         m.STORE_UP.set(1.0 if self.store_ok and self.store_writable else 0.0)
 
     def sample_access_log(self) -> bool:

@@ -25,7 +25,7 @@ SHED = counter(
 CACHE = counter(
     "trilho_serving_cache_events_total", "Response cache hits, misses and evictions.", (*MVV, "event")
 )
-BREAKER = gauge("trilho_serving_breaker_open_ratio", "1 while the version's circuit breaker is open.", MVV)
+BREAKER = gauge("trilho_serving_breaker_open", "1 while the version's circuit breaker is open.", MVV)
 SHADOW_COMPARED = counter(
     "trilho_serving_shadow_compared_total",
     "Shadow outputs compared with the primary's.",
@@ -42,17 +42,17 @@ SHADOW_DROPPED = counter(
 )
 SHADOW_DURATION = histogram("trilho_serving_shadow_duration_seconds", "Shadow call latency.", MVV)
 STORE_UP = gauge(
-    "trilho_serving_store_up_ratio",
+    "trilho_serving_store_up",
     "1 when the store answered the last routing poll and took the last window write (0 if either failed).",
 )
 WINDOW_WRITE_FAILURES = counter(
     "trilho_serving_window_write_failures_total", "Window writes the store refused (kept and retried)."
 )
-TABLE_GENERATION = gauge("trilho_serving_routing_generation_count", "Generation of the routing table in use.")
+TABLE_GENERATION = gauge("trilho_serving_routing_generation", "Generation of the routing table in use.")
 TABLE_AGE = gauge(
-    "trilho_serving_routing_last_sync_seconds", "Unix time of the last successful routing-table poll."
+    "trilho_serving_routing_last_sync_timestamp_seconds", "Unix time of the last successful routing-table poll."
 )
-READY = gauge("trilho_serving_version_ready_ratio", "1 once the version's warm-up call passed.", MVV)
+READY = gauge("trilho_serving_version_ready", "1 once the version's warm-up call passed.", MVV)
 SLO_EVENTS = counter(
     "trilho_serving_slo_events_total",
     "Requests counted against the model's SLO, good or bad.",
@@ -64,7 +64,7 @@ SLO_BURN = gauge(
     ("model", "window"),
 )
 SLO_ALERT = gauge(
-    "trilho_serving_slo_alert_ratio",
+    "trilho_serving_slo_alert_firing",
     "1 while a multiwindow burn-rate alert fires (both its long and short window burn too fast).",
     ("model", "window", "severity"),
 )

@@ -17,7 +17,7 @@ deployment that declares an SLO (``Deployment.slo``, a :class:`trilho.store.rout
 
 Metrics (per gateway process; Prometheus can recompute burn rates across replicas from the counter):
 ``trilho_serving_slo_events_total{model,outcome}``, ``trilho_serving_slo_burn_rate{model,window}``,
-``trilho_serving_slo_alert_ratio{model,window,severity}`` (1 while firing, window ``long/short``) and
+``trilho_serving_slo_alert_firing{model,window,severity}`` (1 while firing, window ``long/short``) and
 ``trilho_serving_slo_objective_ratio{model}`` / ``trilho_serving_slo_threshold_seconds{model}``.
 """
 

@@ -113,6 +113,6 @@ def _slo_counts(url: str) -> dict[str, float]:
                 continue
             if s.name == "trilho_serving_slo_events_total":
                 out[s.labels["outcome"]] += s.value
-            elif s.name == "trilho_serving_slo_alert_ratio":
+            elif s.name == "trilho_serving_slo_alert_firing":
                 out["alerts"] += s.value
     return out
