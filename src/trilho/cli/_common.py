@@ -20,6 +20,7 @@ from trilho.errors import TrilhoError
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
 
 console = Console()
+PIPE_WIDTH = 10_000  # columns a table may use when stdout is not a terminal
 err_console = Console(stderr=True)
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -66,10 +67,13 @@ def emit(data: Any, json_mode: bool, render: Callable[[Console], None] | None = 
     """Print ``data`` as JSON (``--json``) or let ``render`` draw it for people."""
     if json_mode:
         sys.stdout.write(dump_json(data) + "\n")
-    elif render is not None:
-        render(console)
+        return
+    # a pipe or a file is no screen: tables keep their full width instead of being cut to 80 columns
+    out = console if console.is_terminal else Console(width=PIPE_WIDTH, soft_wrap=True)
+    if render is not None:
+        render(out)
     else:
-        console.print(data)
+        out.print(data)
 
 
 def handles_errors(func: F) -> F:

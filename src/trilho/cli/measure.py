@@ -72,6 +72,12 @@ def ab_cmd(
     ratio: Annotated[
         list[str], typer.Option("--ratio", help="Ratio metric NUM/DEN (delta method); repeatable.")
     ] = [],  # noqa: B006
+    proportion: Annotated[
+        list[str],
+        typer.Option(
+            "--proportion", help="0/1 metric column, binomial variance p(1-p) (as gbstats); repeatable."
+        ),
+    ] = [],  # noqa: B006
     covariate: Annotated[
         list[str],
         typer.Option(
@@ -99,7 +105,14 @@ def ab_cmd(
     correction: Annotated[str, typer.Option("--correction", help="holm | bh | none")] = "holm",
     srm_method: Annotated[str, typer.Option("--srm-method", help="chisquare | binomial")] = "chisquare",
     no_srm: Annotated[bool, typer.Option("--no-srm", help="Skip the sample-ratio check.")] = False,
-    relative_ci: Annotated[str, typer.Option("--relative-ci", help="log | delta")] = "log",
+    relative_ci: Annotated[
+        str,
+        typer.Option(
+            "--relative-ci",
+            help="Headline relative interval: log (tea-tasting's, default) | delta (gbstats'); "
+            "both are shown.",
+        ),
+    ] = "log",
     sequential: Annotated[
         float | None,
         typer.Option("--sequential", help="Planned total units: add anytime-valid confidence sequences."),
@@ -126,6 +139,7 @@ def ab_cmd(
         variant=variant,
         metrics=metric,
         ratios=ratio,
+        proportions=proportion,
         covariates=covariate,
         covariate_times=covariate_time,
         start=start,
@@ -160,25 +174,37 @@ def ab_cmd(
             "arm",
             "control",
             "treatment",
-            "relative effect",
-            "interval",
+            "effect (interval)",
             "p",
+            "relative",
+            "interval (log)",
+            "interval (delta)",
+            "p (relative)",
             "CUPED var. ↓",
         ):
             t.add_column(col)
+        blocked = res.headline_blocked
         for e in res.effects:
             p = e.pvalue_adjusted if e.pvalue_adjusted is not None else e.pvalue
             t.add_row(
-                e.metric,
+                e.metric + (" (proportion)" if e.kind == "proportion" else ""),
                 e.treatment_arm,
                 f"{e.control_mean:.4g}",
                 f"{e.treatment_mean:.4g}",
-                "blocked" if res.headline_blocked else f"{e.relative:+.2%}",
-                f"[{e.relative_ci_lower:+.2%}, {e.relative_ci_upper:+.2%}]",
+                "blocked" if blocked else f"{e.effect:+.4g} [{e.ci_lower:+.4g}, {e.ci_upper:+.4g}]",
                 f"{p:.3g}",
+                "blocked" if blocked else f"{e.relative:+.2%}",
+                _pct_interval(e.relative_log_ci_lower, e.relative_log_ci_upper),
+                _pct_interval(e.relative_delta_ci_lower, e.relative_delta_ci_upper),
+                "-" if e.relative_pvalue is None else f"{e.relative_pvalue:.3g}",
                 f"{e.variance_reduction:.0%}" if e.variance_reduction is not None else "-",
             )
         c.print(t)
+        c.print(
+            f"relative: the {relative_ci} interval is the headline; log = delta method on "
+            "log(treatment/control) (tea-tasting; never below -100%), delta = effect / control mean with its "
+            "delta-method s.e. and p (GrowthBook gbstats). They can disagree on 0 near significance."
+        )
         if res.srm:
             c.print(
                 f"sample ratio: {res.srm.counts}, p = {res.srm.pvalue:.3g} "
@@ -194,6 +220,10 @@ def ab_cmd(
             "(fix: find the assignment or logging bug)"
         )
         raise typer.Exit(CheckFailed.exit_code)
+
+
+def _pct_interval(lo: float | None, hi: float | None) -> str:
+    return "-" if lo is None or hi is None else f"[{lo:+.2%}, {hi:+.2%}]"
 
 
 @app.command("geo")

@@ -64,9 +64,11 @@ def build_metrics(
     ratios: Sequence[str] = (),
     covariates: Sequence[str] = (),
     covariate_times: Sequence[str] = (),
+    proportions: Sequence[str] = (),
 ) -> list[Metric]:
-    """Metrics from ``--metric``/``--ratio`` specs; ``--covariate`` is positional or ``METRIC=COVARIATE``."""
-    specs = list(metrics) + list(ratios)
+    """Metrics from ``--metric``/``--ratio``/``--proportion`` specs (in that order); ``--covariate`` is
+    positional or ``METRIC=COVARIATE``. A proportion is a 0/1 column analysed with the binomial variance."""
+    specs = list(metrics) + list(ratios) + list(proportions)
     for r in ratios:
         if "/" not in r:
             raise MeasurementError(
@@ -89,6 +91,8 @@ def build_metrics(
     for i, spec in enumerate(specs):
         cov = mapping.get(spec, positional[i] if i < len(positional) else None)
         m = parse_metric(spec, cov)
+        if spec in proportions and i >= len(metrics) + len(ratios):
+            m = Metric(m.name, m.numerator, None, m.covariate, "proportion")
         if m.covariate is not None:
             cv = m.covariate
             timing = timings.get(cv.numerator) or (timings.get(cv.denominator) if cv.denominator else None)
@@ -113,10 +117,11 @@ def run_ab(
     schema: str | None = None,
     threads: int | None = None,
     engine: str = "duckdb",
+    proportions: Sequence[str] = (),
     **options,
 ) -> ab.ABResult:
     """Analyse an A/B test stored in ``data`` (file or, with ``table``, a database or Spark table)."""
-    ms = build_metrics(metrics, ratios, covariates, covariate_times)
+    ms = build_metrics(metrics, ratios, covariates, covariate_times, proportions)
     source = open_source(data, table=table, schema=schema, threads=threads, engine=engine)
     return ab.analyze(
         source,

@@ -51,6 +51,13 @@ class Effect:
     pvalue_adjusted: float | None = None
     sequential_ci_lower: float | None = None
     sequential_ci_upper: float | None = None
+    relative_se: float | None = None
+    relative_pvalue: float | None = None
+    relative_ci_method: str = "log"
+    relative_log_ci_lower: float | None = None
+    relative_log_ci_upper: float | None = None
+    relative_delta_ci_lower: float | None = None
+    relative_delta_ci_upper: float | None = None
 
     @property
     def significant(self) -> bool:
@@ -84,6 +91,23 @@ def ratio_value_grad(m: Moments, num: str, den: str | None) -> tuple[float, np.n
     return float(mu[i] / mu[j]), g
 
 
+def binomial_variance(m: Moments, column: str) -> float:
+    """``p(1 − p)`` of a 0/1 column (GrowthBook gbstats' proportion variance, not the n − 1 sample variance);
+    a MeasurementError when the column's moments show values other than 0 and 1."""
+    i = m.index(column)
+    p = float(m.mean[i])
+    second = float(m.cov[i, i]) * (m.n - 1) / m.n + p * p if m.n > 1 else p * p  # mean of x²
+    if not (-1e-9 <= p <= 1 + 1e-9) or abs(second - p) > 1e-9 * max(1.0, abs(p)):
+        raise MeasurementError(
+            f"proportion metric '{column}' holds values other than 0 and 1 (mean {p:.4g}, mean of squares "
+            f"{second:.4g})",
+            fix="pass it as --metric (a mean), or recode it to 0/1",
+            field="proportion",
+            value=column,
+        )
+    return p * (1 - p)
+
+
 @dataclass(frozen=True)
 class _Arm:
     n: float
@@ -114,7 +138,7 @@ def _arms(metric: Metric, control: Moments, treatment: Moments) -> tuple[_Arm, _
     for m in (control, treatment):
         v, gy = ratio_value_grad(m, metric.numerator, metric.denominator)
         s = m.cov
-        vy = float(gy @ s @ gy)
+        vy = binomial_variance(m, metric.numerator) if metric.kind == "proportion" else float(gy @ s @ gy)
         if cov is None:
             out.append(_Arm(m.n, v, v, vy, vy))
             continue
@@ -148,7 +172,10 @@ def estimate(
     """Welch t-test on the (CUPED-adjusted) metric; absolute and relative effects with (1 − alpha) intervals.
 
     Relative intervals: ``"log"`` applies the delta method to log(treatment/control) as tea-tasting does
-    (asymmetric, never crosses −100 %); ``"delta"`` applies it to effect / unadjusted control mean.
+    (asymmetric, never crosses −100 %); ``"delta"`` applies it to effect / unadjusted control mean, as
+    GrowthBook's gbstats does. Both are always computed (``relative_log_ci_*``, ``relative_delta_ci_*``, with
+    the delta method's ``relative_se`` and ``relative_pvalue``); ``relative_ci`` picks the headline one.
+    Proportion metrics use the binomial variance p(1 − p).
     """
     c, t, theta = _arms(metric, control, treatment)
     se, df = _welch(c.var, c.n, t.var, t.n)
@@ -171,24 +198,29 @@ def estimate(
             field="metric",
             value=metric.name,
         )
-    if relative_ci == "log":
-        rel = t.adjusted / c.adjusted - 1
+    # both relative intervals, always: "log" (tea-tasting's, asymmetric) and "delta" (effect / control mean,
+    # with its delta-method standard error and p-value, as GrowthBook gbstats reports relative lift)
+    rel_log = t.adjusted / c.adjusted - 1 if t.adjusted > 0 else math.nan
+    log_lo = log_hi = math.nan
+    if t.adjusted > 0:
         lse, ldf = _welch(c.var / c.adjusted**2, c.n, t.var / t.adjusted**2, t.n)
         lq = float((stats.t(ldf) if math.isfinite(ldf) else stats.norm()).ppf(1 - alpha / 2))
         h = math.exp(lq * lse)
-        rel_lo, rel_hi = (rel + 1) / h - 1, (rel + 1) * h - 1
+        log_lo, log_hi = (rel_log + 1) / h - 1, (rel_log + 1) * h - 1
+    base = c.value
+    rel_delta = effect / base
+    # Var(effect / base) by the delta method; Cov(effect, base) = -Cov(adjusted control, control mean).
+    cov_adj_base = (c.var_unadjusted if theta is None else _cov_adj_unadj(metric, control, theta)) / c.n
+    var = (
+        se**2 / base**2 + effect**2 * (c.var_unadjusted / c.n) / base**4 + 2 * effect * cov_adj_base / base**3
+    )
+    rel_se = math.sqrt(max(var, 0.0))
+    rel_p = float(2 * dist.sf(abs(rel_delta / rel_se))) if rel_se > 0 else (0.0 if rel_delta else 1.0)
+    delta_lo, delta_hi = rel_delta - q * rel_se, rel_delta + q * rel_se
+    if relative_ci == "log":
+        rel, rel_lo, rel_hi = rel_log, log_lo, log_hi
     else:
-        base = c.value
-        rel = effect / base
-        # Var(effect / base) by the delta method; Cov(effect, base) = -Cov(adjusted control, control mean).
-        cov_adj_base = (c.var_unadjusted if theta is None else _cov_adj_unadj(metric, control, theta)) / c.n
-        var = (
-            se**2 / base**2
-            + effect**2 * (c.var_unadjusted / c.n) / base**4
-            + 2 * effect * cov_adj_base / base**3
-        )
-        h = q * math.sqrt(max(var, 0.0))
-        rel_lo, rel_hi = rel - h, rel + h
+        rel, rel_lo, rel_hi = rel_delta, delta_lo, delta_hi
     un_lo = un_hi = vr = None
     if theta is not None:
         use, _ = _welch(c.var_unadjusted, c.n, t.var_unadjusted, t.n)
@@ -221,6 +253,13 @@ def estimate(
         variance_reduction=vr,
         unadjusted_ci_lower=un_lo,
         unadjusted_ci_upper=un_hi,
+        relative_se=rel_se,
+        relative_pvalue=rel_p,
+        relative_ci_method=relative_ci,
+        relative_log_ci_lower=log_lo if math.isfinite(log_lo) else None,
+        relative_log_ci_upper=log_hi if math.isfinite(log_hi) else None,
+        relative_delta_ci_lower=delta_lo,
+        relative_delta_ci_upper=delta_hi,
     )
 
 
