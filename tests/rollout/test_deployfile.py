@@ -88,7 +88,7 @@ BAD = [
     (R + "[{version: 1}, {version: 2, role: canary, weight: 5}]", "routes[0].weight", "missing"),
     (R + "[{version: 1}, {version: 2, role: shadow, weight: 5}]", "routes[1].weight", "no weight"),
     (R + "[{version: 1}]\nslo: {latency_ms: 5, alerts: [[page, 1]]}", "slo.alerts[0]", ""),
-    ("- a list", "file", "mapping"),
+    ("- a list", "deployment", "mapping"),
 ]
 
 

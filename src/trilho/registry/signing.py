@@ -78,39 +78,31 @@ def existing_signing_key(home: str | os.PathLike[str] | None = None) -> SigningK
 def audit_key(home: str | os.PathLike[str] | None = None) -> SigningKey:
     """The audit chain's HMAC key: ``TRILHO_AUDIT_KEY``, else the file ``TRILHO_AUDIT_KEY_FILE`` names, else
     the signing key (kept outside the store either way: whoever only writes the database cannot forge)."""
-    env = os.environ.get(AUDIT_KEY_ENV)
-    if env:
-        return SigningKey(env.encode())
-    file = os.environ.get(AUDIT_KEY_FILE_ENV)
-    if file:
-        path = Path(file).expanduser()
-        if not path.is_file():
-            raise ConfigError(
-                f"{AUDIT_KEY_FILE_ENV} names {str(path)!r}, which is not a file",
-                fix="point it at the audit key file (e.g. a mounted secret), or unset it",
-                field="audit_key_file",
-                value=str(path),
-            )
-        return _read_key_file(path, AUDIT_KEY_FILE_ENV)
-    return signing_key(home)
+    configured = _key_from_env(AUDIT_KEY_ENV, AUDIT_KEY_FILE_ENV, "audit_key_file", "the audit key file")
+    return configured or signing_key(home)
 
 
 def _configured_key() -> SigningKey | None:
-    """The key the environment configures (the value, else the file it names), or None."""
-    env = os.environ.get(KEY_ENV)
+    """The signing key the environment configures (the value, else the file it names), or None."""
+    return _key_from_env(KEY_ENV, KEY_FILE_ENV, "signing_key_file", "the key file every host shares")
+
+
+def _key_from_env(value_env: str, file_env: str, field: str, what: str) -> SigningKey | None:
+    """The key in ``value_env``, else in the file ``file_env`` names (which must exist), else None."""
+    env = os.environ.get(value_env)
     if env:
         return SigningKey(env.encode())
-    file = os.environ.get(KEY_FILE_ENV)
+    file = os.environ.get(file_env)
     if file:
         path = Path(file).expanduser()
         if not path.is_file():
             raise ConfigError(
-                f"{KEY_FILE_ENV} names {str(path)!r}, which is not a file",
-                fix="point it at the key file every host shares (e.g. a mounted secret), or unset it",
-                field="signing_key_file",
+                f"{file_env} names {str(path)!r}, which is not a file",
+                fix=f"point it at {what} (e.g. a mounted secret), or unset it",
+                field=field,
                 value=str(path),
             )
-        return _read_key_file(path, KEY_FILE_ENV)
+        return _read_key_file(path, file_env)
     return None
 
 

@@ -34,7 +34,7 @@ from trilho.clock import Clock, SystemClock
 from trilho.errors import InputError, RolloutError, TrilhoError
 from trilho.rollout import audit
 from trilho.rollout.machine import TERMINAL
-from trilho.rollout.plan import _loc, _short
+from trilho.rollout.plan import read_yaml_mapping, validation_error
 from trilho.store.routing import (
     BatchingConfig,
     BreakerConfig,
@@ -165,46 +165,19 @@ def json_schema() -> dict[str, Any]:
 # --- loading (pure) -----------------------------------------------------------------------------------------
 def load_deployment_file(source: str | Path | Mapping[str, Any]) -> DeploymentFile:
     """Parse and validate a deployment file (a path, YAML text or a mapping); errors name the field."""
-    where = "deployment file"
-    if isinstance(source, Mapping):
-        data: Any = dict(source)
-    else:
-        text = str(source)
-        if isinstance(source, Path) or ("\n" not in text and text.endswith((".yaml", ".yml", ".json"))):
-            path = Path(text)
-            if not path.is_file():
-                raise InputError(
-                    f"deployment file {text!r} does not exist",
-                    fix="pass the path of a deployment YAML (see docs/deployment.md)",
-                    field="file",
-                    value=text,
-                )
-            where, text = str(path), path.read_text(encoding="utf-8")
-        try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            raise InputError(
-                f"{where} is not valid YAML: {exc}", fix="fix the YAML syntax", field="file"
-            ) from exc
-    if not isinstance(data, dict):
-        raise InputError(
-            f"{where} must be a YAML mapping with 'model' and 'routes'",
-            fix="start from `trilho deploy show MODEL` or docs/deployment.md",
-            field="file",
-        )
+    where, data = read_yaml_mapping(
+        source,
+        what="deployment",
+        error=InputError,
+        shape="'model' and 'routes'",
+        fix_missing="pass the path of a deployment YAML (see docs/deployment.md)",
+        fix_shape="start from `trilho deploy show MODEL` or docs/deployment.md",
+    )
     try:
         spec = DeploymentFile.model_validate(data)
     except ValidationError as exc:
-        errors = exc.errors()
-        loc = _loc(errors[0]["loc"]) or "deployment"
-        more = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
-        raise InputError(
-            f"{where}: {loc}: {errors[0]['msg']}",
-            fix=f"correct '{loc}'{more}; the JSON Schema is `trilho deploy schema`",
-            field=loc,
-            value=_short(errors[0].get("input")),
-            errors=[{"field": _loc(e["loc"]), "message": e["msg"]} for e in errors],
-        ) from None
+        hint = "; the JSON Schema is `trilho deploy schema`"
+        raise validation_error(exc, where, default="deployment", error=InputError, hint=hint) from None
     _check_weights(spec, where)
     return spec
 

@@ -17,13 +17,14 @@ compare the online judge score and the guardrail violation rate with the stable 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
-from trilho.errors import RolloutError
+from trilho.errors import RolloutError, TrilhoError
 
 _DURATION = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*")
 _UNIT = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
@@ -325,46 +326,63 @@ steps:
 
 def load_plan(source: str | Path | dict[str, Any]) -> Plan:
     """A :class:`Plan` from a YAML file path, YAML text or a dict; ``RolloutError`` names the bad field."""
-    where = "plan"
-    if isinstance(source, dict):
-        data: Any = source
-    else:
-        text = str(source)
-        path = Path(text) if isinstance(source, Path) or ("\n" not in text and len(text) < 4096) else None
-        if path is not None and path.suffix in (".yaml", ".yml", ".json"):
-            if not path.is_file():
-                raise RolloutError(
-                    f"plan file {text!r} does not exist",
-                    fix="pass the path of a YAML plan",
-                    field="plan",
-                    value=text,
-                )
-            where = str(path)
-            text = path.read_text(encoding="utf-8")
-        try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            raise RolloutError(
-                f"{where} is not valid YAML: {exc}", fix="fix the YAML syntax", field="plan"
-            ) from exc
-    if not isinstance(data, dict):
-        raise RolloutError(
-            f"{where} must be a YAML mapping with a 'steps' list", fix="see DEFAULT_PLAN_YAML", field="plan"
-        )
+    where, data = read_yaml_mapping(
+        source,
+        what="plan",
+        error=RolloutError,
+        shape="a 'steps' list",
+        fix_missing="pass the path of a YAML plan",
+        fix_shape="see DEFAULT_PLAN_YAML",
+    )
     try:
         return Plan.model_validate(data)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        loc = _loc(first["loc"])
-        raise RolloutError(
-            f"{where}: {loc or 'plan'}: {first['msg']}",
-            fix=f"correct '{loc or 'plan'}' (and {len(exc.errors()) - 1} more problem(s))"
-            if len(exc.errors()) > 1
-            else f"correct '{loc or 'plan'}'",
-            field=loc or "plan",
-            value=_short(first.get("input")),
-            errors=[{"field": _loc(e["loc"]), "message": e["msg"]} for e in exc.errors()],
-        ) from None
+        raise validation_error(exc, where, default="plan", error=RolloutError) from None
+
+
+def read_yaml_mapping(
+    source: str | Path | Mapping[str, Any],
+    *,
+    what: str,
+    error: type[TrilhoError],
+    shape: str,
+    fix_missing: str,
+    fix_shape: str,
+) -> tuple[str, dict[str, Any]]:
+    """``(where, mapping)`` from a YAML file path, YAML text or a mapping; a missing file, bad YAML or a
+    document that is not a mapping is one ``error`` naming the field ``what``."""
+    if isinstance(source, Mapping):
+        return what, dict(source)
+    where, text = what, str(source)
+    path = Path(text) if isinstance(source, Path) or ("\n" not in text and len(text) < 4096) else None
+    if path is not None and path.suffix in (".yaml", ".yml", ".json"):
+        if not path.is_file():
+            raise error(f"{what} file {text!r} does not exist", fix=fix_missing, field=what, value=text)
+        where, text = str(path), path.read_text(encoding="utf-8")
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise error(f"{where} is not valid YAML: {exc}", fix="fix the YAML syntax", field=what) from exc
+    if not isinstance(data, dict):
+        raise error(f"{where} must be a YAML mapping with {shape}", fix=fix_shape, field=what)
+    return where, data
+
+
+def validation_error(
+    exc: ValidationError, where: str, *, default: str, error: type[TrilhoError], hint: str = ""
+) -> TrilhoError:
+    """One error naming the first invalid field of a YAML document (``routes[1].weight``), its value and the
+    fix, with every problem listed in ``errors``."""
+    errors = exc.errors()
+    loc = _loc(errors[0]["loc"]) or default
+    more = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
+    return error(
+        f"{where}: {loc}: {errors[0]['msg']}",
+        fix=f"correct '{loc}'{more}{hint}",
+        field=loc,
+        value=_short(errors[0].get("input")),
+        errors=[{"field": _loc(e["loc"]), "message": e["msg"]} for e in errors],
+    )
 
 
 def _loc(parts: tuple[Any, ...]) -> str:
