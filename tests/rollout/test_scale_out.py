@@ -1,12 +1,14 @@
 """Scale-out end to end, as N hosts run it: a CI "host" registers into a shared artifact store and signs the
 gates with the shared key, `trilho deploy apply` deploys, two gateway processes on two other homes serve from
 the shared store, and one controller on the same PostgreSQL rolls a bad canary back; both gateways apply the
-rollback within 1 s of the decision (the controller times it through their /readyz; the figure is printed)."""
+rollback within 1 s of the decision (the controller times it through their /readyz; the figure is printed).
+A gateway whose home was not pointed at the shared store reports the blob missing from its own store."""
 
 from __future__ import annotations
 
 import time
 
+import httpx
 import pytest
 from tests.rollout.test_multiprocess import PLAN  # the same bad canary, judged the same way
 
@@ -61,6 +63,8 @@ def test_two_gateways_on_two_homes_share_the_store_and_apply_a_rollback_within_1
         )
         for i in range(2)
     ]
+    # a host whose operator forgot the artifact store: its own home's folder does not hold the blob
+    forgetful = spawn_gateway(db_url, tmp_path / "gw-home-x", window=0.5, log=tmp_path / "gwx.log")
     load = None
     gates = registry_gates(store, shared, key=SigningKey(SECRET.encode()))
     ctl = Controller(
@@ -69,6 +73,10 @@ def test_two_gateways_on_two_homes_share_the_store_and_apply_a_rollback_within_1
     try:
         wait_ready(gateways)  # each loaded the stable version from the shared store (its own home has none)
         assert not (tmp_path / "gw-home-0" / "artifacts" / "sha256").exists()
+        error = _load_error(forgetful.url, f"scorer@{versions['stable']}")
+        assert error.startswith("ArtifactMissing: ") and "Corrupt" not in error, error
+        assert f"missing from artifact store {tmp_path / 'gw-home-x' / 'artifacts'}" in error
+        forgetful.stop()
         ro = ctl.service.start("scorer", versions["errors10"], PLAN, actor="test")
         assert ro.state.phase is Phase.CANARY, ro.state
         load = OpenLoopLoad([g.url for g in gateways], "scorer", rate=40).start()
@@ -95,6 +103,20 @@ def test_two_gateways_on_two_homes_share_the_store_and_apply_a_rollback_within_1
         if load is not None:
             load.stop()
         ctl.close()
-        for g in gateways:
+        for g in [*gateways, forgetful]:
             g.stop()
         store.dispose()
+
+
+def _load_error(url: str, ref: str, timeout: float = 60.0) -> str:
+    """The load error a gateway's /readyz reports for ``ref`` (waits until it has tried to load it)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            errors = httpx.get(url + "/readyz", timeout=1.0).json().get("errors") or {}
+        except (httpx.HTTPError, ValueError):
+            errors = {}
+        if ref in errors:
+            return errors[ref]
+        time.sleep(0.2)
+    raise AssertionError(f"{url}/readyz reported no load error for {ref} in {timeout} s")
