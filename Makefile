@@ -6,11 +6,12 @@ STAMP := $(VENV)/.installed
 QUICK ?=
 export QUICK
 
-.PHONY: help install system-deps demo test test-fast lint format clean bench bench-% dist
+.PHONY: help install system-deps demo test test-fast fuzz lint format clean bench bench-% dist
 
 help:
 	@echo "make demo    - set up and run the end-to-end demo on embedded defaults"
 	@echo "make test    - set up and run the test suite"
+	@echo "make fuzz    - schemathesis over the gateway's and the control API's OpenAPI (under 3 min)"
 	@echo "make lint    - ruff"
 	@echo "make dist    - build the sdist and wheel into dist/ and check them with twine"
 	@echo "make bench-<name> [QUICK=1] - run one benchmark (contracts, serving, rollout, measure, evals, recsys)"
@@ -37,6 +38,9 @@ test: $(STAMP) system-deps
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -x -m "not slow"
+
+fuzz: $(STAMP)
+	$(BIN)/python scripts/fuzz_http.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

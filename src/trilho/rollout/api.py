@@ -60,10 +60,14 @@ def _error_status(exc: TrilhoError) -> int:
     if isinstance(exc, StoreError):
         return 503
     if isinstance(exc, CheckFailed):
-        return 422
-    if isinstance(exc, InputError) and ("does not exist" in exc.message or "has no rollout" in exc.message):
+        return 409  # a gate refused the candidate: the request is well formed, the candidate not ready
+    if isinstance(exc, InputError) and any(s in exc.message for s in _MISSING):
         return 404
     return 409 if "cannot" in exc.message or "already" in exc.message else 400
+
+
+#: What an error message says when the thing a (well-formed) request names is not there: 404.
+_MISSING = ("does not exist", "has no rollout", "has no deployment", "no saved plan", "not found")
 
 
 def create_app(
@@ -165,10 +169,20 @@ def create_app(
                 raise InputError(
                     f"field {key!r} is required", fix="send model, candidate and plan", field=key
                 )
+        plan = b["plan"]
+        one_line = isinstance(plan, str) and "\n" not in plan.strip() and not plan.lstrip().startswith("{")
+        if one_line and plan not in service.plans():
+            # one line: the name of a saved plan (the control API never reads a file of the server's)
+            raise InputError(
+                f"there is no saved plan named {plan[:80]!r}",
+                fix="save it first (PUT /v1/plans/NAME) or send the plan's YAML text or object",
+                field="plan",
+                value=plan[:80],
+            )
         ro = service.start(
             str(b["model"]),
             str(b["candidate"]),
-            b["plan"],
+            plan,
             actor=who(p),
             baseline=_opt_str(b.get("baseline")),
         )
@@ -278,14 +292,18 @@ def _op(
     body: dict[str, Any] | None = None,
     params: tuple[str, ...] = (),
     ok: int = 200,
+    result: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
+    error = {"$ref": "#/components/responses/Error"}
+    ok_body = {"application/json": {"schema": result or {"type": "object"}}}
     op: dict[str, Any] = {
         "summary": summary,
-        "responses": {
-            str(ok): {"description": "OK", "content": {"application/json": {"schema": {"type": "object"}}}},
-            "400": {"$ref": "#/components/responses/Error"},
-        },
+        "responses": {str(ok): {"description": "OK", "content": ok_body}, "400": error},
     }
+    if params or body is not None:
+        op["responses"].update({"404": error, "409": error, "503": error})
+    if body is not None:
+        op["responses"].update({"408": error, "413": error})
     if role:
         op["security"] = [{"bearer": []}]
         op["description"] = f"Requires role `{role}` or higher."
@@ -294,13 +312,16 @@ def _op(
         )
     if params:
         op["parameters"] = [
-            {"name": n, "in": "path", "required": True, "schema": {"type": "string"}} for n in params
+            {"name": n, "in": "path", "required": True, "schema": {"type": "string", "pattern": NAME_PATTERN}}
+            for n in params
         ]
     if body is not None:
         op["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
     return op
 
 
+NAME_PATTERN = "^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$"  # trilho.names.NAME
+_NAME = {"type": "string", "pattern": NAME_PATTERN}
 _REASON = {"type": "object", "properties": {"reason": {"type": "string"}}}
 OPENAPI: dict[str, Any] = {
     "openapi": "3.1.0",
@@ -338,17 +359,26 @@ OPENAPI: dict[str, Any] = {
                     "type": "object",
                     "required": ["model", "candidate", "plan"],
                     "properties": {
-                        "model": {"type": "string"},
-                        "candidate": {"type": "string"},
-                        "baseline": {"type": "string"},
-                        "plan": {"description": "plan YAML text or object", "type": ["string", "object"]},
+                        "model": _NAME,
+                        "candidate": _NAME,
+                        "baseline": _NAME,
+                        "plan": {
+                            **_NAME,
+                            "description": "The name of a saved plan (PUT /v1/plans/NAME). The plan's YAML "
+                            "text or an object is accepted too; it is checked against the plan rules (400).",
+                        },
                     },
                 },
             ),
         },
         "/v1/rollouts/{model}": {"get": _op("The model's latest rollout", "viewer", params=("model",))},
         "/v1/rollouts/{model}/history": {
-            "get": _op("Audit entries of the model", "viewer", params=("model",))
+            "get": _op(
+                "Audit entries of the model",
+                "viewer",
+                params=("model",),
+                result={"type": "array", "items": {"type": "object"}},
+            )
         },
         **{
             f"/v1/rollouts/{{model}}/{verb}": {
@@ -392,7 +422,7 @@ OPENAPI: dict[str, Any] = {
                     "type": "object",
                     "required": ["name"],
                     "properties": {
-                        "name": {"type": "string"},
+                        "name": _NAME,
                         "role": {"enum": ["annotator", "viewer", "deployer", "admin"]},
                     },
                 },

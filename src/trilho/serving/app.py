@@ -484,7 +484,8 @@ class GatewayApp:
                 schemas[name] = contract.json_schema("input") if hasattr(contract, "json_schema") else None
             except Exception:  # a contract without a JSON Schema export keeps the generic path only
                 schemas[name] = None
-        return json_response(build_openapi(list(self.gateway.models), schemas))
+        tensors = {name: contract_tensors(mr).inputs for name, mr in self.gateway.models.items()}
+        return json_response(build_openapi(list(self.gateway.models), schemas, tensors))
 
 
 async def _http_exception(request: Request, exc: Exception) -> Response:

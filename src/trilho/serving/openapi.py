@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from trilho.serving.oip_v2 import DATATYPES
+
 ERROR = {
     "type": "object",
     "required": ["error", "message"],
@@ -26,7 +28,7 @@ TENSOR_IN = {
     "properties": {
         "name": {"type": "string", "minLength": 1},
         "shape": {"type": "array", "items": {"type": "integer", "minimum": 0}, "minItems": 1},
-        "datatype": {"type": "string"},
+        "datatype": {"enum": sorted(DATATYPES)},
         "data": {"type": "array"},
         "parameters": {"type": "object"},
     },
@@ -49,6 +51,17 @@ V2_BINARY = {
     "Inference-Header-Content-Length) "
     "followed by the tensors' raw bytes, little-endian, BYTES elements each prefixed by a 4-byte length.",
 }
+
+
+#: The binary tensor data extension, which a JSON Schema cannot describe (a JSON header of a length given in a
+#: header, then raw bytes): named on each concrete V2 path in words, not as a request body, so that every body
+#: the document describes is one the gateway accepts.
+BINARY_EXTENSION = (
+    "Also accepts the binary tensor data extension: Content-Type application/octet-stream, the JSON header "
+    "first (its length in the Inference-Header-Content-Length header), then each tensor's raw bytes "
+    "(little-endian; BYTES elements each prefixed by a 4-byte length) for inputs that give "
+    "parameters.binary_data_size instead of data."
+)
 
 
 def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
@@ -108,7 +121,9 @@ def _instances_schema(schema: dict[str, Any] | None) -> dict[str, Any]:
     if schema:
         record = {k: v for k, v in schema.items() if k not in ("$schema", "$id")}
         fields = list(record.get("properties", {}))
-        positional = {"type": "array", "minItems": len(fields), "maxItems": len(fields)}
+        values = [{k: v for k, v in s.items() if k != "default"} for s in record["properties"].values()]
+        n = len(fields)
+        positional = {"type": "array", "prefixItems": values, "minItems": n, "maxItems": n}
         items = {"oneOf": [record, positional]} if fields else record
     return {
         "type": "object",
@@ -117,11 +132,50 @@ def _instances_schema(schema: dict[str, Any] | None) -> dict[str, Any]:
     }
 
 
+def _v2_inputs_schema(tensors: list[dict[str, Any]], record: dict[str, Any]) -> dict[str, Any] | None:
+    """A V2 request body for one model: one tensor per contract input, in the contract's order, one row each,
+    in the field's own datatype (None when an input is not a scalar: the generic path documents it)."""
+    fields = record.get("properties", {})
+    items = []
+    for t in tensors:
+        if [d for d in t.get("shape", [-1]) if d != -1]:
+            return None
+        value = {k: v for k, v in fields.get(t["name"], {}).items() if k != "default"}
+        items.append(
+            {
+                "type": "object",
+                "required": ["name", "shape", "datatype", "data"],
+                "properties": {
+                    "name": {"const": t["name"]},
+                    "shape": {"type": "array", "items": {"const": 1}, "minItems": 1, "maxItems": 1},
+                    "datatype": {"const": t["datatype"]},
+                    "data": {"type": "array", "items": value, "minItems": 1, "maxItems": 1},
+                },
+                "additionalProperties": False,
+            }
+        )
+    if not items:
+        return None
+    inputs = {"type": "array", "prefixItems": items, "minItems": len(items), "maxItems": len(items)}
+    properties = {"id": {"type": "string"}, "inputs": inputs}
+    return {"type": "object", "required": ["inputs"], "properties": properties}
+
+
 def build_openapi(
-    models: list[str], input_schemas: dict[str, dict[str, Any] | None] | None = None
+    models: list[str],
+    input_schemas: dict[str, dict[str, Any] | None] | None = None,
+    input_tensors: dict[str, list[dict[str, Any]]] | None = None,
 ) -> dict[str, Any]:
-    """The document for the models currently served; a model whose contract gives a JSON Schema for its
-    input gets its own concrete V1 path with that schema for ``instances``."""
+    """The document for the models currently served. A model whose contract gives a JSON Schema for its
+    input gets its own concrete V1 path (and, with scalar inputs, V2 path) whose body schema is the
+    contract's, so every request the document allows is one the gateway accepts; the generic ``{name}`` paths
+    list only the models without one (and are left out when none is left)."""
+    concrete_v1 = {m for m, s in (input_schemas or {}).items() if s}
+    v2_bodies = {
+        m: body
+        for m in concrete_v1
+        if (body := _v2_inputs_schema((input_tensors or {}).get(m, []), (input_schemas or {})[m] or {}))
+    }
     name = _name_param(sorted(models))
     ready = {"type": "object", "required": ["ready"], "properties": {"ready": {"type": "boolean"}}}
     predict_errors = _errors(400, 404, 413, 415, 422, 503)
@@ -363,4 +417,31 @@ def build_openapi(
             },
         }
         doc["paths"][f"/v1/models/{model}:predict"] = {"post": op}
+    v2_generic = doc["paths"]["/v2/models/{name}/infer"]["post"]
+    for model, body in sorted(v2_bodies.items()):
+        op = {
+            **v2_generic,
+            "operationId": f"v2_infer_{model}",
+            "summary": f"Open Inference Protocol V2 inference: {model}",
+            "description": BINARY_EXTENSION,
+            "x-trilho-binary-tensor-data": {
+                "contentType": "application/octet-stream",
+                "headerLength": "Inference-Header-Content-Length",
+            },
+            "parameters": _headers(),
+            "requestBody": {"required": True, "content": {"application/json": {"schema": body}}},
+        }
+        doc["paths"][f"/v2/models/{model}/infer"] = {"post": op}
+    _narrow_generic(doc, "/v1/models/{name}:predict", sorted(set(models) - concrete_v1))
+    _narrow_generic(doc, "/v2/models/{name}/infer", sorted(set(models) - set(v2_bodies)))
     return doc
+
+
+def _narrow_generic(doc: dict[str, Any], path: str, models: list[str]) -> None:
+    """The generic ``{name}`` predict path serves only ``models`` (those without a concrete path); with none
+    left it is dropped (a request the document allowed there would be one the contract refuses)."""
+    if not models:
+        del doc["paths"][path]
+        return
+    op = doc["paths"][path]["post"]
+    op["parameters"] = [_name_param(models) if p.get("name") == "name" else p for p in op["parameters"]]
