@@ -1,5 +1,5 @@
 """The offline judge model: sentence embeddings of (question, response) plus a logistic-regression classifier
-fitted on human-labelled data (XSTest refusal labels, HaluEval hallucination labels). Saved as plain arrays
+fitted on human-labelled data (XSTest refusal labels). Saved as plain arrays
 (``.npz`` + JSON), so loading never unpickles code."""
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ def features(q: np.ndarray, r: np.ndarray) -> np.ndarray:
 @dataclass
 class OfflineClassifier:
     """A fitted multinomial logistic regression over pair embeddings; ``good`` is the label that counts as a
-    pass (e.g. ``"no"`` hallucination, ``"1_full_compliance"``)."""
+    pass (e.g. ``"1_full_compliance"``)."""
 
     name: str
     labels: list[str]
@@ -46,6 +46,10 @@ class OfflineClassifier:
     def predict(self, embedder: Embedder, questions: Sequence[str], responses: Sequence[str]) -> np.ndarray:
         """Class probabilities for (question, response) pairs."""
         return self.proba_from_features(features(embedder.encode(questions), embedder.encode(responses)))
+
+    def predict_labels(self, x: np.ndarray) -> list[str]:
+        """The most probable label of each row of pair features ``x``."""
+        return [self.labels[i] for i in np.argmax(self.proba_from_features(x), axis=1)]
 
     def p_good(self, proba: np.ndarray) -> np.ndarray:
         """Probability of the ``good`` label."""
@@ -75,21 +79,22 @@ class OfflineClassifier:
         return cls(meta["name"], list(meta["labels"]), meta["good"], arrays["coef"], arrays["intercept"])
 
 
-def _logreg(c: float = 1.0):
+def _logreg(c: float = 1.0, balanced: bool = True):
     from sklearn.linear_model import LogisticRegression
 
-    return LogisticRegression(C=c, max_iter=2000, class_weight="balanced")
+    return LogisticRegression(C=c, max_iter=2000, class_weight="balanced" if balanced else None)
 
 
 def fit_classifier(
-    name: str, x: np.ndarray, labels: Sequence[str], good: str, *, c: float = 1.0
+    name: str, x: np.ndarray, labels: Sequence[str], good: str, *, c: float = 1.0, balanced: bool = True
 ) -> OfflineClassifier:
-    """Fit on pair features ``x`` and string labels."""
+    """Fit on pair features ``x`` and string labels (``balanced``: weight classes by inverse frequency, which
+    over-predicts a class that is rarer where the judge is used than where it was fitted)."""
     if good not in set(labels):
         raise EvalError(
             f"the good label {good!r} does not occur in the training labels", field="good", value=good
         )
-    clf = _logreg(c).fit(x, list(labels))
+    clf = _logreg(c, balanced).fit(x, list(labels))
     return OfflineClassifier(
         name, [str(c_) for c_ in clf.classes_], good, clf.coef_.copy(), clf.intercept_.copy()
     )

@@ -1,5 +1,7 @@
-"""Fit the offline judges on the labelled GenAI reference data, with out-of-fold predictions for honest
-agreement figures. Embeddings are cached under a folder you choose (a tmp dir in tests; never committed)."""
+"""Embedding features for the offline judges, cached by content, and the input rail fitted on XSTest prompts
+with out-of-fold predictions. The refusal judge is fitted leave-one-model-out in ``trilho.evals.transfer``;
+no hallucination judge is offered (``benchmarks/bench_evals.py`` section 5 measures why). Embeddings are
+cached under a folder you choose (a tmp dir in tests; never committed)."""
 
 from __future__ import annotations
 
@@ -17,8 +19,6 @@ from trilho.evals.judges.offline import (
     cross_val_labels,
     features,
     fit_classifier,
-    halueval_rows,
-    xstest_refusal_rows,
 )
 
 
@@ -50,39 +50,6 @@ def embed_pairs(
         np.save(tmp, x, allow_pickle=False)
         os.replace(tmp, path)
     return x
-
-
-def train_refusal_judge(
-    csv_path: str | Path,
-    embedder: Embedder,
-    *,
-    cache_dir: str | Path | None = None,
-    name: str = "trilho-refusal-minilm",
-    folds: int = 5,
-    seed: int = 0,
-) -> TrainedJudge:
-    """Refusal judge on XSTest v2 completions (labels: full compliance / full refusal / partial refusal)."""
-    q, r, y = xstest_refusal_rows(csv_path)
-    x = embed_pairs(embedder, q, r, cache_dir)
-    clf = fit_classifier(name, x, y, good="1_full_compliance")
-    return TrainedJudge(clf, y, cross_val_labels(x, y, folds=folds, seed=seed), [len(s) for s in r])
-
-
-def train_hallucination_judge(
-    jsonl_path: str | Path,
-    embedder: Embedder,
-    *,
-    limit: int | None = None,
-    cache_dir: str | Path | None = None,
-    name: str = "trilho-halu-minilm",
-    folds: int = 5,
-    seed: int = 0,
-) -> TrainedJudge:
-    """Hallucination judge on HaluEval general (labels: hallucination yes / no; "no" is good)."""
-    q, r, y = halueval_rows(jsonl_path, limit)
-    x = embed_pairs(embedder, q, r, cache_dir)
-    clf = fit_classifier(name, x, y, good="no")
-    return TrainedJudge(clf, y, cross_val_labels(x, y, folds=folds, seed=seed), [len(s) for s in r])
 
 
 def train_input_rail(
