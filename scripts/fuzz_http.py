@@ -24,37 +24,11 @@ CHECKS = (
     "not_a_server_error,positive_data_acceptance,status_code_conformance,content_type_conformance,"
     "response_schema_conformance"
 )
-CONTRACT = {
-    "apiVersion": "v3.0.2",
-    "kind": "DataContract",
-    "id": "scorer-io",
-    "name": "scorer",
-    "version": "1.0.0",
-    "schema": [
-        {
-            "name": "request",
-            "x-trilho": {"role": "input", "examples": [{"x1": 1.0, "x2": 2.0}]},
-            "properties": [
-                {"name": "x1", "logicalType": "number", "physicalType": "float64", "required": True},
-                {
-                    "name": "x2",
-                    "logicalType": "number",
-                    "physicalType": "float64",
-                    "required": True,
-                    "logicalTypeOptions": {"minimum": -100, "maximum": 100},
-                },
-            ],
-        },
-        {
-            "name": "response",
-            "x-trilho": {"role": "output"},
-            "properties": [
-                {"name": "y", "logicalType": "number", "physicalType": "float64", "required": True}
-            ],
-        },
-    ],
-}
-MODEL = "def predict(records):\n    return [{'y': 2.0 * r['x1'] + r['x2']} for r in records]\n"
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from tests.serving.conftest import CONTRACT, MODELS  # noqa: E402  (the serving tests' contract and model)
+
+MODEL = MODELS["linear"]
 
 
 def _registered_store(home: Path):
