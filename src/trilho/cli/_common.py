@@ -76,6 +76,33 @@ def emit(data: Any, json_mode: bool, render: Callable[[Console], None] | None = 
         out.print(data)
 
 
+def use_logs(ctx: typer.Context, *, server: bool = False) -> None:
+    """Configure logs for this run: warnings and errors only for people, unless ``-v`` (info) or ``-vv``
+    (debug) on the root command or ``TRILHO_LOG_LEVEL``; servers log info (JSON lines) by default. The
+    previous configuration comes back when the command ends (in-process runs)."""
+    import os
+
+    from trilho.obs.logging import configure_logging, log_level, snapshot
+
+    root = ctx.find_root()
+    verbose = int((root.obj or {}).get("verbose", 0))
+    root.call_on_close(snapshot())
+    configure_logging(level=log_level(verbose, server=server, env=os.environ.get("TRILHO_LOG_LEVEL")))
+
+
+def server_logs(func: F) -> F:
+    """Mark a command that serves or watches until stopped: it logs info (JSON lines) unless told so."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        # the command's context (typer may hand a plain click Context): whatever has find_root()
+        ctx = next(a for a in (*args, *kwargs.values()) if hasattr(a, "find_root"))
+        use_logs(ctx, server=True)
+        return func(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
 def handles_errors(func: F) -> F:
     """Turn a ``TrilhoError`` — or a library exception that means bad input (see ``_input_errors``) — into
     one line on stderr (a JSON body with ``--json``) and its exit code."""

@@ -26,9 +26,8 @@ def demo(
     """Run the end-to-end demo: contracts, registry, golden tests, serving, rollouts, evals, measurement.
 
     The demo has its own home, ``<home>/demo``, made fresh on every run: run it as often as you like.
+    The story is told on the console; component logs stay at warnings unless asked for (-v).
     """
-    import os
-
     from trilho.demo.acts import ACTS
 
     unknown = sorted({n for n in act if not 1 <= n <= len(ACTS)})
@@ -37,13 +36,9 @@ def demo(
             f"there is no act {unknown[0]}", fix=f"pick acts 1 to {len(ACTS)}", field="act", value=unknown
         )
     acts = [a for n, a in enumerate(ACTS, start=1) if not act or n in act]
-    from trilho.demo.runner import run_demo
-    from trilho.obs import configure_logging
-
-    # The story is told on the console; component logs stay quiet unless asked for.
-    configure_logging(level=os.environ.get("TRILHO_LOG_LEVEL", "WARNING"))
-
     from rich.console import Console
+
+    from trilho.demo.runner import run_demo
 
     # With --json, stdout carries only the JSON; the narration goes to stderr.
     results = run_demo(settings(ctx), acts, quick=quick, console=Console(stderr=json_out))

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from trilho.cli._common import JsonFlag, emit, handles_errors, open_store
+from trilho.cli._common import JsonFlag, emit, handles_errors, open_store, server_logs
 
 app = typer.Typer(help="GenAI evals: checks, judges, calibration, suites and gates.", no_args_is_help=True)
 
@@ -240,6 +240,7 @@ def annotate_seed(
 
 @annotate_app.command("serve")
 @handles_errors
+@server_logs
 def annotate_serve(
     ctx: typer.Context,
     queue: Annotated[str, typer.Option("--queue", help="Queue name.")] = "default",

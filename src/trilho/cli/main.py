@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from trilho import __version__
-from trilho.cli._common import JsonFlag, emit, handles_errors
+from trilho.cli._common import JsonFlag, emit, handles_errors, use_logs
 from trilho.config import ARTIFACTS_URL_ENV, DATABASE_URL_ENV, HOME_ENV
 
 app = typer.Typer(
@@ -40,9 +40,22 @@ def root(
             "Hosts that share a database must share this too.",
         ),
     ] = None,
+    verbose: Annotated[
+        int,
+        typer.Option(
+            "--verbose",
+            "-v",
+            count=True,
+            help="Show info logs on stderr (-vv: debug). Without it commands log only warnings and errors; "
+            "servers log info as JSON lines.",
+        ),
+    ] = 0,
 ) -> None:
     """Global options shared by every command."""
-    ctx.obj = {"home": home, "database_url": database_url, "artifacts_url": artifacts_url}
+    ctx.obj = {
+        "home": home, "database_url": database_url, "artifacts_url": artifacts_url, "verbose": verbose,
+    }  # fmt: skip
+    use_logs(ctx)
 
 
 @app.command()

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from trilho.cli._common import JsonFlag, emit, handles_errors, open_store, settings
+from trilho.cli._common import JsonFlag, emit, handles_errors, open_store, server_logs, settings
 
 pipeline_app = typer.Typer(help="Run a project's pipeline: data contract → … → canary.", no_args_is_help=True)
 ct_app = typer.Typer(
@@ -148,6 +148,7 @@ def ct_check(
 
 @ct_app.command("watch")
 @handles_errors
+@server_logs
 def ct_watch(
     ctx: typer.Context,
     current: Annotated[Path, typer.Option("--current", help="Folder where new windows (CSV/Parquet) land.")],

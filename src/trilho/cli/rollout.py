@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Column, Table
 from rich.text import Text
 
-from trilho.cli._common import JsonFlag, emit, handles_errors, open_store, settings
+from trilho.cli._common import JsonFlag, emit, handles_errors, open_store, server_logs, settings
 from trilho.config import AUDIT_CHECKPOINT_ENV
 from trilho.errors import CheckFailed
 
@@ -377,6 +377,7 @@ def token_revoke(
 
 @app.command("api")
 @handles_errors
+@server_logs
 def api(
     ctx: typer.Context,
     host: Annotated[str, typer.Option("--host", help="Interface to listen on.")] = "127.0.0.1",
@@ -389,6 +390,7 @@ def api(
 
 
 @handles_errors
+@server_logs
 def controller(
     ctx: typer.Context,
     interval: Annotated[

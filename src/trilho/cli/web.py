@@ -6,10 +6,11 @@ from typing import Annotated
 
 import typer
 
-from trilho.cli._common import handles_errors, open_store, settings
+from trilho.cli._common import handles_errors, open_store, server_logs, settings
 
 
 @handles_errors
+@server_logs
 def web(
     ctx: typer.Context,
     host: Annotated[str, typer.Option("--host", help="Interface to listen on.")] = "127.0.0.1",

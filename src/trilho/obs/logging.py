@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from collections.abc import Callable
 
 import structlog
 
@@ -40,6 +41,28 @@ def configure_logging(level: str | None = None, *, json: bool | None = None, str
         cache_logger_on_first_use=False,
     )
     _configured = True
+
+
+def log_level(verbose: int = 0, *, server: bool = False, env: str | None = None) -> str:
+    """The level a command logs at: ``TRILHO_LOG_LEVEL`` (``env``) wins; else ``-vv`` debug, ``-v`` info;
+    else info for servers (JSON logs are their output) and warning for commands people run."""
+    if env:
+        return env.upper()
+    if verbose >= 2:
+        return "DEBUG"
+    return "INFO" if verbose >= 1 or server else "WARNING"
+
+
+def snapshot() -> Callable[[], None]:
+    """A function that puts the logging configuration back as it is now (for in-process command runs)."""
+    configured, config = _configured, structlog.get_config()
+
+    def restore() -> None:
+        global _configured
+        structlog.configure(**config)
+        _configured = configured
+
+    return restore
 
 
 def get_logger(name: str, **bound: object) -> structlog.stdlib.BoundLogger:
