@@ -149,3 +149,26 @@ def test_cli_checkpoint_then_verify_catches_a_deleted_last_row(cli, home, tmp_pa
     assert cli("audit", "verify", "--json").exit_code == 0  # the chain alone cannot see a cut tail
     r = cli("audit", "verify", "--checkpoint", str(out), "--json")
     assert r.exit_code == 1 and "tail truncated" in r.stdout
+
+
+def test_the_audit_key_comes_from_outside_the_store(tmp_path, monkeypatch):
+    from trilho.errors import ConfigError
+    from trilho.registry.signing import audit_key, signing_key
+
+    for name in (
+        "TRILHO_AUDIT_KEY",
+        "TRILHO_AUDIT_KEY_FILE",
+        "TRILHO_SIGNING_KEY",
+        "TRILHO_SIGNING_KEY_FILE",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    assert audit_key(tmp_path) == signing_key(tmp_path)  # default: the home's signing key
+    (tmp_path / "audit.key").write_text("from-a-file\n")
+    monkeypatch.setenv("TRILHO_AUDIT_KEY_FILE", str(tmp_path / "audit.key"))
+    assert audit_key(tmp_path).secret == b"from-a-file"
+    monkeypatch.setenv("TRILHO_AUDIT_KEY", "from-the-env")
+    assert audit_key(tmp_path).secret == b"from-the-env"
+    monkeypatch.delenv("TRILHO_AUDIT_KEY")
+    monkeypatch.setenv("TRILHO_AUDIT_KEY_FILE", str(tmp_path / "missing.key"))
+    with pytest.raises(ConfigError, match="TRILHO_AUDIT_KEY_FILE"):
+        audit_key(tmp_path)
