@@ -105,3 +105,47 @@ def cli():
         return runner.invoke(app, list(args), input=input, catch_exceptions=False)
 
     return invoke
+
+
+@pytest.fixture
+def clean_env(monkeypatch):
+    """No TRILHO_* setting leaks in from the environment running the tests."""
+    for name in ("TRILHO_HOME", "TRILHO_DATABASE_URL", "TRILHO_ARTIFACTS_URL", "TRILHO_SIGNING_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    return monkeypatch
+
+
+@pytest.fixture(params=["folder", "s3"])
+def shared_artifacts_url(request, tmp_path, clean_env):
+    """A shared artifact store: a folder every home sees, or a bucket on an S3-compatible server (moto) the
+    test starts on loopback; the AWS_* variables it sets reach child processes too."""
+    if request.param == "folder":
+        yield str(tmp_path / "shared-artifacts")
+        return
+    try:
+        import moto.server as server_mod
+        import s3fs
+    except ImportError as exc:  # the dev extra pins both; a venv built before they were pinned lacks them
+        if os.environ.get("CI"):
+            pytest.fail(f"moto[server] and s3fs must be installed in CI (pip install -e '.[dev]'): {exc}")
+        pytest.skip(f"moto[server] / s3fs not installed: {exc}")
+    from trilho.net import free_port
+
+    port = free_port()
+    server = server_mod.ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    for name, value in {
+        "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
+        "AWS_ACCESS_KEY_ID": "trilho",
+        "AWS_SECRET_ACCESS_KEY": "trilho-secret",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
+        clean_env.setenv(name, value)
+    s3fs.S3FileSystem.clear_instance_cache()
+    bucket = f"trilho-{uuid.uuid4().hex[:12]}"  # moto's state is per process, shared by its servers
+    s3fs.S3FileSystem().mkdir(bucket)
+    try:
+        yield f"s3://{bucket}/artifacts"
+    finally:
+        s3fs.S3FileSystem.clear_instance_cache()
+        server.stop()

@@ -5,60 +5,18 @@ at another store is told the blob is missing from that store, and a damaged blob
 from __future__ import annotations
 
 import json
-import os
 
 import pytest
 from tests.registry.conftest import EXAMPLES, write_contract, write_python_model
 
 from trilho.config import resolve_settings
 from trilho.errors import ArtifactCorrupt, ArtifactMissing
-from trilho.net import free_port
 from trilho.registry import Registry, signing_key
 from trilho.registry.artifacts import ArtifactStore
 from trilho.rollout.scenario import pg_url_with_schema
 from trilho.store import open_store
 
 pytestmark = pytest.mark.postgres
-
-
-@pytest.fixture
-def clean_env(monkeypatch):
-    """No TRILHO_* setting leaks in from the environment running the tests."""
-    for name in ("TRILHO_HOME", "TRILHO_DATABASE_URL", "TRILHO_ARTIFACTS_URL", "TRILHO_SIGNING_KEY"):
-        monkeypatch.delenv(name, raising=False)
-    return monkeypatch
-
-
-@pytest.fixture(params=["folder", "s3"])
-def artifacts_url(request, tmp_path, clean_env):
-    """A shared artifact store: a folder both homes see, or a bucket on an S3 server on loopback."""
-    if request.param == "folder":
-        yield str(tmp_path / "shared-artifacts")
-        return
-    try:
-        import moto.server as server_mod
-        import s3fs
-    except ImportError as exc:  # the dev extra pins both; a venv built before they were pinned lacks them
-        if os.environ.get("CI"):
-            pytest.fail(f"moto[server] and s3fs must be installed in CI (pip install -e '.[dev]'): {exc}")
-        pytest.skip(f"moto[server] / s3fs not installed: {exc}")
-    port = free_port()
-    server = server_mod.ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    for name, value in {
-        "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
-        "AWS_ACCESS_KEY_ID": "trilho",
-        "AWS_SECRET_ACCESS_KEY": "trilho-secret",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }.items():
-        clean_env.setenv(name, value)
-    s3fs.S3FileSystem.clear_instance_cache()
-    s3fs.S3FileSystem().mkdir("trilho-shared")
-    try:
-        yield "s3://trilho-shared/artifacts"
-    finally:
-        s3fs.S3FileSystem.clear_instance_cache()
-        server.stop()
 
 
 def _host(name, tmp_path, db_url, artifacts_url=None):
@@ -68,8 +26,9 @@ def _host(name, tmp_path, db_url, artifacts_url=None):
 
 
 def test_a_second_home_loads_and_verifies_what_the_first_registered(
-    cli, pg_schema, artifacts_url, tmp_path, clean_env
+    cli, pg_schema, shared_artifacts_url, tmp_path, clean_env
 ):
+    artifacts_url = shared_artifacts_url
     db_url = pg_url_with_schema(*pg_schema)
     key_file = tmp_path / "shared.key"
     key_file.write_text("a secret every host mounts\n")

@@ -1,8 +1,9 @@
-"""Scale-out end to end, as N hosts run it: a CI "host" registers into a shared artifact store and signs the
-gates with the shared key, `trilho deploy apply` deploys, two gateway processes on two other homes serve from
-the shared store, and one controller on the same PostgreSQL rolls a bad canary back; both gateways apply the
-rollback within 1 s of the decision (the controller times it through their /readyz; the figure is printed).
-A gateway whose home was not pointed at the shared store reports the blob missing from its own store."""
+"""Scale-out end to end, as N hosts run it: a CI "host" registers into a shared artifact store (a folder, and
+an S3-compatible server on loopback) and signs the gates with the shared key, `trilho deploy apply` deploys,
+two gateway processes on two other homes serve from the shared store, and one controller on the same
+PostgreSQL rolls a bad canary back; both gateways apply the rollback within 1 s of the decision (the
+controller times it through their /readyz; the figure is printed). A gateway whose home was not pointed at
+the shared store reports the blob missing from its own store."""
 
 from __future__ import annotations
 
@@ -31,13 +32,12 @@ SECRET = "the key every host mounts"
 
 
 def test_two_gateways_on_two_homes_share_the_store_and_apply_a_rollback_within_1s(
-    cli, pg_schema, tmp_path, monkeypatch
+    cli, pg_schema, shared_artifacts_url, tmp_path, clean_env
 ):
     url, schema = pg_schema
     db_url = pg_url_with_schema(url, schema)
-    shared = str(tmp_path / "shared-artifacts")
-    monkeypatch.setenv("TRILHO_SIGNING_KEY", SECRET)  # inherited by the gateway processes
-    monkeypatch.delenv("TRILHO_ARTIFACTS_URL", raising=False)
+    shared = shared_artifacts_url  # a folder, or a bucket on an S3 server on loopback
+    clean_env.setenv("TRILHO_SIGNING_KEY", SECRET)  # inherited by the gateway processes
     store = Store(url, schema=schema)
     store.migrate()
 
