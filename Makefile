@@ -14,7 +14,7 @@ help:
 	@echo "make fuzz    - schemathesis over the gateway's and the control API's OpenAPI (under 3 min)"
 	@echo "make lint    - ruff"
 	@echo "make dist    - build the sdist and wheel into dist/ and check them with twine"
-	@echo "make bench-<name> [QUICK=1] - run one benchmark (contracts, serving, rollout, measure, evals, recsys)"
+	@echo "make bench-<name> [QUICK=1] - run one benchmark (contracts, serving, exposure, rollout, measure, evals, recsys)"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)

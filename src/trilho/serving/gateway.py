@@ -21,6 +21,7 @@ from trilho.serving.batching import DeadlineExceeded, MicroBatcher, QueueFull
 from trilho.serving.breaker import OPEN, CircuitBreaker
 from trilho.serving.cache import ResponseCache, input_key
 from trilho.serving.comparators import Comparator, parse_comparator
+from trilho.serving.exposures import ExposureLog
 from trilho.serving.isolation import InProcessShadows, ShadowMirror
 from trilho.serving.models import LoadedVersion, ModelProvider
 from trilho.serving.settings import (
@@ -235,6 +236,7 @@ class Gateway:
         self._agreement: dict[tuple[str, str, str, str], list[int]] = {}
         self.evals = evals  # online evaluation of LLM answers (trilho.evals.online_gateway.GatewayEvals)
         self.slo = SLOBook()  # latency SLOs declared on deployments: burn rates and alerts
+        self.exposures = ExposureLog.from_settings(self.settings)  # who was routed where (measure rollout)
 
     def _shadow_version(self, model: str, version: str) -> LoadedVersion:
         """A shadow version loaded in this process (the thread runner's)."""
@@ -256,6 +258,8 @@ class Gateway:
         if self.evals is not None:
             loops += self.evals.loops(self.store)
         self._tasks = [asyncio.create_task(c) for c in loops]
+        if self.exposures is not None:
+            self.exposures.start()
         _set_torch_threads(self.settings.model_threads)
 
     async def stop(self) -> None:
@@ -277,6 +281,8 @@ class Gateway:
         if self.shadow_mirror is not None:
             self.shadow_mirror.close()
         await asyncio.to_thread(self._shadow_pump.stop)
+        if self.exposures is not None:
+            await asyncio.to_thread(self.exposures.close)
 
     @property
     def shadow_in_child(self) -> bool:
@@ -549,6 +555,8 @@ class Gateway:
             value = records[0].get(dep.unit_field)
             unit = None if value is None else str(value)
         route = mr.assigner.route_for(unit if unit is not None else request_id)
+        if self.exposures is not None:  # one append; written off the request path
+            self.exposures.record(unit, name, route.version, route.role, mr.generation, request_id)
         vr = mr.versions.get(route.version)
         if dep.kill == "all":
             return self._static(mr, records, route.version, route.role, "killed")

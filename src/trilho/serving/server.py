@@ -17,6 +17,7 @@ from trilho.config import ARTIFACTS_URL_ENV, DATABASE_URL_ENV, HOME_ENV, Setting
 from trilho.errors import ServingError
 from trilho.net.server import run, uvicorn_config
 from trilho.serving.app import create_app
+from trilho.serving.exposures import exposures_root
 from trilho.serving.gateway import Gateway
 from trilho.serving.models import ModelProvider, RegistryProvider
 from trilho.serving.settings import GatewaySettings, format_cpus, parse_cpus
@@ -39,6 +40,9 @@ def gateway_from_settings(
         evals = GatewayEvals.load(evals_config)
     settings = settings or resolve_settings()
     store = open_store(settings)
+    gateway_settings = gateway_settings or GatewaySettings()
+    if gateway_settings.exposures and gateway_settings.exposures_dir is None:
+        gateway_settings = replace(gateway_settings, exposures_dir=str(exposures_root(settings.home)))
     return Gateway(
         RegistryProvider(store, settings.artifacts_url), store=store, settings=gateway_settings, evals=evals
     )

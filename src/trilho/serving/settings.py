@@ -132,6 +132,13 @@ class GatewaySettings:
     # header/body read timeouts, keep-alive and JSON depth (None: the TRILHO_HTTP_* variables, else defaults);
     # the body size limit is max_body_bytes above
     http: HttpLimits | None = None
+    # exposure log (trilho.serving.exposures): every routed request's unit, version, variant and generation,
+    # as Parquet parts in this folder (None: not logged; ``gateway_from_settings`` puts it under the home's
+    # exposures/ unless ``exposures`` is False). Cost measured by ``make bench-exposure``.
+    exposures: bool = True
+    exposures_dir: str | None = None
+    exposures_buffer: int = 100_000  # exposures waiting for the writer; beyond this, dropped and counted
+    exposures_rotate_s: float = 60.0  # a part closes this often (or at 200,000 rows): what a kill -9 may lose
 
     def http_limits(self) -> HttpLimits:
         """The request limits the gateway's server applies (``http`` with ``max_body_bytes``)."""

@@ -1,0 +1,164 @@
+"""The exposure log: the gateway's routing decisions as Parquet parts, read back with DuckDB; a bounded buffer
+that drops instead of blocking; closed parts survive a kill -9 of the writing process."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import duckdb
+import httpx
+
+from trilho.serving.assignment import Assigner
+from trilho.serving.exposures import ExposureLog
+from trilho.store import routing as rt
+from trilho.store.routing import Deployment, Route
+
+X = {"x1": 1.0, "x2": 2.0}
+
+
+def _rows(root: Path, where: str = "") -> list[tuple]:
+    glob = str(root / "**" / "part-*.parquet")
+    sql = (
+        "SELECT model, day, unit, version, variant, generation, ts, request_id "
+        f"FROM read_parquet('{glob}', hive_partitioning = true) {where} ORDER BY ts"
+    )
+    return duckdb.sql(sql).fetchall()
+
+
+def test_gateway_logs_every_routed_request_over_a_socket(registered, start_gateway, tmp_path):
+    store, root = registered
+    dep = Deployment("scorer", routes=(Route("1", weight=0.7), Route("2", "canary", 0.3)))
+    rt.set_deployment(store, dep)
+    folder = tmp_path / "exposures"
+    gw = start_gateway(store, root, exposures_dir=str(folder))
+    units = [f"user-{i}" for i in range(60)]
+    with httpx.Client(base_url=gw.url) as c:
+        served = {}
+        for u in units:
+            r = c.post(
+                "/v1/models/scorer:predict",
+                json={"instances": [X]},
+                headers={"X-Trilho-Unit": u, "X-Request-Id": f"req-{u}"},
+            )
+            assert r.status_code == 200
+            served[u] = r.headers["x-trilho-model-version"]
+        anonymous = c.post(
+            "/v1/models/scorer:predict", json={"instances": [X]}, headers={"X-Request-Id": "anon"}
+        )
+        assert anonymous.status_code == 200
+    generation = gw.gateway.models["scorer"].generation
+    gw.stop()  # closes the last part
+
+    rows = _rows(folder)
+    assert len(rows) == len(units) + 1
+    assigner = Assigner.for_deployment(dep)
+    by_unit = {r[2]: r for r in rows if r[2] is not None}
+    assert set(by_unit) == set(units)
+    for u, (model, day, _, version, variant, gen, ts, rid) in by_unit.items():
+        route = assigner.route_for(u)
+        assert (model, version, variant, gen, rid) == (
+            "scorer",
+            route.version,
+            route.role,
+            generation,
+            f"req-{u}",
+        )
+        assert version == served[u]  # the log says what the client was answered with
+        assert str(day) == ts.strftime("%Y-%m-%d")
+    assert {r[4] for r in rows} == {"stable", "canary"}
+    (anon,) = [r for r in rows if r[2] is None]
+    assert anon[7] == "anon"
+    assert not list(folder.rglob(".*.tmp"))
+
+
+def test_gateway_from_settings_logs_under_the_home_unless_turned_off(tmp_path):
+    from dataclasses import replace
+
+    from trilho.config import resolve_settings
+    from trilho.serving.server import gateway_from_settings
+    from trilho.serving.settings import GatewaySettings
+
+    settings = resolve_settings(tmp_path / "home")
+    on = gateway_from_settings(settings, GatewaySettings())
+    assert on.exposures is not None and on.exposures.root == tmp_path / "home" / "exposures"
+    off = gateway_from_settings(settings, replace(GatewaySettings(), exposures=False))
+    assert off.exposures is None
+    for gw in (on, off):
+        gw.executor.shutdown()
+        gw.store.dispose()
+
+
+def test_full_buffer_drops_and_counts_never_blocks(tmp_path):
+    log = ExposureLog(tmp_path, capacity=3, rotate_rows=10**6, rotate_s=10**6)
+    for i in range(5):
+        log.record(f"u{i}", "m", "1", "stable", 7, f"r{i}")
+    assert log.dropped == 2
+    assert log.flush() == 0  # not due yet: the rows wait in the open part
+    log.record("u9", "m", "1", "stable", 7, "r9")  # room again once drained
+    assert log.flush(force=True) == 4 and log.parts == 1
+    assert [r[2] for r in _rows(tmp_path)] == ["u0", "u1", "u2", "u9"]
+
+
+def test_parts_rotate_by_rows_and_split_by_model(tmp_path):
+    log = ExposureLog(tmp_path, rotate_rows=4, rotate_s=10**6)
+    for i in range(6):
+        log.record(f"u{i}", "a" if i % 2 else "b/c", "1", "stable", 1, f"r{i}")
+    assert log.flush() == 6  # 6 >= 4 rows: a part per model closes
+    assert log.parts == 2
+    folders = sorted(p.parent.name for p in tmp_path.rglob("part-*.parquet"))
+    assert folders == ["model=a", "model=b%2Fc"]  # a model name is one folder, whatever it contains
+    assert sorted({r[0] for r in _rows(tmp_path)}) == ["a", "b/c"]  # DuckDB decodes the folder name
+    log.close()
+    assert log.parts == 2  # nothing left to write
+
+
+WRITER = textwrap.dedent(
+    """
+    import sys, time
+    from trilho.serving.exposures import ExposureLog
+
+    log = ExposureLog(sys.argv[1], writer_id="w", rotate_rows=500, flush_interval_s=0.005)
+    log.start()
+    i = 0
+    while True:
+        for _ in range(100):
+            log.record(f"u{i}", "m", "1", "stable", 1, f"r{i}")
+            i += 1
+        print(i, log.parts, flush=True)
+        time.sleep(0.001)
+    """
+)
+
+
+def test_kill_9_loses_only_the_open_buffer(tmp_path):
+    folder = tmp_path / "exposures"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    proc = subprocess.Popen(
+        [sys.executable, "-c", WRITER, str(folder)], stdout=subprocess.PIPE, text=True, env=env
+    )
+    recorded = 0
+    try:
+        for line in proc.stdout:
+            recorded, parts = map(int, line.split())
+            if parts >= 5:
+                break
+        proc.send_signal(signal.SIGKILL)  # most likely while a part is being written
+        proc.wait(10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    parts = sorted(folder.rglob("part-*.parquet"))
+    assert len(parts) >= 5
+    for part in parts:  # every visible part is whole
+        ((n,),) = duckdb.sql(f"SELECT COUNT(*) FROM read_parquet('{part}')").fetchall()
+        assert n > 0
+    units = [r[2] for r in _rows(folder)]
+    assert len(units) == len(set(units))
+    # parts hold a prefix of what was recorded (in order), never a row twice or out of thin air
+    assert units == [f"u{i}" for i in range(len(units))]
+    assert len(units) >= 5 * 500 and recorded >= 5 * 500
