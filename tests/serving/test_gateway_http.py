@@ -188,7 +188,17 @@ def test_shadow_outputs_are_compared_and_written_to_the_store(registered, start_
         assert {(w["version"], w["variant"]) for w in windows} == {("1", "stable")}
 
 
-def test_failing_model_trips_the_breaker_and_the_fallback_answers(registered, start_gateway):
+OUTAGE = """
+import os
+
+def predict(records):
+    if os.path.exists({flag!r}):
+        raise ConnectionError("feature store unreachable")
+    return [{{"y": 2.0 * r["x1"] + r["x2"]}} for r in records]
+"""
+
+
+def test_a_bad_record_fails_alone_and_never_trips_the_breaker(registered, start_gateway):
     store, root = registered
     rt.set_deployment(
         store,
@@ -196,35 +206,70 @@ def test_failing_model_trips_the_breaker_and_the_fallback_answers(registered, st
             "scorer",
             routes=(Route("1", weight=0.0), Route("4", "canary", 1.0)),
             breaker=BreakerConfig(failures=3, reset_after_s=60),
-            fallback_response={"y": -1.0},
         ),
     )
     gw = start_gateway(store, root)
     boom = [{"x1": 666.0, "x2": 1.0}]
     with httpx.Client(base_url=gw.url) as c:
         assert _predict(c).headers["x-trilho-model-version"] == "4"
+        for _ in range(5):  # one caller keeps sending a record v4 raises on: stable answers it each time
+            r = _predict(c, boom)
+            assert r.status_code == 200 and r.json()["predictions"] == [{"y": 1333.0}], r.text
+            assert r.json()["fallback"] == {"reason": "model_error", "source": "stable"}
+        r = _predict(c)
+        assert r.headers["x-trilho-model-version"] == "4" and "fallback" not in r.json()
+        assert gw.gateway.status()["models"]["scorer"]["versions"]["4"]["breaker"] == "closed"
+        assert (
+            'trilho_serving_record_failures_total{model="scorer",variant="canary",version="4"} 5.0'
+            in c.get("/metrics").text
+        )
+        # two records, the second poisoned, on a deployment whose every version raises on it: a 422 naming it
+        rt.set_deployment(store, Deployment("scorer", routes=(Route("4"),)))
+        assert _wait(lambda: gw.gateway.generation == rt.current_generation(store))
+        r = _predict(c, [{"x1": 1.0, "x2": 2.0}, *boom])
+        assert r.status_code == 422 and r.json()["error"] == "ModelError", r.text
+        assert r.json()["record"] == 1 and r.json()["exception"] == "RuntimeError: boom"
+        assert "record 1 of this request" in r.json()["message"]
+
+
+def test_a_model_failing_for_everyone_trips_the_breaker_and_the_fallback_answers(
+    registered, start_gateway, tmp_path
+):
+    store, root = registered
+    flag = tmp_path / "outage"
+    outage = _register(store, root, tmp_path, "outage", OUTAGE.format(flag=str(flag)))
+    rt.set_deployment(
+        store,
+        Deployment(
+            "scorer",
+            routes=(Route("1", weight=0.0), Route(outage, "canary", 1.0)),
+            breaker=BreakerConfig(failures=3, reset_after_s=60),
+            fallback_response={"y": -1.0},
+        ),
+    )
+    gw = start_gateway(store, root)
+    with httpx.Client(base_url=gw.url) as c:
+        assert _predict(c).headers["x-trilho-model-version"] == outage
+        flag.touch()  # the model's backend goes down: it fails on every record, the known-good ones too
         reasons = []
         for _ in range(5):
-            r = _predict(c, boom)
+            r = _predict(c)
             assert r.status_code == 200, r.text
-            assert r.headers["x-trilho-model-version"] == "1" and r.json()["predictions"] == [{"y": 1333.0}]
+            assert r.headers["x-trilho-model-version"] == "1" and r.json()["predictions"] == [{"y": 4.0}]
             reasons.append(r.json()["fallback"]["reason"])
         assert reasons[:3] == ["model_error"] * 3 and reasons[3:] == ["breaker_open"] * 2
-        # the breaker is per version: good requests to the canary are short-circuited too, stable answers
-        r = _predict(c)
-        assert r.json()["fallback"] == {"reason": "breaker_open", "source": "stable"}
-        assert gw.gateway.status()["models"]["scorer"]["versions"]["4"]["breaker"] == "open"
+        assert gw.gateway.status()["models"]["scorer"]["versions"][outage]["breaker"] == "open"
         metrics = c.get("/metrics").text
         assert (
             'trilho_serving_fallbacks_total{model="scorer",reason="breaker_open",source="stable",'
-            'variant="canary",version="4"}' in metrics
+            f'variant="canary",version="{outage}"}}' in metrics
         )
     # with the stable version itself failing (its breaker is still open: breakers outlive table changes),
     # the static default answers
-    rt.set_deployment(store, Deployment("scorer", routes=(Route("4"),), fallback_response={"y": -1.0}))
+    rt.set_deployment(store, Deployment("scorer", routes=(Route(outage),), fallback_response={"y": -1.0}))
     assert _wait(lambda: gw.gateway.generation == rt.current_generation(store))
     with httpx.Client(base_url=gw.url) as c:
-        r = _predict(c, boom)
+        r = _predict(c)
         assert r.status_code == 200 and r.json() == {
             "predictions": [{"y": -1.0}],
             "fallback": {"reason": "breaker_open", "source": "static"},
@@ -342,20 +387,26 @@ def predict(records):
 """
 
 
-def _register_slow_shadow(store, root, tmp_path) -> str:
-    """Register SLOW_SHADOW as a new version of ``scorer``; its version."""
+def _register(store, root, tmp_path, module: str, source: str) -> str:
+    """Register ``source`` (a python module defining predict) as a new version of ``scorer``; its version."""
     import yaml
     from tests.serving.conftest import CONTRACT
 
     from trilho.registry import Registry
 
-    module = tmp_path / "src" / "slow_shadow" / "slow_shadow.py"
-    module.parent.mkdir(parents=True)
-    module.write_text(SLOW_SHADOW)
-    contract = tmp_path / "slow-contract.yaml"
+    path = tmp_path / "src" / module / f"{module}.py"
+    path.parent.mkdir(parents=True)
+    path.write_text(source)
+    contract = tmp_path / f"{module}-contract.yaml"
     contract.write_text(yaml.safe_dump(CONTRACT, sort_keys=False))
-    mv = Registry(store, root).register("scorer", module, "python", contract, entry="slow_shadow:predict")
-    return str(mv.version)
+    return str(
+        Registry(store, root).register("scorer", path, "python", contract, entry=f"{module}:predict").version
+    )
+
+
+def _register_slow_shadow(store, root, tmp_path) -> str:
+    """Register SLOW_SHADOW as a new version of ``scorer``; its version."""
+    return _register(store, root, tmp_path, "slow_shadow", SLOW_SHADOW)
 
 
 def _shadow_total(c, counter: str) -> float:
@@ -512,3 +563,74 @@ def test_store_refusing_window_writes_shows_in_store_up_and_loses_nothing(regist
         assert _wait(lambda: "trilho_serving_store_up 1.0" in c.get("/metrics").text)
         assert c.get("/readyz").json()["store"] == "ok"
     assert sum(w["requests"] for w in rt.read_windows(store, "scorer")) == 7  # retried, none lost
+
+
+RECS = """
+def predict(records):
+    out = []
+    for r in records:
+        if r["user_id"] < 0:
+            raise KeyError(f"unknown user {r['user_id']}")
+        out.append({"items": list(range(r["user_id"], r["user_id"] + r["k"]))})  # k=None raises here
+    return out
+"""
+RECS_CONTRACT = {
+    "apiVersion": "v3.0.2", "kind": "DataContract", "id": "recs-io", "name": "recs", "version": "1.0.0",
+    "schema": [
+        {"name": "request", "x-trilho": {"role": "input", "examples": [{"user_id": 1, "k": 2}]},
+         "properties": [
+             {"name": "user_id", "logicalType": "integer", "physicalType": "int64", "required": True},
+             {"name": "k", "logicalType": "integer", "physicalType": "int64", "description": "default 20",
+              "logicalTypeOptions": {"minimum": 1}, "x-trilho": {"default": 20}}]},
+        {"name": "response", "x-trilho": {"role": "output"},
+         "properties": [{"name": "items", "logicalType": "array", "required": True,
+                         "items": {"logicalType": "integer", "physicalType": "int64"}}]},
+    ],
+}  # fmt: skip
+
+
+def test_recs_over_sockets_default_filled_and_a_poisoned_record_fails_only_its_request(
+    sqlite_store, tmp_path, start_gateway
+):
+    """Issue 17's recs run: 5 requests without k got 503 model_error and opened the breaker; with one bad
+    request among 30 concurrent good ones, 31 of 90 good requests failed."""
+    import asyncio
+
+    import yaml
+
+    from trilho.registry import Registry
+
+    (tmp_path / "recs").mkdir()
+    (tmp_path / "recs" / "recs.py").write_text(RECS)
+    (tmp_path / "recs.yaml").write_text(yaml.safe_dump(RECS_CONTRACT, sort_keys=False))
+    root = tmp_path / "artifacts"
+    Registry(sqlite_store, root).register(
+        "recs", tmp_path / "recs" / "recs.py", "python", tmp_path / "recs.yaml", entry="recs:predict"
+    )
+    rt.set_deployment(
+        sqlite_store, Deployment("recs", routes=(Route("1"),), breaker=BreakerConfig(failures=3))
+    )
+    gw = start_gateway(sqlite_store, root)
+    path = "/v1/models/recs:predict"
+    with httpx.Client(base_url=gw.url) as c:
+        for _ in range(5):
+            r = c.post(path, json={"instances": [{"user_id": 0}]})
+            assert r.status_code == 200 and r.json()["predictions"] == [{"items": list(range(20))}], r.text
+
+    async def rounds(n: int) -> tuple[int, list]:
+        bad = []
+        good_failed = 0
+        async with httpx.AsyncClient(base_url=gw.url, timeout=30) as ac:
+            for round_ in range(n):
+                users = [round_ + i for i in range(30)] + [-1]
+                rs = await asyncio.gather(
+                    *(ac.post(path, json={"instances": [{"user_id": u, "k": 3}]}) for u in users)
+                )
+                good_failed += sum(r.status_code != 200 for r in rs[:-1])
+                bad.append((rs[-1].status_code, rs[-1].json().get("record"), rs[-1].json().get("reason")))
+        return good_failed, bad
+
+    good_failed, bad = asyncio.run(rounds(20))
+    assert good_failed == 0
+    assert set(bad) == {(422, 0, "model_error")}
+    assert gw.gateway.status()["models"]["recs"]["versions"]["1"]["breaker"] == "closed"

@@ -28,7 +28,7 @@ from trilho.obs import get_logger, get_tracer
 from trilho.obs.metrics import CONTENT_TYPE, render_latest
 from trilho.obs.tracing import tracing_enabled
 from trilho.serving.batching import QueueFull
-from trilho.serving.gateway import Answer, Gateway, Unavailable, UnknownModel
+from trilho.serving.gateway import Answer, Gateway, RecordUnanswered, Unavailable, UnknownModel
 from trilho.serving.oip_meta import contract_tensors, model_metadata, v2_unit
 from trilho.serving.oip_v2 import (
     EXTENSIONS,
@@ -318,6 +318,10 @@ class GatewayApp:
             gw.account(name, version, variant, 503, time.perf_counter() - start, shed=True)
             p = Problem(503, "Shed", exc.message, fix=exc.fix, reason="queue_full")
             return await _send_json(send, 503, p.body, _retry_headers(request_id))
+        except RecordUnanswered as exc:  # the caller's record made the model (and its fallbacks) fail
+            body = {k: v for k, v in exc.fields.items() if k not in ("model", "version", "variant")}
+            p = Problem(422, "ModelError", exc.message, fix=exc.fix, **body)
+            return await self._fail(send, p, labels, start, request_id)
         except Unavailable as exc:
             version, variant = str(exc.fields.get("version", "")), str(exc.fields.get("variant", ""))
             p = Problem(503, "Unavailable", exc.message, fix=exc.fix, reason=exc.fields.get("reason"))

@@ -1,5 +1,8 @@
 """A circuit breaker per model version: consecutive failures open it; after a cool-down one probe is let
-through (half-open) and its result closes or re-opens it. Pure state machine with an injected clock."""
+through (half-open) and its result closes or re-opens it. Pure state machine with an injected clock.
+
+Only model-wide failures are recorded (``Gateway._call``): a record the model fails on while it answers
+others (``batching.RecordFailed``) is the caller's failure, counted apart, and never opens the breaker."""
 
 from __future__ import annotations
 

@@ -17,7 +17,7 @@ from trilho.obs import get_logger
 from trilho.serving import metrics as m
 from trilho.serving.aggregates import WindowAggregator
 from trilho.serving.assignment import Assigner, shadow_selected
-from trilho.serving.batching import DeadlineExceeded, MicroBatcher, QueueFull
+from trilho.serving.batching import DeadlineExceeded, MicroBatcher, QueueFull, RecordFailed
 from trilho.serving.breaker import OPEN, CircuitBreaker
 from trilho.serving.cache import ResponseCache, input_key
 from trilho.serving.comparators import Comparator, parse_comparator
@@ -45,6 +45,11 @@ class UnknownModel(ServingError):
 
 class Unavailable(ServingError):
     """Neither the chosen version nor any fallback could answer (503)."""
+
+
+class RecordUnanswered(Unavailable):
+    """The model failed on a record of this request (and answered others) and no fallback answered it: the
+    record is the cause (HTTP 422, naming the record and the model's error)."""
 
 
 _ERROR_REASONS = frozenset({"model_error", "output_contract", "deadline", "breaker_open", "unavailable"})
@@ -120,6 +125,7 @@ class VersionRuntime:
         self._queue_wait = m.QUEUE_WAIT.labels(*labels)
         self._model_duration = m.MODEL_DURATION.labels(*labels)
         self._breaker_gauge = m.BREAKER.labels(*labels)
+        self.record_failures = m.RECORD_FAILURES.labels(*labels)
         self.duration = m.DURATION.labels(*labels)
         m.READY.labels(*labels).set(1.0 if self.ready else 0.0)
 
@@ -576,8 +582,8 @@ class Gateway:
             return await self._fallback(mr, vr, vr.version, vr.role, records, "deadline", deadline)
         except SchemaViolation:
             return await self._fallback(mr, vr, vr.version, vr.role, records, "output_contract", deadline)
-        except Exception:
-            return await self._fallback(mr, vr, vr.version, vr.role, records, "model_error", deadline)
+        except Exception as exc:
+            return await self._fallback(mr, vr, vr.version, vr.role, records, "model_error", deadline, exc)
         answer = Answer(outputs, name, vr.version, vr.version, vr.role)
         if mr.shadows and shadow_selected(name, request_id, dep.shadow_fraction):
             answer.shadow = ShadowJob(name, request_id, vr.version, records, outputs)
@@ -605,6 +611,9 @@ class Gateway:
         except QueueFull:
             raise
         except asyncio.CancelledError:
+            raise
+        except RecordFailed:  # the model answered other records: the record's failure, not the model's
+            vr.record_failures.inc()
             raise
         except BaseException as exc:
             vr.breaker.record_failure()
@@ -634,6 +643,7 @@ class Gateway:
         records: list[dict[str, Any]],
         reason: str,
         deadline: float,
+        cause: BaseException | None = None,
     ) -> Answer:
         stable = mr.stable
         loop = asyncio.get_running_loop()
@@ -652,19 +662,32 @@ class Gateway:
             except BaseException as exc:
                 if isinstance(exc, asyncio.CancelledError):
                     raise
+                cause = exc
         if mr.cache is not None:
             for version in dict.fromkeys(v for v in (chosen, stable.version if stable else None) if v):
                 hits = [mr.cache.get(version, input_key(r)) for r in records]
                 if all(h is not None for h in hits):
                     return self._fell_back(mr, hits, version, chosen, variant, reason, "cache")
-        return self._static(mr, records, chosen, variant, reason)
+        return self._static(mr, records, chosen, variant, reason, cause)
 
     def _static(
-        self, mr: ModelRuntime, records: list[dict[str, Any]], chosen: str, variant: str, reason: str
+        self,
+        mr: ModelRuntime,
+        records: list[dict[str, Any]],
+        chosen: str,
+        variant: str,
+        reason: str,
+        cause: BaseException | None = None,
     ) -> Answer:
         fallback = mr.deployment.fallback_response
         if fallback is None:
             m.FALLBACKS.labels(mr.name, chosen, variant, reason, "none").inc()
+            if isinstance(cause, RecordFailed):
+                raise RecordUnanswered(
+                    f"{mr.name}@{chosen}: {cause.message}",
+                    fix=cause.fix,
+                    **{**cause.fields, "model": mr.name, "version": chosen, "variant": variant},
+                )
             raise Unavailable(
                 f"{mr.name}@{chosen} could not answer ({reason}) and no fallback could",
                 fix="retry later; set fallback_response on the deployment for a static default",

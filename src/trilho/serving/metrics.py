@@ -26,6 +26,11 @@ CACHE = counter(
     "trilho_serving_cache_events_total", "Response cache hits, misses and evictions.", (*MVV, "event")
 )
 BREAKER = gauge("trilho_serving_breaker_open", "1 while the version's circuit breaker is open.", MVV)
+RECORD_FAILURES = counter(
+    "trilho_serving_record_failures_total",
+    "Requests failed by a record the model raised on while it answered others (not breaker failures).",
+    MVV,
+)
 SHADOW_COMPARED = counter(
     "trilho_serving_shadow_compared_total",
     "Shadow outputs compared with the primary's.",
