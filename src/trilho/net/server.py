@@ -6,6 +6,7 @@ starts through :func:`uvicorn_config`."""
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -17,7 +18,7 @@ import uvicorn
 from uvicorn.protocols.http.auto import AutoHTTPProtocol
 
 from trilho.errors import ConfigError
-from trilho.net.limits import HttpLimits
+from trilho.net.limits import ENV_PREFIX, HttpLimits
 
 
 def _headers_too_slow_response(seconds: float) -> bytes:
@@ -29,52 +30,56 @@ def _headers_too_slow_response(seconds: float) -> bytes:
     return head + b"content-length: %d\r\n\r\n" % len(body) + body
 
 
-@lru_cache(maxsize=16)
-def header_timeout_protocol(seconds: float) -> type[asyncio.Protocol]:
-    """uvicorn's HTTP protocol with a deadline on each request's headers (``seconds`` from the connection's
-    start or its last response; bytes trickling in do not extend it)."""
-    too_slow = _headers_too_slow_response(seconds)
+class HeaderDeadlineProtocol(AutoHTTPProtocol):  # type: ignore[misc, valid-type]
+    """uvicorn's HTTP protocol with a deadline on each request's headers (``header_timeout_s`` from the
+    connection's start or its last response; bytes trickling in do not extend it). Module-level and configured
+    from ``TRILHO_HTTP_HEADER_TIMEOUT_S`` so uvicorn's worker processes can import it by name
+    (``trilho.net.server:HeaderDeadlineProtocol``); in-process servers use :func:`header_timeout_protocol`."""
 
-    class HeaderTimeoutProtocol(AutoHTTPProtocol):  # type: ignore[misc, valid-type]
-        _header_timer: asyncio.TimerHandle | None = None
-        _waiting_cycle: Any = None
+    header_timeout_s: float = HttpLimits.from_env().header_timeout_s
+    _header_timer: asyncio.TimerHandle | None = None
+    _waiting_cycle: Any = None
 
-        def connection_made(self, transport: Any) -> None:  # type: ignore[override]
-            super().connection_made(transport)
+    def connection_made(self, transport: Any) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm_header_timer()
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        if self._header_timer is not None and self.cycle is not self._waiting_cycle:
+            self._disarm_header_timer()  # a new request's headers are complete
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        idle = self.cycle is None or self.cycle.response_complete
+        if idle and not self.transport.is_closing():
             self._arm_header_timer()
 
-        def data_received(self, data: bytes) -> None:
-            super().data_received(data)
-            if self._header_timer is not None and self.cycle is not self._waiting_cycle:
-                self._disarm_header_timer()  # a new request's headers are complete
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm_header_timer()
+        super().connection_lost(exc)
 
-        def on_response_complete(self) -> None:
-            super().on_response_complete()
-            idle = self.cycle is None or self.cycle.response_complete
-            if idle and not self.transport.is_closing():
-                self._arm_header_timer()
+    def _arm_header_timer(self) -> None:
+        self._disarm_header_timer()
+        self._waiting_cycle = self.cycle
+        self._header_timer = self.loop.call_later(self.header_timeout_s, self._headers_too_slow)
 
-        def connection_lost(self, exc: Exception | None) -> None:
-            self._disarm_header_timer()
-            super().connection_lost(exc)
-
-        def _arm_header_timer(self) -> None:
-            self._disarm_header_timer()
-            self._waiting_cycle = self.cycle
-            self._header_timer = self.loop.call_later(seconds, self._headers_too_slow)
-
-        def _disarm_header_timer(self) -> None:
-            if self._header_timer is not None:
-                self._header_timer.cancel()
-                self._header_timer = None
-
-        def _headers_too_slow(self) -> None:
+    def _disarm_header_timer(self) -> None:
+        if self._header_timer is not None:
+            self._header_timer.cancel()
             self._header_timer = None
-            if not self.transport.is_closing():
-                self.transport.write(too_slow)
-                self.transport.close()
 
-    return HeaderTimeoutProtocol
+    def _headers_too_slow(self) -> None:
+        self._header_timer = None
+        if not self.transport.is_closing():
+            self.transport.write(_headers_too_slow_response(self.header_timeout_s))
+            self.transport.close()
+
+
+@lru_cache(maxsize=16)
+def header_timeout_protocol(seconds: float) -> type[asyncio.Protocol]:
+    """:class:`HeaderDeadlineProtocol` with a deadline of ``seconds`` (for servers in this process)."""
+    return type("HeaderTimeoutProtocol", (HeaderDeadlineProtocol,), {"header_timeout_s": seconds})
 
 
 def uvicorn_config(app: Any, *, host: str, port: int, limits: HttpLimits, **kw: Any) -> uvicorn.Config:
@@ -94,8 +99,10 @@ def _limit_options(limits: HttpLimits) -> dict[str, Any]:
 
 def run(app: Any, *, host: str, port: int, limits: HttpLimits, **kw: Any) -> None:
     """Serve ``app`` in the foreground until interrupted (``factory``/``workers`` pass through to uvicorn)."""
-    if isinstance(app, str):
-        uvicorn.run(app, host=host, port=port, access_log=False, **{**kw, **_limit_options(limits)})
+    if isinstance(app, str):  # an import string: uvicorn may start worker processes that import by name
+        os.environ[ENV_PREFIX + "HEADER_TIMEOUT_S"] = repr(limits.header_timeout_s)
+        options = {**kw, **_limit_options(limits), "http": f"{__name__}:HeaderDeadlineProtocol"}
+        uvicorn.run(app, host=host, port=port, access_log=False, **options)
         return
     uvicorn.Server(uvicorn_config(app, host=host, port=port, limits=limits, **kw)).run()
 
