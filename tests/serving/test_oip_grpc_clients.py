@@ -197,3 +197,23 @@ def test_trilho_serve_grpc_port(tmp_path):
         x2.set_data_from_numpy(np.array([0.0, 1.0, 2.0]))
         assert client.infer("scorer", [x, x2]).as_numpy("y").tolist() == [2.0, 5.0, 8.0]
         client.close()
+
+
+def test_a_record_the_model_fails_on_is_invalid_argument_naming_it_not_unavailable(registered, start_gateway):
+    from trilho.store import routing as rt
+    from trilho.store.routing import Deployment, Route
+
+    store, root = registered
+    rt.set_deployment(store, Deployment("scorer", routes=(Route("4"),)))  # v4 raises on x1 == 666
+    gw = start_gateway(store, root, grpc_port=0)
+    client = triton.InferenceServerClient(gw.grpc_target)
+    x1, x2 = triton.InferInput("x1", [2], "FP64"), triton.InferInput("x2", [2], "FP64")
+    x1.set_data_from_numpy(np.array([1.0, 666.0]))
+    x2.set_data_from_numpy(np.array([2.0, 1.0]))
+    with pytest.raises(InferenceServerException) as err:
+        client.infer("scorer", [x1, x2])
+    assert err.value.status() == "StatusCode.INVALID_ARGUMENT"
+    assert "record 1 of this request" in err.value.message() and "RuntimeError: boom" in err.value.message()
+    x1.set_data_from_numpy(np.array([1.0, 3.0]))
+    assert client.infer("scorer", [x1, x2]).as_numpy("y").tolist() == [4.0, 7.0]
+    client.close()

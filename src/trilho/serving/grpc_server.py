@@ -23,7 +23,7 @@ from trilho import __version__
 from trilho.errors import InputError, SchemaViolation
 from trilho.obs import get_logger
 from trilho.serving.batching import QueueFull
-from trilho.serving.gateway import Gateway, Unavailable, UnknownModel
+from trilho.serving.gateway import Gateway, RecordUnanswered, Unavailable, UnknownModel
 from trilho.serving.oip_meta import contract_tensors, model_metadata, v2_unit
 from trilho.serving.oip_v2 import FramingError, V2Request, check_datatypes, format_v2, parse_v2
 from trilho.serving.proto import open_inference_grpc_pb2 as pb
@@ -212,6 +212,10 @@ class InferenceService(pb_grpc.GRPCInferenceServiceServicer):
             gw.shed(name, version, variant, "queue_full")
             gw.account(name, version, variant, 503, time.perf_counter() - start, shed=True)
             await context.abort(grpc.StatusCode.UNAVAILABLE, _message(exc))
+        except RecordUnanswered as exc:  # the caller's record made the model fail: not worth a retry
+            gw.count_client_error(name, 422)
+            self._log(name, 422, start, request_id, error=type(exc).__name__)
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, _message(exc))
         except Unavailable as exc:
             version, variant = str(exc.fields.get("version", "")), str(exc.fields.get("variant", ""))
             reason = exc.fields.get("reason")
