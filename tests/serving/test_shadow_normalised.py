@@ -65,7 +65,7 @@ def test_an_identical_sklearn_classifier_agrees_with_stable_in_shadow(sqlite_sto
         for i in range(30):
             r = c.post("/v1/models/churn:predict", json={"instances": [{"x1": i / 10 - 1.5, "x2": 0.3}]})
             assert r.status_code == 200 and isinstance(r.json()["predictions"][0]["score"], float)
-    until = time.monotonic() + 10
+    until = time.monotonic() + 60  # the shadow thread runs at background priority: a busy machine delays it
     while time.monotonic() < until and _agreement(sqlite_store, "exact")[0] < 30:
         time.sleep(0.05)
     for spec in ("exact", "numeric", "label:score"):
