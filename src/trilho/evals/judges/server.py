@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import time
 from collections import deque
 from typing import Any
 
@@ -27,6 +26,7 @@ from starlette.routing import Route
 
 from trilho.evals.judges.embed import Embedder
 from trilho.evals.judges.offline import OfflineClassifier, features
+from trilho.net import openai_wire as wire
 
 _TAG = {
     name: re.compile(rf"<{name}>\n?(.*?)\n?</{name}>", re.DOTALL)
@@ -38,7 +38,7 @@ _LABELS = re.compile(r"one of (\[.*?\])")
 
 
 def _error(status: int, message: str, kind: str) -> JSONResponse:
-    return JSONResponse({"error": {"message": message, "type": kind, "code": status}}, status_code=status)
+    return JSONResponse(wire.error_body(message, kind, status), status_code=status)
 
 
 def _tag(text: str, name: str) -> str:
@@ -107,7 +107,7 @@ def make_judge_app(models: dict[str, OfflineClassifier], embedder: Embedder) -> 
                     fault, "injected fault", "rate_limit_exceeded" if fault == 429 else "server_error"
                 )
             garbage = {"garbage": "I think it's fine!", "empty": "", "wrong_key": '{"rating": 3}'}[fault]
-            return JSONResponse(_completion("judge", garbage, 1, 1))
+            return JSONResponse(wire.completion("judge", garbage, 1, 1))
         try:
             body = await request.json()
         except ValueError:
@@ -134,15 +134,10 @@ def make_judge_app(models: dict[str, OfflineClassifier], embedder: Embedder) -> 
         content = json.dumps(verdict)
         state.completions += 1
         n_prompt = sum(len(str(mm.get("content", "")).split()) for mm in messages)
-        return JSONResponse(_completion(model, content, n_prompt, len(content.split())))
+        return JSONResponse(wire.completion(model, content, n_prompt, len(content.split())))
 
     async def list_models(request: Request) -> JSONResponse:
-        return JSONResponse(
-            {
-                "object": "list",
-                "data": [{"id": m, "object": "model", "owned_by": "trilho"} for m in state.models],
-            }
-        )
+        return JSONResponse(wire.models_list(list(state.models)))
 
     async def faults(request: Request) -> JSONResponse:
         body = await request.json()
@@ -165,19 +160,3 @@ def make_judge_app(models: dict[str, OfflineClassifier], embedder: Embedder) -> 
     app.state.judge = state
     return app
 
-
-def _completion(model: str, content: str, prompt_tokens: int, completion_tokens: int) -> dict[str, Any]:
-    return {
-        "id": f"chatcmpl-trilho-{time.time_ns()}",
-        "object": "chat.completion",
-        "created": int(time.time()),
-        "model": model,
-        "choices": [
-            {"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": content}}
-        ],
-        "usage": {
-            "prompt_tokens": prompt_tokens,
-            "completion_tokens": completion_tokens,
-            "total_tokens": prompt_tokens + completion_tokens,
-        },
-    }
