@@ -749,3 +749,114 @@ def report_cmd(
         return
     j, h = write_report(build_report(body, seed=seed, inputs=inputs), out)
     emit({"ok": True, "json": str(j), "html": str(h)}, json_out, lambda c: c.print(f"wrote {h} and {j}"))
+
+
+# --- trilho measure rollout: business metrics of a rollout from the gateway's exposure log ---------------
+@app.command("rollout")
+@handles_errors
+def rollout_cmd(
+    ctx: typer.Context,
+    model: Annotated[str, typer.Argument(help="The model whose rollout to analyse.")],
+    outcomes: Annotated[
+        str, typer.Option("--outcomes", help="Events per unit with a time: a Parquet/CSV file or glob.")
+    ],
+    exposures: Annotated[
+        str | None,
+        typer.Option("--exposures", help="Exposure log folder or glob (default: the home's exposures/)."),
+    ] = None,
+    metric: Annotated[
+        list[str], typer.Option("--metric", help="Outcome column summed after exposure; repeatable.")
+    ] = [],  # noqa: B006
+    ratio: Annotated[
+        list[str], typer.Option("--ratio", help="Ratio metric NUM/DEN (delta method); repeatable.")
+    ] = [],  # noqa: B006
+    covariate: Annotated[
+        list[str],
+        typer.Option(
+            "--covariate", help="COL_pre (COL summed before exposure) per metric, in order, or METRIC=COV."
+        ),
+    ] = [],  # noqa: B006
+    unit_col: Annotated[str, typer.Option("--unit-col", help="Outcomes column naming the unit.")] = "unit",
+    time_col: Annotated[str, typer.Option("--time-col", help="Outcomes column with the event time.")] = "ts",
+    weights: Annotated[
+        str | None,
+        typer.Option("--weights", help="Routing weights in force, VERSION=SHARE,... (default: the store's)."),
+    ] = None,
+    stable: Annotated[str | None, typer.Option("--stable", help="Control version (default: stable).")] = None,
+    planned_units: Annotated[
+        float, typer.Option("--planned-units", help="Units the confidence sequences are tightest at.")
+    ] = 100_000,
+    alpha: Alpha = 0.05,
+    report: ReportDir = None,
+    json_out: JsonFlag = False,
+) -> None:
+    """Per-version lift vs stable from the gateway's exposure log joined to outcome events (first exposure
+    per unit; events before it are covariates, never outcomes), with CUPED, delta-method ratios, a
+    sample-ratio check against the routing weights and anytime-valid confidence sequences."""
+    from trilho.cli._common import settings
+    from trilho.measure.api import build_metrics
+    from trilho.measure.exposure import analyze_rollout, parse_weights
+    from trilho.measure.sql import DuckDBSource
+
+    s = settings(ctx)
+    shares, control = (parse_weights(weights) if weights else None), stable
+    if shares is None:
+        from trilho.store import open_store
+        from trilho.store.routing import get_deployment
+
+        dep = get_deployment(open_store(s), model)
+        if dep is not None:
+            live = [r for r in dep.routes if r.role in ("stable", "canary")]
+            shares = {r.version: r.weight for r in live}
+            control = control or next((r.version for r in live if r.role == "stable"), None)
+    res = analyze_rollout(
+        DuckDBSource(outcomes),
+        exposures or s.home / "exposures",
+        model,
+        build_metrics(metric, ratio, covariate),
+        unit=unit_col,
+        time=time_col,
+        weights=shares,
+        stable=control,
+        alpha=alpha,
+        planned_units=planned_units,
+    )
+    ab, summary = res.ab, res.exposure
+    inputs = {"model": model, "outcomes": Path(outcomes).name, "metrics": metric, "ratios": ratio}
+    payload = {"ok": not ab.headline_blocked, "result": res.to_dict(), "inputs": inputs, "seed": None}
+    _maybe_report(payload, report, None)
+
+    def render(c):
+        t = Table(title=f"rollout of {model}: lift vs stable {ab.control} ({summary.units} units)")
+        for col in ("metric", "version", "stable", "version mean", "lift", "interval", "anytime-valid", "p"):
+            t.add_column(col)
+        for e in ab.effects:
+            p = e.pvalue_adjusted if e.pvalue_adjusted is not None else e.pvalue
+            t.add_row(
+                e.metric,
+                e.treatment_arm,
+                f"{e.control_mean:.4g}",
+                f"{e.treatment_mean:.4g}",
+                "blocked" if ab.headline_blocked else f"{e.relative:+.2%}",
+                _pct_interval(e.relative_ci_lower, e.relative_ci_upper),
+                f"{e.sequential_ci_lower:+.4g} to {e.sequential_ci_upper:+.4g}",
+                f"{p:.3g}",
+            )
+        c.print(t)
+        c.print(
+            f"{summary.exposures} exposures, {summary.units} units "
+            f"({summary.multi_version_units} on more than one version), "
+            f"{summary.pre_exposure_events} events before exposure (covariates only)"
+        )
+        if ab.srm:
+            c.print(
+                f"sample ratio (generation {summary.srm_generation}): {ab.srm.counts}, "
+                f"p = {ab.srm.pvalue:.3g}"
+            )
+        for w in ab.warnings:
+            c.print(f"[yellow]warning:[/] {w}")
+
+    emit(payload, json_out, render)
+    if ab.headline_blocked:
+        err_console.print("[bold red]check failed:[/] sample ratio mismatch, no lift is claimed")
+        raise typer.Exit(CheckFailed.exit_code)
