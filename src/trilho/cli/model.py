@@ -51,7 +51,7 @@ def register_cmd(
     ctx: typer.Context,
     name: Annotated[str, typer.Argument(help="Model name.")],
     artifact: Annotated[str, typer.Option("--artifact", help="Model file or folder.")],
-    flavor: Annotated[str, typer.Option("--flavor", help="python | sklearn | torch | onnx.")],
+    flavor: Annotated[str, typer.Option("--flavor", help="python | sklearn | torch | onnx | llm.")],
     contract: Annotated[str, typer.Option("--contract", help="Contract YAML with input and output roles.")],
     entry: Annotated[
         str | None,

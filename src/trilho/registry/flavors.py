@@ -7,6 +7,7 @@
   with a ``predict_records(records)`` method serves records itself (inputs that are not one flat matrix, such
   as a recommender's user id and item lists).
 * ``onnx``    — an ONNX graph run with onnxruntime.
+* ``llm``     — a spec of an OpenAI-compatible LLM call (:mod:`trilho.registry.llm`): upstream, model, prompt.
 
 Array flavours map records to matrices by the contract's input field order and back by its output fields.
 """
@@ -28,7 +29,7 @@ from typing import Any
 from trilho.errors import RegistryError
 from trilho.registry.io import columns_to_records, matrix_to_records, records_to_matrix
 
-FLAVORS = ("python", "sklearn", "torch", "onnx")
+FLAVORS = ("python", "sklearn", "torch", "onnx", "llm")
 
 BatchFn = Callable[[list[dict[str, Any]]], list[dict[str, Any]]]
 
@@ -58,9 +59,13 @@ def check_flavor(flavor: str) -> str:
 
 def load_flavor(flavor: str, spec: LoadSpec) -> BatchFn:
     """Load an artifact of ``flavor`` into a batch function ``records -> records``."""
-    loader = {"python": _load_python, "sklearn": _load_sklearn, "torch": _load_torch, "onnx": _load_onnx}[
-        check_flavor(flavor)
-    ]
+    loader = {
+        "python": _load_python,
+        "sklearn": _load_sklearn,
+        "torch": _load_torch,
+        "onnx": _load_onnx,
+        "llm": _load_llm,
+    }[check_flavor(flavor)]
     try:
         return loader(spec)
     except RegistryError:
@@ -315,3 +320,10 @@ def _load_onnx(spec: LoadSpec) -> BatchFn:
         return matrix_to_records(result[0], outputs, len(records))
 
     return predict
+
+
+# --- llm ------------------------------------------------------------------------------------------
+def _load_llm(spec: LoadSpec) -> BatchFn:
+    from trilho.registry.llm import load_llm
+
+    return load_llm(spec.path)

@@ -29,6 +29,7 @@ class Predictor:
         self._fn = fn
         self.model_version = model_version
         self.contract = contract
+        self.llm_spec = getattr(fn, "llm_spec", None)  # an ``llm`` version's spec (the gateway streams it)
         self._timer = _latency.labels(model=model_version.name, version=str(model_version.version))
 
     @property
