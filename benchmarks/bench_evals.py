@@ -2,7 +2,9 @@
 
 Run: ``python -m benchmarks.bench_evals [--quick]`` (``make bench-evals [QUICK=1]``).
 
-1. Overhead on a 1 KB response (p50 / p99 over many calls): every check of the default policy alone, the whole
+1. Overhead on a 1 KB response (p50 / p99 over many calls): every check of the default policy alone (the
+   checks see normalised text; secrets add detect-secrets' plugin catalogue), beside the old path (no
+   normalisation, trilho's prefix rules only) and the normaliser alone, the whole
    default policy (sync and async), the spaCy-NER PII engine and default presidio's ``AnalyzerEngine`` for
    comparison. Target: default policy p99 <= 1 ms (PII pattern engine included). Also the gateway hook as the
    gateway runs it per answer (``GatewayEvals.apply``: input + output checks, enforcement, 5 % sampling).
@@ -21,6 +23,8 @@ Run: ``python -m benchmarks.bench_evals [--quick]`` (``make bench-evals [QUICK=1
    judge unless the held-out accuracy's lower bound beats the majority class
    (``hallucination_judge_offered``).
 6. The judge path over HTTP: offline judge server calls/s, and a cached re-run (zero server calls).
+7. Multilingual rails: pt / es / de / fr injection and refusal precision / recall per language, and the
+   Brazilian PII recognizers (CPF, CNPJ, CEP, phones) per entity, on hand-written and generated cases.
 """
 
 from __future__ import annotations
@@ -114,6 +118,25 @@ def hook_timing(n: int) -> dict[str, float]:
             "cpu_p99_ms": float("nan")}  # fmt: skip
 
 
+def old_paths(n: int) -> list[dict[str, Any]]:
+    """The checks as they ran before normalisation and the detect-secrets catalogue, side by side with the
+    new path (same 1 KB text): trilho's prefix rules + generic assignments on the raw text; PII patterns on
+    the raw text; the normaliser alone."""
+    from trilho.evals.checks.normalize import normalize
+    from trilho.evals.checks.pii import PIIDetector
+    from trilho.evals.checks.secrets import SecretsCheck
+
+    secrets_old = SecretsCheck(catalogue=False)
+    pii = PIIDetector("pattern")
+    return [
+        {"what": "old path: secrets, prefix rules only, raw text", "calls": n,
+         **time_calls(lambda: secrets_old._find(RESPONSE_1KB), n)},
+        {"what": "old path: PII patterns, raw text", "calls": n,
+         **time_calls(lambda: pii._detect(RESPONSE_1KB), n)},
+        {"what": "normalise alone (1 KB)", "calls": n, **time_calls(lambda: normalize(RESPONSE_1KB), n)},
+    ]  # fmt: skip
+
+
 def overhead(quick: bool) -> tuple[list[dict[str, Any]], dict[str, float]]:
     """Section 1."""
     from trilho.evals.checks import CheckContext
@@ -150,6 +173,7 @@ def overhead(quick: bool) -> tuple[list[dict[str, Any]], dict[str, float]]:
         }
     )
     rows.append({"what": "gateway hook per answer (default policy, in + out)", "calls": n, **hook_timing(n)})
+    rows.extend(old_paths(n))
     inj = pol.specs_for("input")[0]
     rows.append(
         {
@@ -356,6 +380,40 @@ def judge_path(emb, clf, quick: bool) -> list[dict[str, Any]]:
     return rows
 
 
+def multilingual() -> list[dict[str, Any]]:
+    """Section 7: pt / es / de / fr injection and refusal rails, and the Brazilian PII recognizers, on
+    hand-written and generated cases (``benchmarks/multilingual_cases.py``): precision and recall per
+    language (per entity for PII), with bootstrap intervals."""
+    from benchmarks.multilingual_cases import LANGS, br_pii_cases, cases
+    from trilho.evals.checks import CheckContext, make_check
+    from trilho.evals.checks.refusal import classify_refusal
+    from trilho.evals.validation import binary_scores
+
+    injection, ctx = make_check("prompt_injection"), CheckContext()
+    detect = {
+        "injection": lambda t: not injection.run(t, ctx).passed,
+        "refusal": lambda t: classify_refusal(t) == "refusal",
+    }
+    rows = []
+    for kind, fn in detect.items():
+        for lang in LANGS:
+            labelled = cases(kind, lang)
+            s = binary_scores([y for _, y in labelled], [fn(t) for t, _ in labelled], n_boot=1000)
+            rows.append({"rail": kind, "language": lang, "cases": s.n, "positives": s.positives,
+                         "precision": iv(s.precision), "recall": iv(s.recall)})  # fmt: skip
+    pii = make_check("pii")
+    found = []
+    for text, entity, value in br_pii_cases():
+        start = text.index(value)
+        kinds = {f.kind for f in pii.run(text, ctx).findings if f.start <= start < f.end}
+        found.append((entity, kinds))
+    for entity in ("BR_CPF", "BR_CNPJ", "BR_CEP", "PHONE_NUMBER"):
+        s = binary_scores([e == entity for e, _ in found], [entity in k for _, k in found], n_boot=1000)
+        rows.append({"rail": f"pii {entity}", "language": "pt-BR", "cases": s.n, "positives": s.positives,
+                     "precision": iv(s.precision), "recall": iv(s.recall)})  # fmt: skip
+    return rows
+
+
 def main() -> None:
     """Run every section and write ``benchmarks/results/evals.json``."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -380,6 +438,8 @@ def main() -> None:
     print_table("5. hallucination detection on HaluEval general", halu_rows)
     path_rows = judge_path(emb, served, quick)
     print_table("6. judge path over HTTP (offline judge server)", path_rows)
+    lang_rows = multilingual()
+    print_table("7. multilingual rails and Brazilian PII (hand-written + generated cases)", lang_rows)
 
     default_f2 = pii_rows[0]["f2_value"]
     ours_f2 = pii_rows[1]["f2_value"]
@@ -415,7 +475,7 @@ def main() -> None:
         *ref_targets,
     ]
     print_targets(targets)
-    table = over_rows + pii_rows + rail_rows + ref_rows + halu_rows + path_rows
+    table = over_rows + pii_rows + rail_rows + ref_rows + halu_rows + path_rows + lang_rows
     path = write_results(
         "evals",
         table,
@@ -431,6 +491,7 @@ def main() -> None:
                 "refusal_judges": ref_rows,
                 "hallucination": halu_rows,
                 "judge_path": path_rows,
+                "multilingual": lang_rows,
             },
         },
     )

