@@ -86,6 +86,7 @@ def _artifacts_root(value: str) -> str:
         )
     return value
 
+
 def install_source() -> str:
     """What a rendered project's CI installs to get trilho: ``TRILHO_INSTALL_SOURCE`` (a requirement, a wheel
     URL or a git URL) or, by default, exactly the trilho version that rendered it (``trilho==X.Y.Z``)."""
@@ -100,4 +101,3 @@ def install_source() -> str:
             value=value,
         )
     return value or f"trilho=={__version__}"
-

@@ -55,7 +55,8 @@ WINDOW_WRITE_FAILURES = counter(
 )
 TABLE_GENERATION = gauge("trilho_serving_routing_generation", "Generation of the routing table in use.")
 TABLE_AGE = gauge(
-    "trilho_serving_routing_last_sync_timestamp_seconds", "Unix time of the last successful routing-table poll."
+    "trilho_serving_routing_last_sync_timestamp_seconds",
+    "Unix time of the last successful routing-table poll.",
 )
 READY = gauge("trilho_serving_version_ready", "1 once the version's warm-up call passed.", MVV)
 SLO_EVENTS = counter(
