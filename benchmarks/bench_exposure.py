@@ -8,6 +8,9 @@
    round; CPU of the whole process (every thread, the writer included: each "on" block ends with its rows
    written) per request; the median over rounds of on − off beside off′ − off — context, not the target:
    on a shared 2-core machine the A/A control alone moves by more than the budget.
+3. calibration of ``trilho measure rollout``'s statistics (simulated rollouts, 24 looks each, CUPED on a
+   pre-exposure covariate, confidence sequences): A/A false rollbacks (target <= alpha), coverage of the
+   sequence at every look at once (target >= 95 %), power for a known +3 % lift.
 Writes ``benchmarks/results/exposure.json``.
 """
 
@@ -21,6 +24,7 @@ import time
 from pathlib import Path
 
 from benchmarks._results import print_table, print_targets, target, write_results
+from trilho.measure.exposure_sim import calibrate
 from trilho.serving import GatewaySettings, StaticProvider, exposures
 from trilho.serving.exposures import ExposureLog
 from trilho.serving.gateway import Gateway
@@ -101,6 +105,12 @@ def main(argv: list[str] | None = None) -> int:
         att = attribution(n, Path(tmp) / "attribution")
         snappy = attribution(n, Path(tmp) / "snappy", "snappy")
         cpu = asyncio.run(interleaved(rounds, block, Path(tmp) / "interleaved"))
+    cal_reps = 40 if args.quick else 400
+    calibration = [
+        ("A/A", calibrate(cal_reps, lift=0.0, seed=21)),
+        ("+3 %", calibrate(cal_reps, lift=0.03, seed=22)),
+        ("+3 %", calibrate(cal_reps, units=20_000, lift=0.03, seed=23)),
+    ]
     on_minus_off = [a - b for a, b in zip(cpu["on"], cpu["off"], strict=True)]
     aa = [a - b for a, b in zip(cpu["off_again"], cpu["off"], strict=True)]
     per_request = att["record_us"] + att["write_us"]
@@ -141,6 +151,20 @@ def main(argv: list[str] | None = None) -> int:
             "cpu_us": round(max(abs(x) for x in aa), 2),
         },
     ]
+    cal_rows = [
+        {
+            "lift": name,
+            "units": c.units,
+            "looks": c.looks,
+            "reps": c.reps,
+            "rollback_rate": round(c.rollback_rate, 4),
+            "coverage_all_looks": round(c.coverage, 4),
+            "power": round(c.power, 4),
+        }
+        for name, c in calibration
+    ]
+    aa_cal = calibration[0][1]
+    worst_cover = min(c.coverage for _, c in calibration)
     targets = [
         target(
             "exposure log CPU per request (record + write)",
@@ -149,9 +173,19 @@ def main(argv: list[str] | None = None) -> int:
             per_request <= BUDGET_US,
         ),
     ]
+    targets += [
+        target(
+            "A/A false rollback over 24 looks",
+            f"<= alpha ({aa_cal.alpha})",
+            aa_cal.rollback_rate,
+            aa_cal.rollback_rate <= aa_cal.alpha,
+        ),
+        target("confidence-sequence coverage at every look", ">= 0.95", worst_cover, worst_cover >= 0.95),
+    ]
     print_table("exposure log: gateway-process CPU", table)
+    print_table("measure rollout calibration (simulated, CUPED, confidence sequences)", cal_rows)
     print_targets(targets)
-    extra = {"rounds": rounds, "block": block, "exposures": n, "raw_cpu_us": cpu}
+    extra = {"rounds": rounds, "block": block, "exposures": n, "raw_cpu_us": cpu, "calibration": cal_rows}
     path = write_results("exposure", table, targets, quick=args.quick, extra=extra)
     print(f"wrote {path}")
     return 0

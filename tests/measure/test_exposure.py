@@ -25,7 +25,7 @@ from trilho.measure.exposure import (
     parse_weights,
     unit_table_sql,
 )
-from trilho.measure.exposure_sim import simulate_rollout, write_rollout
+from trilho.measure.exposure_sim import calibrate, simulate_rollout, write_rollout
 from trilho.measure.metrics import parse_metric, ratio
 from trilho.measure.moments import Moments
 from trilho.measure.sql import DuckDBSource
@@ -182,3 +182,12 @@ def test_every_event_counts_once_before_or_after_exposure(first, events):
 def test_weights_parse_back(weights):
     text = ",".join(f"{k}={v / 100}" for k, v in weights.items())
     assert parse_weights(text) == {k: v / 100 for k, v in weights.items()}
+
+
+def test_calibration_aa_false_rollbacks_and_coverage_over_24_looks():
+    aa = calibrate(40, looks=24, lift=0.0, seed=11)
+    assert aa.rollback_rate <= aa.alpha  # a look at every 1/24 of the units
+    assert aa.coverage >= 0.95
+    known = calibrate(30, looks=24, lift=0.03, seed=12)
+    assert known.coverage >= 0.95  # the true +3 % inside the sequence at all 24 looks at once
+    assert known.rollbacks == 0

@@ -125,3 +125,72 @@ def write_rollout(
     table = pa.table({**rows, "ts": pa.array(rows["ts"], pa.timestamp("us", tz="UTC"))})
     pq.write_table(table, outcomes)
     return exposures, outcomes
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """How the guardrail and the confidence sequence behaved over many simulated rollouts."""
+
+    reps: int
+    looks: int
+    units: int
+    lift: float
+    alpha: float
+    rollbacks: int  # rollouts where some look found harm (the sequence's upper end below 0)
+    detections: int  # rollouts where some look found a gain (lower end above 0)
+    covered: int  # rollouts whose sequence held the true effect at every look
+
+    @property
+    def rollback_rate(self) -> float:
+        """Share of rollouts rolled back on the guardrail."""
+        return self.rollbacks / self.reps
+
+    @property
+    def power(self) -> float:
+        """Share of rollouts whose gain was detected by the last look."""
+        return self.detections / self.reps
+
+    @property
+    def coverage(self) -> float:
+        """Share of rollouts whose sequence held the true effect at every look at once."""
+        return self.covered / self.reps
+
+
+def calibrate(
+    reps: int,
+    *,
+    units: int = 4000,
+    looks: int = 24,
+    lift: float = 0.0,
+    canary_weight: float = 0.5,
+    alpha: float = 0.05,
+    seed: int = 0,
+) -> Calibration:
+    """Simulate ``reps`` rollouts of a canary with ``lift`` on orders (CUPED on orders_pre), each looked at
+    ``looks`` times as units arrive (a look sees every unit arrived so far, with its outcomes), analysed with
+    the confidence sequence planned for ``units``."""
+    from trilho.measure.estimators import estimate
+    from trilho.measure.metrics import mean
+    from trilho.measure.sequential import sequential_interval
+
+    metric = mean("orders", "orders_pre")
+    weights = {"stable": 1 - canary_weight, "canary": canary_weight}
+    rollbacks = detections = covered = 0
+    for r in range(reps):
+        sim = simulate_rollout(
+            units, weights, stable="stable", lifts={"canary": lift}, seed=seed * 100_003 + r
+        )
+        truth = sim.true_effect("canary", "stable")
+        harm = gain = False
+        held = True
+        for k in range(1, looks + 1):
+            m = sim.moments(units * k // looks)
+            e = estimate(metric, m["stable"], m["canary"], alpha=alpha)  # as analyze_moments does
+            lo, hi = sequential_interval(e.effect, e.se, e.n_control + e.n_treatment, alpha, units)
+            harm = harm or hi < 0
+            gain = gain or lo > 0
+            held = held and lo <= truth <= hi
+        rollbacks += harm
+        detections += gain
+        covered += held
+    return Calibration(reps, looks, units, lift, alpha, rollbacks, detections, covered)
