@@ -59,7 +59,7 @@ def aa_plan(step_s: float) -> dict[str, Any]:
                   {"canary": {"weight": 50, "min_requests": 100, "min_duration": step_s}}],
         "analysis": {"error_rate": {"min_requests": 20},
                      "latency": {"quantile": 0.9, "max_ratio": 2.0, "min_requests": 50},
-                     "shadow_agreement": {"threshold": 0.95, "min_pairs": 50}},
+                     "shadow_agreement": {"threshold": 0.95, "min_pairs": 73}},
         "on_insufficient_data": {"action": "extend", "extend_by": 10, "max_extensions": 6},
         "missing_metrics": {"intervals": 12},
     }  # fmt: skip
@@ -71,7 +71,7 @@ SHADOW_PLAN = {
               {"canary": {"weight": 10, "min_requests": 50, "min_duration": "10m"}}],
     "analysis": {"error_rate": {"min_requests": 20},
                  "latency": {"quantile": 0.9, "max_ratio": 2.0, "min_requests": 50},
-                 "shadow_agreement": {"threshold": 0.95, "min_pairs": 30}},
+                 "shadow_agreement": {"threshold": 0.95, "min_pairs": 73}},
     "missing_metrics": {"intervals": 30},
 }  # fmt: skip
 

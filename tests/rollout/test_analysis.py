@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from trilho.rollout.analysis import (
@@ -30,7 +30,7 @@ PLAN = load_plan(
         "analysis": {
             "error_rate": {"min_requests": 50},
             "latency": {"min_requests": 50},
-            "shadow_agreement": {"min_pairs": 20},
+            "shadow_agreement": {"min_pairs": 73},
         },
     }
 )
@@ -146,3 +146,20 @@ def test_decide():
         {"steps": [{"canary": {"weight": 1}}], "on_insufficient_data": {"action": "abort"}}
     )
     assert decide(abort_plan, 0, waiting, elapsed=1e6, cand_requests=0, extensions=0).action == "abort"
+
+
+def test_a_step_with_min_requests_50_advances_on_66_requests_per_arm():
+    """The reported case: no per-check minimum in the plan, so the step's 50 governs (it waited for 100)."""
+    plan = load_plan({"steps": [{"canary": {"weight": 50, "min_requests": 50, "min_duration": "1m"}}]})
+    results = run_checks(plan, 0, win(n=66), win(n=66))
+    assert {r.name: r.status for r in results} == {"error_rate": "pass", "latency": "pass"}
+    assert decide(plan, 0, results, elapsed=60, cand_requests=66, extensions=0).action == "advance"
+
+
+@settings(max_examples=60, deadline=None)
+@given(floor=st.integers(1, 2000), n=st.integers(0, 4000))
+def test_the_steps_min_requests_is_exactly_the_checks_floor(floor, n):
+    """With no per-check minimum, error rate and latency wait for exactly the step's min_requests per arm."""
+    plan = load_plan({"steps": [{"canary": {"weight": 10, "min_requests": floor}}]})
+    statuses = {r.status for r in run_checks(plan, 0, win(n=n), win(n=n))}
+    assert statuses == ({"pass"} if n >= floor else {"insufficient"})

@@ -205,6 +205,8 @@ def test_status_names_the_plan_and_where_the_rollout_stands_in_percent(cli, depl
     assert "weight" not in shadow and "shadow_traffic" not in shadow  # one unit: percent
     text = cli("rollout", "status", "iris").stdout
     assert "step 1/4 shadow 20%" in text and f"plan {tmp_path / 'plan.yaml'}" in text
+    assert shadow["minimums"]["checks"]["error_rate"] == {"min": 200, "of": "requests per arm"}
+    assert "waits for ≥ 30 s and ≥ 200 candidate requests; checks: error_rate 200 requests per arm" in text
     svc_id = shadow["id"]
     from trilho.rollout.service import RolloutService
 
@@ -225,6 +227,7 @@ def test_status_names_the_plan_and_where_the_rollout_stands_in_percent(cli, depl
     )
     text = cli("rollout", "status", "iris").stdout
     assert "promoted full 100%" in text and "step 2/4" not in text and "canary" not in text
+    assert done["minimums"] is None and "waits for" not in text
     cli("rollout", "plan", "save", "careful", plan)
     cli("rollout", "start", "iris", "--candidate", "3", "--plan", "careful", "--skip-gates", "x")
     assert j(cli("rollout", "status", "iris", "--json"))["plan_source"] == "saved:careful"

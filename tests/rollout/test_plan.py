@@ -63,6 +63,17 @@ def test_durations(value, seconds):
             {"steps": [{"canary": {"weight": 1}}], "analysis": {"error_rate": {"alpha": 0.9}}},
             "analysis.error_rate.alpha",
         ),
+        ({"steps": [{"canary": {"weight": 10}}, {"canary": {"weight": 5}}]}, "steps[1]"),
+        # a check that needs more data than the step asks for says so up front, naming the field to raise
+        ({"steps": [{"shadow": {"traffic": 0.2, "min_requests": 50}}]}, "steps[0].shadow.min_requests"),
+        (
+            {"steps": [{"shadow": {"traffic": 0.2}}], "analysis": {"shadow_agreement": {"min_pairs": 10}}},
+            "analysis.shadow_agreement.min_pairs",
+        ),
+        (
+            {"steps": [{"shadow": {"traffic": 0.2}}], "analysis": {"shadow_agreement": {"threshold": 1}}},
+            "analysis.shadow_agreement.threshold",
+        ),
     ],
 )
 def test_errors_name_the_field(doc, field):
@@ -138,3 +149,43 @@ def test_switched_off_checks_stay_off_through_yaml():
     assert again == plan
     assert again.analysis.latency is None and again.analysis.shadow_agreement is None
     assert again.steps[1].body.analysis.latency is None
+
+
+def test_the_steps_min_requests_governs_every_check_left_unset():
+    plan = load_plan(
+        {
+            "steps": [
+                {"shadow": {"traffic": 0.2, "min_requests": 80}},
+                {"canary": {"weight": 10, "min_requests": 50, "min_duration": "30s"}},
+            ],
+            "analysis": {
+                "latency": {"min_requests": 400},  # written in the plan: it differs, and status shows it
+                "user_metrics": [{"name": "fallback_rate", "max": 0.1}],
+            },
+        }
+    )
+    canary = plan.analysis_for(1)
+    assert (canary.error_rate.min_requests, canary.latency.min_requests) == (50, 400)
+    assert canary.user_metrics[0].min_count == 50
+    assert plan.analysis_for(0).shadow_agreement.min_pairs == 80
+    assert plan.minimums(1) == {
+        "min_duration_s": 30.0,
+        "min_requests": 50,
+        "checks": {
+            "error_rate": {"min": 50, "of": "requests per arm"},
+            "latency": {"min": 400, "of": "latency observations per arm"},
+            "metric:fallback_rate": {"min": 50, "of": "observations"},
+        },
+    }
+    dumped = plan.to_data()["analysis"]
+    assert "min_requests" not in dumped["error_rate"] and dumped["latency"]["min_requests"] == 400
+    assert load_plan(plan.to_yaml()) == plan  # filled-in minimums are not written back
+
+
+@pytest.mark.parametrize(("threshold", "confidence"), [(0.95, 0.95), (0.9, 0.95), (0.99, 0.9), (0.5, 0.8)])
+def test_pairs_needed_is_the_fewest_pairs_that_can_pass(threshold, confidence):
+    from trilho.rollout.plan import AgreementCheck
+    from trilho.rollout.statistics import wilson_interval
+
+    n = AgreementCheck(threshold=threshold, confidence=confidence).pairs_needed
+    assert wilson_interval(n, n, confidence)[0] >= threshold > wilson_interval(n - 1, n - 1, confidence)[0]

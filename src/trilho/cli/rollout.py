@@ -61,7 +61,7 @@ def _service(ctx: typer.Context, *, skip_gates: str | None = None, actor: str = 
 
 
 def _render_rollout(data: dict[str, Any]):
-    from trilho.rollout.service import plan_label
+    from trilho.rollout.service import plan_label, waits_for
 
     def render(c: Console) -> None:
         colour = {"promoted": "green", "rolled_back": "red", "killed": "red", "aborted": "red"}.get(
@@ -73,6 +73,8 @@ def _render_rollout(data: dict[str, Any]):
             Text(f"  ({plan_label(data['plan'], data.get('plan_source'))})", style="dim"),
             soft_wrap=True,
         )
+        if data.get("minimums"):
+            c.print(Text(f"  waits for {waits_for(data['minimums'])}"), soft_wrap=True)
 
     return render
 

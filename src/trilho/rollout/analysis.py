@@ -87,6 +87,12 @@ def _finite(value: Any) -> Any:
     return value
 
 
+def _least(minimum: int | None) -> int:
+    """A check's minimum sample. Unset only for a check run outside a plan (a plan's steps fill it in with
+    their ``min_requests``: :meth:`~trilho.rollout.plan.Plan.analysis_for`); then one observation does."""
+    return minimum if minimum is not None else 1
+
+
 def error_rate_p_value(x_base, n_base, x_cand, n_cand, cfg: ErrorRateCheck):
     """The always-valid p-value of the configured method (arrays broadcast)."""
     if cfg.method == "msprt":
@@ -131,11 +137,12 @@ def check_error_rate(
             f"error rate {rate_c:.2%} vs baseline {rate_b:.2%} (always-valid p={p:.2g} ≤ {alpha:.2g})",
             ev,
         )
-    if min(cand.requests, base.requests) < cfg.min_requests:
+    need = _least(cfg.min_requests)
+    if min(cand.requests, base.requests) < need:
         return CheckResult(
             "error_rate",
             "insufficient",
-            f"{min(cand.requests, base.requests)} of {cfg.min_requests} requests per arm",
+            f"{min(cand.requests, base.requests)} of {need} requests per arm",
             ev,
         )
     return CheckResult(
@@ -157,7 +164,8 @@ def check_latency(base: VersionWindow, cand: VersionWindow, cfg: LatencyCheck, a
     ratio = q_c / q_b if q_b > 0 else (math.inf if q_c > 0 else 1.0)
     p = mann_whitney_greater(base.latency_counts, cand.latency_counts)
     ev.update(q_base=q_b, q_cand=q_c, ratio=ratio, p_value=p)
-    enough = min(n_b, n_c) >= cfg.min_requests
+    need = _least(cfg.min_requests)
+    enough = min(n_b, n_c) >= need
     label = f"p{round(cfg.quantile * 100, 1):g}"
     if enough and cfg.max_seconds is not None and q_c > cfg.max_seconds:
         return CheckResult(
@@ -171,9 +179,7 @@ def check_latency(base: VersionWindow, cand: VersionWindow, cfg: LatencyCheck, a
             ev,
         )
     if not enough:
-        return CheckResult(
-            "latency", "insufficient", f"{int(min(n_b, n_c))} of {cfg.min_requests} observations", ev
-        )
+        return CheckResult("latency", "insufficient", f"{int(min(n_b, n_c))} of {need} observations", ev)
     return CheckResult("latency", "pass", f"{label} ratio {ratio:.2f} (p={p:.2g})", ev)
 
 
@@ -199,7 +205,7 @@ def check_agreement(cand: VersionWindow, cfg: AgreementCheck) -> CheckResult:
             f"agreement {agree / pairs:.1%} (upper bound {upper:.1%}) is below {cfg.threshold:.1%}",
             ev,
         )
-    if pairs >= cfg.min_pairs and lower >= cfg.threshold:
+    if pairs >= _least(cfg.min_pairs) and lower >= cfg.threshold:
         return CheckResult(
             "shadow_agreement",
             "pass",
@@ -220,8 +226,9 @@ def check_user_metric(base: VersionWindow, cand: VersionWindow, cfg: UserMetricC
     name = f"metric:{cfg.name}"
     s_c, n_c = cand.metrics.get(cfg.name, (0.0, 0.0))
     ev: dict[str, Any] = {"count": n_c}
-    if n_c < cfg.min_count:
-        return CheckResult(name, "insufficient", f"{int(n_c)} of {cfg.min_count} observations", ev)
+    need = _least(cfg.min_count)
+    if n_c < need:
+        return CheckResult(name, "insufficient", f"{int(n_c)} of {need} observations", ev)
     mean = s_c / n_c
     ev["mean"] = mean
     if not math.isfinite(mean):
@@ -232,10 +239,8 @@ def check_user_metric(base: VersionWindow, cand: VersionWindow, cfg: UserMetricC
         return CheckResult(name, "fail", f"{cfg.name} mean {mean:.4g} is above {cfg.max}", ev)
     if cfg.max_ratio_to_baseline is not None:
         s_b, n_b = base.metrics.get(cfg.name, (0.0, 0.0))
-        if n_b < cfg.min_count:
-            return CheckResult(
-                name, "insufficient", f"baseline has {int(n_b)} of {cfg.min_count} observations", ev
-            )
+        if n_b < need:
+            return CheckResult(name, "insufficient", f"baseline has {int(n_b)} of {need} observations", ev)
         base_mean = s_b / n_b
         ratio = mean / base_mean if base_mean else math.inf
         ev.update(base_mean=base_mean, ratio=ratio)
@@ -323,10 +328,9 @@ def check_online_violations(
         if p <= alpha and rate_c > rate_b:
             msg = f"{what} {rate_c:.2%} vs baseline {rate_b:.2%} (always-valid p={p:.2g} ≤ {alpha:.2g})"
             out.append(CheckResult(name, "fail", msg, ev))
-        elif min(n_b, n_c) < cfg.min_checked:
-            out.append(
-                CheckResult(name, "insufficient", f"{min(n_b, n_c)} of {cfg.min_checked} checked answers", ev)
-            )
+        elif min(n_b, n_c) < _least(cfg.min_checked):
+            msg = f"{min(n_b, n_c)} of {_least(cfg.min_checked)} checked answers"
+            out.append(CheckResult(name, "insufficient", msg, ev))
         else:
             out.append(
                 CheckResult(name, "pass", f"{what} {rate_c:.2%} vs baseline {rate_b:.2%} (p={p:.2g})", ev)

@@ -16,6 +16,7 @@ compare the online judge score and the guardrail violation rate with the stable 
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -25,6 +26,14 @@ import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
 from trilho.errors import RolloutError, TrilhoError
+
+
+def _z(confidence: float) -> float:
+    """The two-sided normal quantile the Wilson interval uses."""
+    from scipy import stats
+
+    return float(stats.norm.ppf(0.5 + confidence / 2.0))
+
 
 _DURATION = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*")
 _UNIT = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
@@ -56,7 +65,9 @@ class ErrorRateCheck(_Model):
     alpha: float = Field(0.05, gt=0, lt=0.5)
     method: Literal["beta_mixture", "msprt"] = "beta_mixture"
     mde: float = Field(0.02, gt=0, le=1, description="msprt only: effect size the mixture is tuned for")
-    min_requests: int = Field(100, ge=1, description="per arm, before the check can pass")
+    min_requests: int | None = Field(
+        None, ge=1, description="per arm, before the check can pass (default: the step's min_requests)"
+    )
     max_rate: float | None = Field(None, ge=0, le=1, description="guardrail: fail above this rate at once")
 
 
@@ -66,16 +77,32 @@ class LatencyCheck(_Model):
     quantile: float = Field(0.99, gt=0, lt=1)
     max_ratio: float = Field(1.5, gt=1)
     alpha: float = Field(0.01, gt=0, lt=0.5)
-    min_requests: int = Field(200, ge=1)
+    min_requests: int | None = Field(
+        None, ge=1, description="observations per arm before it decides (default: the step's min_requests)"
+    )
     max_seconds: float | None = Field(None, gt=0, description="guardrail on the candidate's quantile")
 
 
 class AgreementCheck(_Model):
     """Shadow output agreement: Wilson confidence bounds against a threshold."""
 
-    threshold: float = Field(0.95, gt=0, le=1)
+    threshold: float = Field(0.95, gt=0, lt=1, description="a lower confidence bound never reaches 1")
     confidence: float = Field(0.95, gt=0.5, lt=1)
-    min_pairs: int = Field(50, ge=1)
+    min_pairs: int | None = Field(
+        None, ge=1, description="compared pairs before it can pass (default: the step's min_requests)"
+    )
+
+    @property
+    def pairs_needed(self) -> int:
+        """The fewest pairs whose Wilson lower bound can clear the threshold: with every pair agreeing it is
+        n / (n + z²), so n ≥ t·z² / (1 − t); fewer pairs can never pass, whatever the step's minimum says."""
+        from trilho.rollout.statistics import wilson_interval
+
+        z2 = _z(self.confidence) ** 2
+        n = max(1, math.floor(self.threshold * z2 / (1.0 - self.threshold)))
+        while wilson_interval(n, n, self.confidence)[0] < self.threshold:
+            n += 1
+        return n
 
 
 STORE_METRICS = ("error_rate", "fallback_rate", "shed_rate", "latency_mean_s")
@@ -96,7 +123,9 @@ class UserMetricCheck(_Model):
     min: float | None = None
     max: float | None = None
     max_ratio_to_baseline: float | None = Field(None, gt=0)
-    min_count: int = Field(30, ge=1)
+    min_count: int | None = Field(
+        None, ge=1, description="observations before it decides (default: the step's min_requests)"
+    )
     prometheus: PrometheusQuery | None = None
 
     @model_validator(mode="after")
@@ -118,7 +147,9 @@ class OnlineScoreCheck(_Model):
     alpha: float = Field(0.05, gt=0, lt=0.5)
     mde: float = Field(0.1, gt=0, description="score difference the mixture is tuned for (score units)")
     min_effect: float = Field(0.0, ge=0, description="a drop no larger than this never fails the step")
-    min_judged: int = Field(30, ge=2, description="judged responses per arm before the test decides")
+    min_judged: int = Field(
+        30, ge=2, description="judged responses per arm before the test decides (a sample, not requests)"
+    )
 
 
 class OnlineViolationCheck(_Model):
@@ -127,7 +158,11 @@ class OnlineViolationCheck(_Model):
 
     alpha: float = Field(0.05, gt=0, lt=0.5)
     checks: tuple[str, ...] = Field((), description="check ids, each tested on its own (α split evenly)")
-    min_checked: int = Field(100, ge=1, description="checked answers per arm before the check can pass")
+    min_checked: int | None = Field(
+        None,
+        ge=1,
+        description="checked answers per arm before it can pass (default: the step's min_requests)",
+    )
     max_rate: float | None = Field(None, ge=0, le=1, description="guardrail: fail above this rate at once")
 
 
@@ -146,6 +181,51 @@ class Analysis(_Model):
     shadow_agreement: AgreementCheck | None = Field(default_factory=AgreementCheck)
     user_metrics: tuple[UserMetricCheck, ...] = ()
     online_eval: OnlineEvalCheck | None = None  # off unless asked for: only LLM deployments have it
+
+
+def with_step_minimums(analysis: Analysis, floor: int) -> Analysis:
+    """``analysis`` with every check minimum the plan left unset taken from the step's ``min_requests``
+    (``floor``): a step's declared minimum governs its checks; only a minimum written in the plan differs."""
+
+    def fill(check: Any, attr: str) -> Any:
+        if check is None or getattr(check, attr) is not None:
+            return check
+        return check.model_copy(update={attr: floor})
+
+    online = analysis.online_eval
+    if online is not None:
+        online = online.model_copy(update={"violations": fill(online.violations, "min_checked")})
+    return analysis.model_copy(
+        update={
+            "error_rate": fill(analysis.error_rate, "min_requests"),
+            "latency": fill(analysis.latency, "min_requests"),
+            "shadow_agreement": fill(analysis.shadow_agreement, "min_pairs"),
+            "user_metrics": tuple(fill(u, "min_count") for u in analysis.user_metrics),
+            "online_eval": online,
+        }
+    )
+
+
+def check_minimums(analysis: Analysis, kind: str) -> dict[str, dict[str, Any]]:
+    """What each check of a step (its analysis already :func:`with_step_minimums`) waits for before it can
+    pass: ``{check: {"min": n, "of": what}}`` — what ``rollout status`` shows."""
+    out: dict[str, dict[str, Any]] = {}
+    if analysis.error_rate is not None:
+        out["error_rate"] = {"min": analysis.error_rate.min_requests, "of": "requests per arm"}
+    if analysis.latency is not None:
+        out["latency"] = {"min": analysis.latency.min_requests, "of": "latency observations per arm"}
+    if kind == "shadow" and analysis.shadow_agreement is not None:
+        a = analysis.shadow_agreement
+        out["shadow_agreement"] = {"min": max(a.min_pairs or 1, a.pairs_needed), "of": "compared pairs"}
+    for u in analysis.user_metrics:
+        out[f"metric:{u.name}"] = {"min": u.min_count, "of": "observations"}
+    online = analysis.online_eval
+    if kind == "canary" and online is not None:
+        if online.judge_score is not None:
+            out["online:judge_score"] = {"min": online.judge_score.min_judged, "of": "judged answers per arm"}
+        if online.violations is not None:
+            out["online:violations"] = {"min": online.violations.min_checked, "of": "checked answers per arm"}
+    return out
 
 
 def _keep_disabled_checks(analysis: Analysis, dumped: dict[str, Any]) -> None:
@@ -279,11 +359,40 @@ class Plan(_Model):
                         f"steps[{i}]: canary weights must increase (got {weight} after {last_weight})"
                     )
                 last_weight = weight
+        for i, step in enumerate(self.steps):
+            agreement = self.analysis_for(i).shadow_agreement
+            if step.kind != "shadow" or agreement is None:
+                continue
+            floor, needed = agreement.min_pairs or 1, agreement.pairs_needed
+            if floor < needed:
+                own = (step.body.analysis or self.analysis).shadow_agreement
+                where = (
+                    ("steps[{i}].shadow.analysis" if step.body.analysis else "analysis")
+                    + ".shadow_agreement.min_pairs"
+                    if own is not None and own.min_pairs is not None
+                    else f"steps[{i}].shadow.min_requests"
+                ).format(i=i)
+                raise ValueError(
+                    f"{where}: shadow agreement ≥ {agreement.threshold:.1%} at {agreement.confidence:.0%} "
+                    f"confidence cannot pass with fewer than {needed} compared pairs, and the plan asks for "
+                    f"{floor}; raise it to {needed} or more (or lower the threshold or the confidence)"
+                )
         return self
 
     def analysis_for(self, index: int) -> Analysis:
-        """The analysis a step runs: its own, or the plan's."""
-        return self.steps[index].body.analysis or self.analysis
+        """The analysis a step runs (its own, or the plan's), with the step's ``min_requests`` as every check
+        minimum the plan left unset."""
+        body = self.steps[index].body
+        return with_step_minimums(body.analysis or self.analysis, body.min_requests)
+
+    def minimums(self, index: int) -> dict[str, Any]:
+        """What step ``index`` waits for: its duration and requests, and each check's minimum."""
+        step = self.steps[index]
+        return {
+            "min_duration_s": step.body.min_duration,
+            "min_requests": step.body.min_requests,
+            "checks": check_minimums(self.analysis_for(index), step.kind),
+        }
 
     def redacted(self) -> dict[str, Any]:
         """The plan as JSON-ready data with webhook URLs cut to their host (for logs, audit, API)."""
@@ -374,15 +483,28 @@ def validation_error(
     """One error naming the first invalid field of a YAML document (``routes[1].weight``), its value and the
     fix, with every problem listed in ``errors``."""
     errors = exc.errors()
-    loc = _loc(errors[0]["loc"]) or default
+    problems = [_problem(e) for e in errors]
+    loc, msg = problems[0][0] or default, problems[0][1]
     more = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
     return error(
-        f"{where}: {loc}: {errors[0]['msg']}",
+        f"{where}: {loc}: {msg}",
         fix=f"correct '{loc}'{more}{hint}",
         field=loc,
         value=_short(errors[0].get("input")),
-        errors=[{"field": _loc(e["loc"]), "message": e["msg"]} for e in errors],
+        errors=[{"field": f, "message": m} for f, m in problems],
     )
+
+
+def _problem(error: Any) -> tuple[str, str]:
+    """(field, message) of one validation error; a plan-wide rule names its field in its message."""
+    loc = _loc(error["loc"])
+    match = None if loc else _NAMED.match(error["msg"])
+    if match:
+        return match.group(1), error["msg"][match.end() :]
+    return loc, error["msg"]
+
+
+_NAMED = re.compile(r"^(?:Value error, )?((?:steps\[\d+\]|analysis)[\w.\[\]]*): ")
 
 
 def _loc(parts: tuple[Any, ...]) -> str:

@@ -84,11 +84,18 @@ class Rollout:
         label = f"stopped at step {i + 1}/{n}" if inside else "stopped before step 1"
         return _where(i if inside else None, None, 0.0, 0.0, label)
 
+    def minimums(self) -> dict[str, Any] | None:
+        """What the current step waits for (duration, requests, each check's minimum); None between steps."""
+        if self.state.effective_phase not in (Phase.SHADOW, Phase.CANARY):
+            return None
+        return self.plan.minimums(self.state.step) if 0 <= self.state.step < len(self.plan.steps) else None
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready; traffic shares are percent (``weight_pct``, ``shadow_pct``)."""
         return {
             "id": self.id, "model": self.model, "candidate": self.candidate, "baseline": self.baseline,
             "phase": self.state.phase.value, "steps": len(self.plan.steps), **self.position(),
+            "minimums": self.minimums(),
             "state": self.state.to_dict(), "plan": self.plan.name, "plan_source": self.plan_source,
             "created_at": self.created_at, "updated_at": self.updated_at, "created_by": self.created_by,
             "missing_intervals": self.missing_intervals, "rollback_seconds": self.rollback_seconds,
@@ -100,6 +107,13 @@ def plan_label(name: str, source: str | None) -> str:
     if not source or source == "inline":
         return f"inline plan {name!r}"
     return f"saved plan {source[6:]!r}" if source.startswith("saved:") else f"plan {source}"
+
+
+def waits_for(minimums: dict[str, Any]) -> str:
+    """What a step waits for, in one line: its duration and requests, then each check's minimum."""
+    checks = ", ".join(f"{name} {m['min']} {m['of']}" for name, m in minimums["checks"].items())
+    head = f"≥ {minimums['min_duration_s']:g} s and ≥ {minimums['min_requests']} candidate requests"
+    return head + (f"; checks: {checks}" if checks else "")
 
 
 def _pct(value: float) -> float:
@@ -714,4 +728,4 @@ def _retrying(fn: Callable[[], Any], attempts: int = 8) -> Any:
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-__all__ = ["GateReport", "Rollout", "RolloutService", "TransitionResult", "plan_label"]
+__all__ = ["GateReport", "Rollout", "RolloutService", "TransitionResult", "plan_label", "waits_for"]

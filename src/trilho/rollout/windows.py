@@ -129,7 +129,8 @@ def with_prometheus(window: VersionWindow, model: str, checks, client) -> Versio
             value = float(result[0]["value"][1]) if result else math.nan
         except Exception:
             value = math.nan
-        metrics[check.name] = (value * check.min_count, float(check.min_count))
+        count = float(check.min_count or 1)  # one reading stands for the check's minimum sample
+        metrics[check.name] = (value * count, count)
     return replace(window, metrics=metrics)
 
 

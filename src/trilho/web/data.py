@@ -16,6 +16,7 @@ from sqlalchemy import desc, func, select
 
 from trilho.errors import InputError, TrilhoError
 from trilho.rollout import RolloutService
+from trilho.rollout.service import Rollout, waits_for
 from trilho.store.routing import get_deployment, list_deployments, read_shadow_windows, read_windows
 from trilho.web import series, slo
 
@@ -170,7 +171,7 @@ def rollout_detail(service: RolloutService, model: str, *, since: timedelta = ti
         )
     return {
         "model": model,
-        "rollout": {**latest.to_dict(), "plan_label": latest.plan_label} if latest else None,
+        "rollout": _rollout_view(latest) if latest else None,
         "rollout_obj": latest,
         "previous": [r.to_dict() for r in rollouts[1:10]],
         "deployment": deployment.to_dict() if deployment else None,
@@ -178,6 +179,15 @@ def rollout_detail(service: RolloutService, model: str, *, since: timedelta = ti
         "timeline": timeline,
         "audit": audit,
         "charts": charts,
+    }
+
+
+def _rollout_view(ro: Rollout) -> dict[str, Any]:
+    minimums = ro.minimums()
+    return {
+        **ro.to_dict(),
+        "plan_label": ro.plan_label,
+        "waits_for": waits_for(minimums) if minimums else None,
     }
 
 

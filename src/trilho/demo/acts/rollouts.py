@@ -29,7 +29,7 @@ def _plan(step_s: float, *, shadow_only: bool = False) -> dict[str, Any]:
         "analysis": {
             "error_rate": {"min_requests": 20},
             "latency": {"quantile": 0.9, "max_ratio": 3.0, "min_requests": 40},
-            "shadow_agreement": {"threshold": 0.95, "min_pairs": 30},
+            "shadow_agreement": {"threshold": 0.95, "min_pairs": 73},
         },
         "on_insufficient_data": {"action": "extend", "extend_by": 5, "max_extensions": 10},
         "missing_metrics": {"intervals": 20},
