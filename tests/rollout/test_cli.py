@@ -179,10 +179,14 @@ def test_token_list_and_revoke_take_effect_on_the_control_api_at_once(cli, deplo
 
 def test_history_shows_whole_reasons_wrapped_at_words(cli, deployed, monkeypatch):
     store, plan = deployed
-    monkeypatch.setenv("COLUMNS", "80")
     reason = " ".join(f"word{i:03d}" for i in range(60)) + " [red]markup[/red] last-word-of-it"
     cli("rollout", "start", "iris", "--candidate", "2", "--plan", plan, "--skip-gates", "x")
     assert cli("rollout", "pause", "iris", "--reason", reason).exit_code == 0
+    piped = cli("rollout", "history", "iris").stdout
+    assert reason in piped  # a pipe gets each reason whole, on one line
+    monkeypatch.setenv("TTY_COMPATIBLE", "1")  # an 80-column terminal: wrapped at words, never cut
+    monkeypatch.setenv("NO_COLOR", "1")
+    monkeypatch.setenv("COLUMNS", "80")
     out = cli("rollout", "history", "iris").stdout
     cells = out.replace("│", " ").replace("┃", " ").split()
     missing = [w for w in reason.split() if w not in cells]
