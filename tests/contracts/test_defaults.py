@@ -9,7 +9,7 @@ import copy
 import pandas as pd
 import polars as pl
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from trilho.contracts import diff_contracts, load_contract
@@ -55,6 +55,9 @@ FILLED = {"k": 20, "region": "eu", "boost": 1.0, "note": None}
 
 def contract(doc=DOC):
     return load_contract(copy.deepcopy(doc))
+
+
+SHARED = contract()  # compiled validators are cached on the contract: the property test reuses them
 
 
 def with_input_property(name, **changes):
@@ -153,6 +156,7 @@ def test_the_diff_says_a_changed_or_removed_default_changes_callers_results():
     assert "TC190-major-version-required" not in {c.rule_id for c in diff_contracts(added, bumped).changes}
 
 
+@settings(deadline=None)  # the first example compiles the validators
 @given(
     st.one_of(st.none(), st.integers(1, 100)),
     st.one_of(st.none(), st.just("br")),
@@ -163,7 +167,7 @@ def test_every_validator_fills_the_same_values(k, region, boost, absent):
     record = {"user_id": 1, "k": k, "region": region, "boost": boost}
     for name in absent:
         del record[name]
-    c = contract()
+    c = SHARED
     want = {
         name: (record.get(name) if record.get(name) is not None else FILLED[name])
         for name in ("k", "region", "boost")
