@@ -82,7 +82,7 @@ PLAN = {
     "analysis": {
         "error_rate": {"min_requests": 20},
         "latency": None,
-        "shadow_agreement": {"threshold": 0.95, "min_pairs": 30},
+        "shadow_agreement": {"threshold": 0.95, "min_pairs": 73},
     },
     "on_insufficient_data": {"action": "extend", "extend_by": 5, "max_extensions": 10},
     "missing_metrics": {"intervals": 20},
