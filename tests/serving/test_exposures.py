@@ -8,10 +8,14 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
+from datetime import timedelta
 from pathlib import Path
 
 import duckdb
 import httpx
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from trilho.serving.assignment import Assigner
 from trilho.serving.exposures import ExposureLog
@@ -157,8 +161,84 @@ def test_kill_9_loses_only_the_open_buffer(tmp_path):
     for part in parts:  # every visible part is whole
         ((n,),) = duckdb.sql(f"SELECT COUNT(*) FROM read_parquet('{part}')").fetchall()
         assert n > 0
-    units = [r[2] for r in _rows(folder)]
-    assert len(units) == len(set(units))
-    # parts hold a prefix of what was recorded (in order), never a row twice or out of thin air
-    assert units == [f"u{i}" for i in range(len(units))]
+    numbers = sorted(int(r[2][1:]) for r in _rows(folder))  # (times tie within a µs: sort by number)
+    # parts hold a prefix of what was recorded, never a row twice or out of thin air
+    assert numbers == list(range(len(numbers)))
+    units = numbers
     assert len(units) >= 5 * 500 and recorded >= 5 * 500
+
+
+def _send(url: str, units: list[str]) -> dict[str, str]:
+    with httpx.Client(base_url=url) as c:
+        return {
+            u: c.post(
+                "/v1/models/scorer:predict", json={"instances": [X]}, headers={"X-Trilho-Unit": u}
+            ).headers["x-trilho-model-version"]
+            for u in units
+        }
+
+
+def test_ramp_and_restart_move_units_only_into_the_canary_and_measure_reads_the_log(
+    registered, start_gateway, tmp_path
+):
+    """A weight ramp moves units stable → canary only, a restart moves none; `measure rollout` reads the
+    gateway's own log: each unit keeps its first version, the moved ones are counted, SRM uses the units
+    first exposed under the newest generation."""
+    from trilho.measure.exposure import analyze_rollout
+    from trilho.measure.metrics import mean
+    from trilho.measure.sql import DuckDBSource
+
+    store, root = registered
+    rt.set_deployment(store, Deployment("scorer", routes=(Route("1", weight=0.9), Route("2", "canary", 0.1))))
+    folder = tmp_path / "exposures"
+    old = [f"user-{i}" for i in range(150)]
+    gw = start_gateway(store, root, exposures_dir=str(folder))
+    before = _send(gw.url, old)
+    rt.set_weights(store, "scorer", {"1": 0.6, "2": 0.4})
+    until = time.monotonic() + 5
+    while gw.gateway.generation != rt.current_generation(store) and time.monotonic() < until:
+        time.sleep(0.02)
+    after = _send(gw.url, old)
+    gw.stop()
+    again = start_gateway(store, root, exposures_dir=str(folder))  # a restart: same folder, new parts
+    new = [f"new-{i}" for i in range(300)]
+    restarted = _send(again.url, old + new)
+    again.stop()
+
+    moved = {u for u in old if before[u] != after[u]}
+    assert moved and all((before[u], after[u]) == ("1", "2") for u in moved)  # never canary → stable
+    assert all(restarted[u] == after[u] for u in old)
+    rows = _rows(folder)
+    assert len(rows) == 2 * len(old) + len(old) + len(new)
+
+    events = tmp_path / "events.parquet"
+    first = {}
+    for _, _, unit, _, _, _, ts, _ in rows:
+        first.setdefault(unit, ts)
+    units = sorted(first)
+    pq.write_table(
+        pa.table(
+            {
+                "unit": units * 2,
+                "ts": pa.array(
+                    [first[u] - timedelta(days=1) for u in units]
+                    + [first[u] + timedelta(hours=1) for u in units],
+                    pa.timestamp("us", tz="UTC"),
+                ),
+                "orders": [float(i % 3) for i in range(len(units))]
+                + [float(i % 5) for i in range(len(units))],
+            }
+        ),
+        events,
+    )
+    res = analyze_rollout(
+        DuckDBSource(events), folder, "scorer", [mean("orders", "orders_pre")], weights={"1": 0.6, "2": 0.4}
+    )
+    s = res.exposure
+    assert (s.units, s.multi_version_units, s.pre_exposure_events) == (450, len(moved), 450)
+    assert s.srm_generation == rt.current_generation(store)
+    assert res.ab.srm is not None and sum(res.ab.srm.counts.values()) == len(new)
+    assert res.ab.arms == {
+        "1": sum(1 for u in old if before[u] == "1") + sum(1 for u in new if restarted[u] == "1"),
+        "2": sum(1 for u in old if before[u] == "2") + sum(1 for u in new if restarted[u] == "2"),
+    }
