@@ -54,7 +54,7 @@ def aa_plan(step_s: float) -> dict[str, Any]:
     """Shadow → 10 % → 50 % → full, each step ``step_s`` long, analysis every 5 s."""
     return {
         "name": "aa", "interval": 5,
-        "steps": [{"shadow": {"traffic": 1.0, "min_requests": 50, "min_duration": step_s}},
+        "steps": [{"shadow": {"percent": 100, "min_requests": 50, "min_duration": step_s}},
                   {"canary": {"weight": 10, "min_requests": 30, "min_duration": step_s}},
                   {"canary": {"weight": 50, "min_requests": 100, "min_duration": step_s}}],
         "analysis": {"error_rate": {"min_requests": 20},
@@ -67,7 +67,7 @@ def aa_plan(step_s: float) -> dict[str, Any]:
 
 SHADOW_PLAN = {
     "name": "shadow-first", "interval": 2,
-    "steps": [{"shadow": {"traffic": 1.0, "min_requests": 100000, "min_duration": "10m"}},
+    "steps": [{"shadow": {"percent": 100, "min_requests": 100000, "min_duration": "10m"}},
               {"canary": {"weight": 10, "min_requests": 50, "min_duration": "10m"}}],
     "analysis": {"error_rate": {"min_requests": 20},
                  "latency": {"quantile": 0.9, "max_ratio": 2.0, "min_requests": 50},

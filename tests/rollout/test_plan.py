@@ -189,3 +189,14 @@ def test_pairs_needed_is_the_fewest_pairs_that_can_pass(threshold, confidence):
 
     n = AgreementCheck(threshold=threshold, confidence=confidence).pairs_needed
     assert wilson_interval(n, n, confidence)[0] >= threshold > wilson_interval(n - 1, n - 1, confidence)[0]
+
+
+def test_shadow_share_is_in_percent_like_canary_weights():
+    new = load_plan({"steps": [{"shadow": {"percent": 20}}, {"canary": {"weight": 10}}]})
+    old = load_plan({"steps": [{"shadow": {"traffic": 0.2}}, {"canary": {"weight": 10}}]})
+    assert new == old and new.steps[0].body.percent == 20 and new.steps[0].body.traffic == 0.2
+    assert "percent: 20" in old.to_yaml() and "traffic" not in old.to_yaml()
+    for bad, says in (({"traffic": 20}, "write percent: 20"), ({"traffic": 0.2, "percent": 20}, "not both")):
+        with pytest.raises(RolloutError, match=says) as info:
+            load_plan({"steps": [{"shadow": bad}]})
+        assert info.value.fields["field"] == "steps[0].shadow"

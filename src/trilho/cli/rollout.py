@@ -305,7 +305,7 @@ def plan_list(ctx: typer.Context, json_out: JsonFlag = False) -> None:
     def render(c: Console) -> None:
         for n, p in plans.items():
             steps = " → ".join(
-                f"shadow {s['shadow']['traffic']:.0%}" if "shadow" in s else f"{s['canary']['weight']:g}%"
+                f"shadow {s['shadow']['percent']:g}%" if "shadow" in s else f"{s['canary']['weight']:g}%"
                 for s in p["steps"]
             )
             c.print(f"{n}: {steps}")

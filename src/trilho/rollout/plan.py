@@ -5,7 +5,7 @@ the analysis to run at each step, what to do when data is insufficient, the fail
 the runbooks to execute on events. Loading never touches the store; errors name the field that is wrong::
 
     steps:
-      - shadow: {traffic: 0.2, min_requests: 200, min_duration: 30s}
+      - shadow: {percent: 20, min_requests: 200, min_duration: 30s}
       - canary: {weight: 1, min_requests: 100, min_duration: 1m}
       - canary: {weight: 10, min_requests: 500, min_duration: 1m}
       - canary: {weight: 50, min_requests: 1000, min_duration: 2m}
@@ -239,12 +239,30 @@ def _keep_disabled_checks(analysis: Analysis, dumped: dict[str, Any]) -> None:
 
 
 class ShadowStep(_Model):
-    """Mirror a fraction of live traffic to the candidate; users never see its answers."""
+    """Mirror ``percent`` of live traffic to the candidate; users never see its answers."""
 
-    traffic: float = Field(gt=0, le=1, description="fraction of live requests mirrored")
+    percent: float = Field(gt=0, le=100, description="percent of live requests mirrored")
     min_requests: int = Field(100, ge=1)
     min_duration: Duration = 60.0
     analysis: Analysis | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _traffic_as_percent(cls, data: Any) -> Any:
+        """``traffic`` (a fraction, as plans wrote it before) is read as ``percent``; one unit is kept."""
+        if not isinstance(data, dict) or "traffic" not in data:
+            return data
+        if "percent" in data:
+            raise ValueError("give percent (of live requests) or the older traffic (a fraction), not both")
+        traffic = data["traffic"]
+        if isinstance(traffic, bool) or not isinstance(traffic, int | float) or not 0 < traffic <= 1:
+            raise ValueError(f"traffic {traffic!r} is a fraction in (0, 1]; write percent: 20 for 20 %")
+        return {**{k: v for k, v in data.items() if k != "traffic"}, "percent": round(traffic * 100.0, 9)}
+
+    @property
+    def traffic(self) -> float:
+        """The share mirrored as a fraction (what the routing table stores)."""
+        return self.percent / 100.0
 
 
 class CanaryStep(_Model):
@@ -426,7 +444,7 @@ DEFAULT_PLAN_YAML = """\
 name: default
 interval: 5s
 steps:
-  - shadow: {traffic: 0.2, min_requests: 200, min_duration: 30s}
+  - shadow: {percent: 20, min_requests: 200, min_duration: 30s}
   - canary: {weight: 1, min_requests: 100, min_duration: 1m}
   - canary: {weight: 10, min_requests: 500, min_duration: 1m}
   - canary: {weight: 50, min_requests: 1000, min_duration: 2m}

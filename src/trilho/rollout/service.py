@@ -75,7 +75,7 @@ class Rollout:
         if phase in (Phase.SHADOW, Phase.CANARY) and inside:
             step = self.plan.steps[i]
             if step.kind == "shadow":
-                pct = _pct(step.body.traffic * 100.0)  # type: ignore[union-attr]
+                pct = _pct(step.body.percent)  # type: ignore[union-attr]
                 return _where(i, "shadow", 0.0, pct, f"step {i + 1}/{n} shadow {pct:g}%")
             pct = _pct(step.body.weight)  # type: ignore[union-attr]
             return _where(i, "canary", pct, 0.0, f"step {i + 1}/{n} canary {pct:g}%")

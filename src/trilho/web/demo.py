@@ -27,7 +27,7 @@ BOUNDS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5]
 PLAN = {
     "interval": 5,
     "steps": [
-        {"shadow": {"traffic": 0.5, "min_requests": 200, "min_duration": "1m"}},
+        {"shadow": {"percent": 50, "min_requests": 200, "min_duration": "1m"}},
         {"canary": {"weight": 5, "min_requests": 50, "min_duration": "2m"}},
         {"canary": {"weight": 25, "min_requests": 300, "min_duration": "2m"}},
         {"canary": {"weight": 50, "min_requests": 500, "min_duration": "2m"}},

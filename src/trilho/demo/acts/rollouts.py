@@ -16,7 +16,7 @@ MODEL = "scorer"
 
 
 def _plan(step_s: float, *, shadow_only: bool = False) -> dict[str, Any]:
-    steps: list[dict[str, Any]] = [{"shadow": {"traffic": 1.0, "min_requests": 40, "min_duration": step_s}}]
+    steps: list[dict[str, Any]] = [{"shadow": {"percent": 100, "min_requests": 40, "min_duration": step_s}}]
     if not shadow_only:
         steps += [
             {"canary": {"weight": 10, "min_requests": 20, "min_duration": step_s}},
