@@ -178,6 +178,7 @@ def test_every_event_counts_once_before_or_after_exposure(first, events):
     assert pre == sum(n for m, n in events if m < first)
 
 
+@settings(deadline=None)
 @given(st.dictionaries(st.text("abc123", min_size=1, max_size=4), st.integers(0, 100), min_size=1))
 def test_weights_parse_back(weights):
     text = ",".join(f"{k}={v / 100}" for k, v in weights.items())

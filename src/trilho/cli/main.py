@@ -68,7 +68,7 @@ def version(json_out: JsonFlag = False) -> None:
 # Each module owns one verb group (or top-level verb) and exposes ``register(app)``.
 _COMMAND_MODULES = (
     "contract", "model", "golden", "measure", "evals", "recsys", "serve", "demo", "rollout", "deploy",
-    "project", "web",
+    "project", "web", "exposures",
 )  # fmt: skip
 
 

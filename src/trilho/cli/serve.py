@@ -62,6 +62,14 @@ def serve(
             "loop) or 'normal'.",
         ),
     ] = "batch",
+    exposures_redis_url: Annotated[
+        str | None,
+        typer.Option(
+            "--exposures-redis-url",
+            help="Send the exposure log to this Redis stream (many gateways; `trilho exposures consume` "
+            "writes the home's Parquet log) instead of writing it under the home.",
+        ),
+    ] = None,
     evals: Annotated[
         str | None,
         typer.Option(
@@ -92,6 +100,7 @@ def serve(
                 shadow_isolation=shadow_isolation,
                 shadow_cpus=cpus,
                 model_thread_sched=model_thread_sched,
+                exposures_redis_url=exposures_redis_url,
             ),
             evals,
         )

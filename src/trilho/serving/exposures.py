@@ -19,6 +19,7 @@ import re
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from operator import itemgetter
 from pathlib import Path
 from urllib.parse import quote
@@ -63,15 +64,19 @@ class ExposureLog:
 
     def __init__(
         self,
-        root: str | os.PathLike[str],
+        root: str | os.PathLike[str] | None,
         *,
+        sink: Callable[[list[tuple]], None] | None = None,
         writer_id: str = "",
         capacity: int = 100_000,
         flush_interval_s: float = 1.0,
         rotate_rows: int = 100_000,
         rotate_s: float = 60.0,
     ) -> None:
-        self.root = Path(root)
+        self.root = Path(root) if root is not None else None
+        self._sink = (
+            sink  # instead of Parquet parts here: e.g. a Redis stream (trilho.serving.exposure_stream)
+        )
         self.writer_id = re.sub(r"[^A-Za-z0-9_.-]", "_", writer_id or f"{os.getpid()}")
         self.capacity = capacity
         self.flush_interval_s = flush_interval_s
@@ -87,14 +92,23 @@ class ExposureLog:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()  # one writer at a time (the thread, or close())
+        if sink is not None:
+            self.rotate_s = 0.0  # a sink takes every flush: what a kill -9 loses is one flush interval
 
     @classmethod
     def from_settings(cls, gs: GatewaySettings) -> ExposureLog | None:
-        """The gateway's log as its settings ask (None when off or without a folder)."""
-        if not (gs.exposures and gs.exposures_dir):
+        """The gateway's log as its settings ask: a Redis stream when ``exposures_redis_url`` is set, else
+        Parquet parts in ``exposures_dir`` (None when off or with neither)."""
+        if not gs.exposures or not (gs.exposures_dir or gs.exposures_redis_url):
             return None
+        sink = None
+        if gs.exposures_redis_url:
+            from trilho.serving.exposure_stream import RedisStreamSink
+
+            sink = RedisStreamSink(gs.exposures_redis_url, stream=gs.exposures_stream)
         return cls(
             gs.exposures_dir,
+            sink=sink,
             writer_id=gs.gateway_id,
             capacity=gs.exposures_buffer,
             rotate_s=gs.exposures_rotate_s,
@@ -153,7 +167,7 @@ class ExposureLog:
                 return 0
             rows, self._open = self._open, []
             try:
-                self._write(rows)
+                (self._sink or self.write_rows)(rows)
             except Exception:
                 self.dropped += len(rows)
                 EXPOSURES_DROPPED.labels("write_failed").inc(len(rows))
@@ -161,12 +175,15 @@ class ExposureLog:
             self.written += len(rows)
             return len(rows)
 
-    def _write(self, rows: list[tuple]) -> None:
+    def write_rows(self, rows: list[tuple]) -> None:
+        """Write rows as ``record`` keeps them (unit, model, version, variant, generation, ns, request id)
+        as closed parts, one per day and model."""
         import pyarrow as pa
 
-        # one list per column (itemgetter over the rows: zip(*rows) makes an iterator per row, and the
-        # garbage collector walks them all — 3x the CPU)
-        units, models, versions, variants, gens, ts, rids = (list(map(itemgetter(i), rows)) for i in range(7))
+        if self.root is None:
+            raise ValueError("this exposure log has no folder to write parts to")
+
+        units, models, versions, variants, gens, ts, rids = columns(rows)
         table = pa.table(
             [
                 pa.array(units, pa.string()),
@@ -204,6 +221,12 @@ class ExposureLog:
         self.parts += 1
         EXPOSURE_PARTS.inc()
         return final
+
+
+def columns(rows: list[tuple]) -> list[list]:
+    """One list per field of ``record``'s rows (itemgetter over the rows: ``zip(*rows)`` makes an iterator
+    per row, and the garbage collector walks them all — 3x the CPU)."""
+    return [list(map(itemgetter(i), rows)) for i in range(7)]
 
 
 def _partitions(table, models: list[str], ts: list[int]):

@@ -56,6 +56,7 @@ def app_from_env():
         shadow_isolation=os.environ.get("TRILHO_SERVING_SHADOW_ISOLATION", "auto"),
         shadow_cpus=parse_cpus(os.environ.get("TRILHO_SERVING_SHADOW_CPUS")),
         model_thread_sched=os.environ.get("TRILHO_SERVING_MODEL_THREAD_SCHED", "batch"),
+        exposures_redis_url=os.environ.get("TRILHO_SERVING_EXPOSURES_REDIS_URL") or None,
         grpc_port=int(os.environ["TRILHO_SERVING_GRPC_PORT"])
         if os.environ.get("TRILHO_SERVING_GRPC_PORT")
         else None,
@@ -115,6 +116,7 @@ def serve(
         os.environ["TRILHO_SERVING_SHADOW_ISOLATION"] = gs.shadow_isolation
         os.environ["TRILHO_SERVING_SHADOW_CPUS"] = format_cpus(gs.shadow_cpus)
         os.environ["TRILHO_SERVING_MODEL_THREAD_SCHED"] = gs.model_thread_sched
+        os.environ["TRILHO_SERVING_EXPOSURES_REDIS_URL"] = gs.exposures_redis_url or ""
         # every worker binds the gRPC port too (gRPC sets SO_REUSEPORT: the kernel spreads connections)
         os.environ["TRILHO_SERVING_GRPC_PORT"] = "" if gs.grpc_port is None else str(gs.grpc_port)
         if evals_config:

@@ -138,6 +138,9 @@ class GatewaySettings:
     exposures: bool = True
     exposures_dir: str | None = None
     exposures_buffer: int = 100_000  # exposures waiting for the writer; beyond this, dropped and counted
+    # scale-out: exposures go to this Redis stream instead (trilho exposures consume writes the same parts)
+    exposures_redis_url: str | None = None
+    exposures_stream: str = "trilho:exposures"
     exposures_rotate_s: float = 60.0  # a part closes this often (or at 200,000 rows): what a kill -9 may lose
 
     def http_limits(self) -> HttpLimits:
