@@ -29,6 +29,7 @@ from trilho.net import HttpLimits
 from trilho.net.body import BodyGuard
 from trilho.net.errors import RequestRejected
 from trilho.net.jsonbody import decode_json
+from trilho.net.ops import ops_routes
 from trilho.net.origin import CSRF_COOKIE, CSRF_FIELD, OriginGuard, csrf_matches, new_csrf_token
 from trilho.net.refusals import REFUSED, RefusalSummary
 
@@ -230,6 +231,7 @@ def make_annotation_app(
 
     app = Starlette(
         routes=[
+            *ops_routes(),
             Route("/", page, methods=["GET"]),
             Route("/login", login, methods=["POST"]),
             Route("/logout", logout, methods=["POST"]),

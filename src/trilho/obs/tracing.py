@@ -6,15 +6,19 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 
 from opentelemetry import trace
+from opentelemetry.context import Context
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SimpleSpanProcessor
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from trilho.errors import ConfigError
 
 _MODES = ("none", "console", "otlp")
+_PROPAGATOR = TraceContextTextMapPropagator()
 _provider: TracerProvider | None = None
 _exporting = False  # True once a span processor is installed
 
@@ -55,3 +59,16 @@ def get_tracer(name: str) -> trace.Tracer:
 def tracing_enabled() -> bool:
     """Whether spans go anywhere (a processor is installed): hot paths skip span bookkeeping otherwise."""
     return _exporting
+
+
+def parent_context(headers: Mapping[bytes, bytes]) -> Context | None:
+    """The caller's trace context from W3C ``traceparent``/``tracestate`` request headers (raw ASGI header
+    names, lower case), so a request's span joins the trace the client started; ``None`` when the request
+    carries no ``traceparent`` (a new trace starts). A malformed one is ignored, as the W3C spec asks."""
+    traceparent = headers.get(b"traceparent")
+    if not traceparent:
+        return None
+    carrier = {"traceparent": traceparent.decode("latin-1")}
+    if state := headers.get(b"tracestate"):
+        carrier["tracestate"] = state.decode("latin-1")
+    return _PROPAGATOR.extract(carrier)

@@ -22,9 +22,9 @@ from trilho.net import HttpLimits
 from trilho.net.body import BodyGuard
 from trilho.net.errors import RequestRejected
 from trilho.net.jsonbody import decode_json
+from trilho.net.ops import ops_routes
 from trilho.net.refusals import REFUSED, RefusalSummary, audit_writer
 from trilho.obs import get_logger
-from trilho.obs.metrics import CONTENT_TYPE, render_latest
 from trilho.rollout.auth import Principal, authenticate, create_token, revoke_token
 from trilho.rollout.service import RolloutService
 
@@ -245,16 +245,9 @@ def create_app(
     async def openapi(request: Request) -> Response:
         return JSONResponse(OPENAPI)
 
-    async def healthz(request: Request) -> Response:
-        return JSONResponse({"status": "ok"})
-
-    async def metrics(request: Request) -> Response:
-        return Response(render_latest(), 200, media_type=CONTENT_TYPE)
-
     routes = [
-        Route("/healthz", healthz, methods=["GET"]),
+        *ops_routes(),
         Route("/openapi.json", openapi, methods=["GET"]),
-        Route("/metrics", metrics, methods=["GET"]),
         Route("/v1/rollouts", endpoint("viewer", _list), methods=["GET"]),
         Route("/v1/rollouts", endpoint("deployer", _start, body=True), methods=["POST"]),
         Route("/v1/rollouts/{model}", endpoint("viewer", _status), methods=["GET"]),

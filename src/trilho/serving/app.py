@@ -26,7 +26,7 @@ from trilho.net.errors import RequestRejected
 from trilho.net.jsonbody import decode_json, nesting_too_deep, too_deep
 from trilho.obs import get_logger, get_tracer
 from trilho.obs.metrics import CONTENT_TYPE, render_latest
-from trilho.obs.tracing import tracing_enabled
+from trilho.obs.tracing import parent_context, tracing_enabled
 from trilho.serving.batching import QueueFull
 from trilho.serving.gateway import Answer, Gateway, RecordUnanswered, Unavailable, UnknownModel
 from trilho.serving.oip_meta import contract_tensors, model_metadata, v2_unit
@@ -280,7 +280,8 @@ class GatewayApp:
             raw_unit = headers.get(b"x-trilho-unit")
             unit = raw_unit.decode("latin-1") if raw_unit is not None else v2_unit(v2)
             if tracing_enabled():
-                with tracer.start_as_current_span("trilho.serving.predict") as span:
+                parent = parent_context(headers)  # W3C traceparent: join the caller's trace
+                with tracer.start_as_current_span("trilho.serving.predict", context=parent) as span:
                     answer: Answer = await gw.predict(
                         name, records, unit=unit, request_id=request_id, deadline_ms=deadline
                     )

@@ -30,6 +30,7 @@ from trilho.errors import StoreError, TrilhoError
 from trilho.net import HttpLimits
 from trilho.net.body import BodyGuard
 from trilho.net.errors import RequestRejected
+from trilho.net.ops import ops_routes
 from trilho.net.origin import CSRF_COOKIE, CSRF_FIELD, OriginGuard, csrf_matches, new_csrf_token
 from trilho.net.refusals import REFUSED, RefusalSummary, audit_writer
 from trilho.obs import get_logger
@@ -355,7 +356,8 @@ def create_app(
         evidence = {"method": scope["method"], "path": scope["path"], "status": exc.status}
         refusals.refused("anonymous", exc.error, evidence)
 
-    site = Starlette(routes=[Route("/", root), Mount("/ui", ui)], exception_handlers={HTTPException: on_http})
+    routes = [Route("/", root), *ops_routes(), Mount("/ui", ui)]
+    site = Starlette(routes=routes, exception_handlers={HTTPException: on_http})
     return BodyGuard(OriginGuard(site, cross_site), limits, edge_refusal)
 
 
