@@ -285,11 +285,7 @@ class RolloutService:
                     field="kill",
                     value=dep.kill,
                 )
-            busy = conn.execute(
-                select(rollouts.c.id, rollouts.c.candidate).where(
-                    rollouts.c.model == model, rollouts.c.phase.notin_([p.value for p in TERMINAL])
-                )
-            ).first()
+            busy = _running(conn, model)
             if busy is not None:
                 raise RolloutError(
                     f"model {model!r} already has rollout {busy[0]} of version {busy[1]} running",
@@ -588,12 +584,8 @@ class RolloutService:
                     model=model, mode=mode, at=now.isoformat(), actor=actor, reason=reason
                 )
             )
-            active = conn.execute(
-                select(rollouts.c.id).where(
-                    rollouts.c.model == model, rollouts.c.phase.notin_([p.value for p in TERMINAL])
-                )
-            ).scalar()
-            ro = self._get(conn, active, lock=True) if active is not None else None
+            active = _running(conn, model)
+            ro = self._get(conn, active[0], lock=True) if active is not None else None
             event = state = None
             if ro is not None:
                 event = Event("kill", now.timestamp())
@@ -707,6 +699,15 @@ class RolloutService:
     def record(self, **kwargs: Any) -> dict[str, Any]:
         """Append an audit entry that is not a transition (API calls, runbook actions, missing metrics)."""
         return _retrying(lambda: self._record_once(**kwargs))
+
+
+def _running(conn: Connection, model: str) -> Any:
+    """(id, candidate) of the model's rollout that is not finished, or None."""
+    return conn.execute(
+        select(rollouts.c.id, rollouts.c.candidate).where(
+            rollouts.c.model == model, rollouts.c.phase.notin_([p.value for p in TERMINAL])
+        )
+    ).first()
 
 
 def _retrying(fn: Callable[[], Any], attempts: int = 8) -> Any:
