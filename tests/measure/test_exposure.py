@@ -185,6 +185,7 @@ def test_weights_parse_back(weights):
     assert parse_weights(text) == {k: v / 100 for k, v in weights.items()}
 
 
+@pytest.mark.slow  # a few seconds: 70 simulated rollouts x 24 looks
 def test_calibration_aa_false_rollbacks_and_coverage_over_24_looks():
     aa = calibrate(40, looks=24, lift=0.0, seed=11)
     assert aa.rollback_rate <= aa.alpha  # a look at every 1/24 of the units

@@ -16,6 +16,7 @@ import duckdb
 import httpx
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 
 from trilho.serving.assignment import Assigner
 from trilho.serving.exposures import ExposureLog
@@ -139,6 +140,7 @@ WRITER = textwrap.dedent(
 )
 
 
+@pytest.mark.slow  # a few seconds: a child process
 def test_kill_9_loses_only_the_open_buffer(tmp_path):
     folder = tmp_path / "exposures"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
@@ -178,6 +180,7 @@ def _send(url: str, units: list[str]) -> dict[str, str]:
         }
 
 
+@pytest.mark.slow  # a few seconds: two gateways
 def test_ramp_and_restart_move_units_only_into_the_canary_and_measure_reads_the_log(
     registered, start_gateway, tmp_path
 ):
