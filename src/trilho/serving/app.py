@@ -29,6 +29,7 @@ from trilho.obs.metrics import CONTENT_TYPE, render_latest
 from trilho.obs.tracing import parent_context, tracing_enabled
 from trilho.serving.batching import QueueFull
 from trilho.serving.gateway import Answer, Gateway, RecordUnanswered, Unavailable, UnknownModel
+from trilho.serving.llm.proxy import LlmRoutes
 from trilho.serving.oip_meta import contract_tensors, model_metadata, v2_unit
 from trilho.serving.oip_v2 import (
     EXTENSIONS,
@@ -531,6 +532,8 @@ def create_app(gateway: Gateway, *, lifespan: bool = True) -> GatewayASGI:
         Route("/metrics", h.metrics, methods=["GET"]),
         Route("/openapi.json", h.openapi, methods=["GET"]),
     ]
+    llm = LlmRoutes(gateway)  # OpenAI-compatible chat completions over llm versions, under /openai/v1
+    routes += llm.routes()
 
     @contextlib.asynccontextmanager
     async def _lifespan(app):
@@ -541,6 +544,7 @@ def create_app(gateway: Gateway, *, lifespan: bool = True) -> GatewayASGI:
         finally:
             if grpc is not None:
                 await grpc.stop()
+            await llm.aclose()
             await gateway.stop()
 
     app = Starlette(
@@ -549,6 +553,7 @@ def create_app(gateway: Gateway, *, lifespan: bool = True) -> GatewayASGI:
         exception_handlers={HTTPException: _http_exception, Exception: _unexpected},
     )
     app.state.gateway = gateway
+    app.state.llm = llm
     return GatewayASGI(app, h, gateway.settings.http_limits())
 
 

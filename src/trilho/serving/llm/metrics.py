@@ -1,0 +1,29 @@
+"""The LLM routes' Prometheus metrics (``trilho_llm_*``), labelled model / version / variant."""
+
+from __future__ import annotations
+
+from trilho.obs import counter, histogram
+from trilho.serving.metrics import MVV
+
+REQUESTS = counter(
+    "trilho_llm_requests_total",
+    "Chat completions answered, by outcome and streaming mode.",
+    (*MVV, "outcome", "stream"),
+)
+TTFT = histogram(
+    "trilho_llm_ttft_seconds", "Time from the request to the first answer text sent to the client.", MVV
+)
+TOKENS = counter(
+    "trilho_llm_tokens_total",
+    "Tokens by kind (prompt, completion), from the upstream's usage.",
+    (*MVV, "kind"),
+)
+COST = counter("trilho_llm_cost_usd_total", "Upstream cost from usage and the version's prices.", MVV)
+RAILS = counter(
+    "trilho_llm_rail_decisions_total",
+    "Rail decisions by stage (input, output) and action.",
+    (*MVV, "stage", "action"),
+)
+RETRIES = counter(
+    "trilho_llm_upstream_retries_total", "Upstream calls retried (5xx, 429, connection errors).", MVV
+)

@@ -1,0 +1,338 @@
+"""``POST /openai/v1/chat/completions`` and ``GET /openai/v1/models`` on the gateway: the OpenAI shape over
+``llm`` versions (point the ``openai`` client's ``base_url`` at ``http://HOST:PORT/openai/v1``).
+
+The request's ``model`` names the trilho model; its sticky unit is the ``x-trilho-unit`` header, else the
+``user`` field, else the request id — routed through the gateway's routing table, so canary weights, the
+kill switch and rollbacks apply as to every model (and each request lands in the exposure log). Input rails
+run on the last user message before the upstream is called (a block answers the policy's fallback with
+``finish_reason: content_filter`` and never calls the upstream); output rails run on the whole answer, or on
+the stream as it arrives (:class:`trilho.evals.stream_rails.StreamRail`): a blocked stream ends with a
+``content_filter`` chunk, an SSE ``error`` event and ``data: [DONE]``. Every rail decision is logged and kept
+(``decisions``) with the checks that ran. Usage becomes tokens and cost per version; the time to the first
+answer text sent is ``trilho_llm_ttft_seconds``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+import uuid
+from collections import deque
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from trilho.errors import TrilhoError
+from trilho.evals.checks import CheckContext
+from trilho.evals.policy import Action, Policy, default_policy
+from trilho.evals.stream_rails import DEFAULT_HOLDBACK, RailRecord, RailStep, StreamRail, check_text
+from trilho.net import openai_wire as wire
+from trilho.obs import get_logger
+from trilho.registry.llm import LlmSpec, upstream_body
+from trilho.serving.gateway import UnknownModel
+from trilho.serving.llm import metrics as m
+from trilho.serving.llm.upstream import Upstream, UpstreamError
+
+log = get_logger("serving.llm")
+PREFIX = "/openai/v1"
+
+
+def llm_spec_of(loaded: Any) -> LlmSpec | None:
+    """The spec of a loaded ``llm`` version (a registry ``Predictor`` or an ``LlmModel`` served directly)."""
+    fn = loaded.predict
+    spec = getattr(fn, "llm_spec", None) or getattr(getattr(fn, "__self__", None), "llm_spec", None)
+    return spec if isinstance(spec, LlmSpec) else None
+
+
+def _error(status: int, message: str, kind: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(wire.error_body(message, kind, status), status_code=status, headers=headers)
+
+
+class _Routed:
+    """One request's route: the version, its role, spec and metric labels."""
+
+    def __init__(self, model: str, version: str, role: str, spec: LlmSpec) -> None:
+        self.model, self.version, self.role, self.spec = model, version, role, spec
+        self.labels = (model, version, role)
+
+    def retried(self) -> None:
+        """Count one upstream retry for this version."""
+        m.RETRIES.labels(*self.labels).inc()
+
+
+class LlmRoutes:
+    """The OpenAI-compatible routes over a :class:`~trilho.serving.gateway.Gateway`."""
+
+    def __init__(
+        self, gateway: Any, upstream: Upstream | None = None, holdback: int = DEFAULT_HOLDBACK
+    ) -> None:
+        self.gateway = gateway
+        self.upstream = upstream or Upstream()
+        self.holdback = holdback
+        self.decisions: deque[dict[str, Any]] = deque(maxlen=512)
+        self._default_policy: asyncio.Future[Policy] | None = None
+        self._prefix = uuid.uuid4().hex[:12]
+        self._ids = itertools.count()
+
+    def routes(self) -> list[Route]:
+        """The Starlette routes to add to the gateway's app."""
+        return [
+            Route(PREFIX + "/chat/completions", self.chat, methods=["POST"]),
+            Route(PREFIX + "/models", self.models, methods=["GET"]),
+        ]
+
+    async def aclose(self) -> None:
+        """Close the upstream connections."""
+        await self.upstream.aclose()
+
+    async def policy_for(self, model: str) -> Policy:
+        """The model's online-evaluation policy when ``trilho serve --evals`` names one, else the default
+        (built once, off the event loop: loading its PII recognizers takes seconds)."""
+        me = (getattr(self.gateway.evals, "models", None) or {}).get(model)
+        if me is not None:
+            return me.evaluator.policy
+        if self._default_policy is None:
+            self._default_policy = asyncio.ensure_future(asyncio.to_thread(default_policy))
+        return await asyncio.shield(self._default_policy)
+
+    async def models(self, request: Request) -> Response:
+        """The served models whose stable version is an ``llm`` version."""
+        names = []
+        for name, mr in sorted(self.gateway.models.items()):
+            vr = mr.versions.get(mr.deployment.stable.version)
+            if vr is not None and llm_spec_of(vr.loaded) is not None:
+                names.append(name)
+        return JSONResponse(wire.models_list(names))
+
+    def _route(self, name: Any, unit: str, request_id: str) -> _Routed | Response:
+        if not isinstance(name, str):
+            return _error(400, "'model' must name a trilho model", "invalid_request_error")
+        try:
+            mr = self.gateway.model(name)
+        except UnknownModel as exc:
+            return _error(404, exc.message, "model_not_found")
+        dep = mr.deployment
+        if dep.kill == "all":
+            return _error(
+                503, f"model {name!r} is killed (kill switch)", "service_unavailable", {"Retry-After": "5"}
+            )
+        route = mr.assigner.route_for(unit)
+        vr = mr.versions.get(route.version)
+        if vr is None or not vr.ready:
+            return _error(
+                503, f"{name}@{route.version} is not ready", "service_unavailable", {"Retry-After": "1"}
+            )
+        spec = llm_spec_of(vr.loaded)
+        if spec is None:
+            return _error(
+                400,
+                f"model {name!r} is not an llm model; use /v1/models/{name}:predict",
+                "invalid_request_error",
+            )
+        if self.gateway.exposures is not None:
+            self.gateway.exposures.record(unit, name, route.version, route.role, mr.generation, request_id)
+        return _Routed(name, route.version, route.role, spec)
+
+    async def chat(self, request: Request) -> Response:
+        """``POST /openai/v1/chat/completions`` (``stream`` true or false)."""
+        start = time.perf_counter()
+        try:
+            body = await request.json()
+        except ValueError:
+            return _error(400, "the body is not JSON", "invalid_request_error")
+        if not isinstance(body, dict) or not isinstance(body.get("messages"), list) or not body["messages"]:
+            return _error(400, "'messages' must be a non-empty list", "invalid_request_error")
+        if not all(isinstance(msg, dict) for msg in body["messages"]):
+            return _error(400, "each message must be an object", "invalid_request_error")
+        request_id = request.headers.get("x-request-id", "")[:128] or f"{self._prefix}-{next(self._ids):x}"
+        unit = request.headers.get("x-trilho-unit") or (
+            body.get("user") if isinstance(body.get("user"), str) else None
+        )
+        routed = self._route(body.get("model"), unit or request_id, request_id)
+        if isinstance(routed, Response):
+            return routed
+        stream = bool(body.get("stream"))
+        headers = {
+            "x-request-id": request_id,
+            "x-trilho-version": routed.version,
+            "x-trilho-variant": routed.role,
+        }
+        policy = await self.policy_for(routed.model)
+        users = [wire.message_text(msg) for msg in body["messages"] if msg.get("role") == "user"]
+        verdict, record = check_text(policy, users[-1] if users else "", "input")
+        self._decided(routed, request_id, record)
+        if verdict.blocked:
+            m.REQUESTS.labels(*routed.labels, "input_blocked", str(stream).lower()).inc()
+            return self._canned(routed, verdict.text, stream, headers)
+        upstream = upstream_body(routed.spec, body)
+        ctx = CheckContext(input=users[-1] if users else None)
+        if stream:
+            wants_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+            upstream["stream_options"] = {"include_usage": True}
+            opened = self.upstream.stream(routed.spec, upstream, routed.retried)
+            try:  # open before answering, so an upstream refusal keeps its HTTP status
+                chunks = await opened.__aenter__()
+            except UpstreamError as exc:
+                return self._upstream_failed(routed, exc, True)
+            except TrilhoError as exc:
+                m.REQUESTS.labels(*routed.labels, "config_error", "true").inc()
+                return _error(500, exc.message, "server_error")
+            return StreamingResponse(
+                self._stream(routed, opened, chunks, policy, ctx, request_id, start, wants_usage),
+                media_type="text/event-stream",
+                headers={**headers, "Cache-Control": "no-cache"},
+            )
+        try:
+            answer = await self.upstream.complete(routed.spec, upstream, routed.retried)
+        except UpstreamError as exc:
+            return self._upstream_failed(routed, exc, False)
+        except TrilhoError as exc:
+            m.REQUESTS.labels(*routed.labels, "config_error", "false").inc()
+            return _error(500, exc.message, "server_error")
+        choice = (answer.get("choices") or [{}])[0]
+        message = choice.get("message") or {}
+        content = message.get("content")
+        if isinstance(content, str):
+            out, record = check_text(policy, content, "output", ctx)
+            self._decided(routed, request_id, record)
+            if out.action in (Action.BLOCK, Action.REDACT):
+                message["content"] = out.text
+            if out.blocked:
+                choice["finish_reason"] = "content_filter"
+        self._account(routed, answer.get("usage"))
+        m.TTFT.labels(*routed.labels).observe(time.perf_counter() - start)
+        m.REQUESTS.labels(*routed.labels, "ok", "false").inc()
+        answer["model"] = routed.model
+        return JSONResponse(answer, headers=headers)
+
+    async def _stream(
+        self,
+        routed: _Routed,
+        opened: Any,
+        chunks: AsyncIterator[dict[str, Any]],
+        policy: Policy,
+        ctx: CheckContext,
+        request_id: str,
+        start: float,
+        wants_usage: bool,
+    ) -> AsyncIterator[bytes]:
+        rail = StreamRail(policy, self.holdback, ctx)
+        cid = wire.completion_id()
+        first = True
+        outcome = "cancelled"  # until the stream ends on its own
+        model = routed.model
+
+        def text_chunk(text: str) -> bytes:
+            nonlocal first
+            if first:
+                m.TTFT.labels(*routed.labels).observe(time.perf_counter() - start)
+            role = "assistant" if first else None
+            first = False
+            return wire.sse(wire.chunk(cid, model, content=text, role=role))
+
+        def emit(step: RailStep) -> tuple[bytes, bool]:
+            """The bytes a rail step sends, and whether the stream stops (blocked: finish, error, done)."""
+            out = text_chunk(step.release) if step.release else b""
+            if step.blocked is None:
+                return out, False
+            return out + self._blocked_events(cid, model, rail), True
+
+        usage_event = b""
+        try:
+            finish = "stop"
+            async for chunk in chunks:
+                if chunk.get("usage"):
+                    self._account(routed, chunk["usage"])
+                    if wants_usage:  # sent last, as the upstream would
+                        usage_event = wire.sse({**chunk, "id": cid, "model": model})
+                    continue
+                choice = (chunk.get("choices") or [{}])[0]
+                delta = choice.get("delta") or {}
+                piece = delta.get("content")
+                if isinstance(piece, str) and piece:
+                    out, stop = emit(rail.feed(piece))
+                    if out:
+                        yield out
+                    if stop:
+                        outcome = "output_blocked"
+                        return
+                other = {k: v for k, v in delta.items() if k not in ("content", "role")}
+                if other:  # tool calls and the like pass through as they come
+                    yield wire.sse({**chunk, "id": cid, "model": model})
+                if choice.get("finish_reason"):
+                    finish = choice["finish_reason"]
+            out, stop = emit(rail.finish())
+            yield out
+            if stop:
+                outcome = "output_blocked"
+                return
+            yield wire.sse(wire.chunk(cid, model, finish_reason=finish)) + usage_event + wire.SSE_DONE
+            outcome = "ok"
+        except httpx.HTTPError as exc:  # the upstream broke off mid-stream
+            outcome = "upstream_broken"
+            yield wire.sse(wire.error_body(f"the upstream stream broke: {exc!r}", "upstream_error", 502))
+            yield wire.SSE_DONE
+        finally:
+            # closes the upstream connection: a client gone away cancels the upstream request too
+            await opened.__aexit__(None, None, None)
+            self._decided(routed, request_id, rail.record)
+            m.REQUESTS.labels(*routed.labels, outcome, "true").inc()
+
+    def _blocked_events(self, cid: str, model: str, rail: StreamRail) -> bytes:
+        message = f"the answer was stopped by the output rails ({', '.join(rail.record.violations)})"
+        return (
+            wire.sse(wire.chunk(cid, model, finish_reason="content_filter"))
+            + wire.sse(wire.error_body(message, "content_filter", "output_blocked"))
+            + wire.SSE_DONE
+        )
+
+    def _canned(self, routed: _Routed, text: str, stream: bool, headers: dict[str, str]) -> Response:
+        """The policy's fallback answer (an input rail blocked the request; the upstream was not called)."""
+        if not stream:
+            return JSONResponse(
+                wire.completion(routed.model, text, 0, 0, finish_reason="content_filter"), headers=headers
+            )
+        cid = wire.completion_id()
+        events = [
+            wire.sse(wire.chunk(cid, routed.model, content=text, role="assistant")),
+            wire.sse(wire.chunk(cid, routed.model, finish_reason="content_filter")),
+            wire.SSE_DONE,
+        ]
+        return Response(b"".join(events), media_type="text/event-stream", headers=headers)
+
+    def _upstream_failed(self, routed: _Routed, exc: UpstreamError, stream: bool) -> Response:
+        m.REQUESTS.labels(*routed.labels, f"upstream_{exc.status}", str(stream).lower()).inc()
+        headers = {"Retry-After": exc.retry_after} if exc.retry_after else None
+        body = (
+            exc.body
+            if isinstance(exc.body.get("error"), dict)
+            else wire.error_body(exc.message, "upstream_error", exc.status)
+        )
+        return JSONResponse(body, status_code=exc.status, headers=headers)
+
+    def _account(self, routed: _Routed, usage: Any) -> None:
+        if not isinstance(usage, dict):
+            return
+        prompt, completion = int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0)
+        m.TOKENS.labels(*routed.labels, "prompt").inc(prompt)
+        m.TOKENS.labels(*routed.labels, "completion").inc(completion)
+        cost = routed.spec.cost(prompt, completion)
+        if cost:
+            m.COST.labels(*routed.labels).inc(cost)
+
+    def _decided(self, routed: _Routed, request_id: str, record: RailRecord) -> None:
+        entry = {
+            "request_id": request_id,
+            "model": routed.model,
+            "version": routed.version,
+            **record.to_dict(),
+        }
+        self.decisions.append(entry)
+        m.RAILS.labels(*routed.labels, record.stage, record.action).inc()
+        if record.action != "allow":
+            log.info("llm rail decision", **entry)
