@@ -145,7 +145,11 @@ def test_weights_not_in_force_fail_the_sample_ratio_check_through_the_cli(rollou
     assert ok.exit_code == 0, ok.output
     body = json.loads(ok.stdout)
     assert body["result"]["rollout"]["units"] == 6000 and body["result"]["srm"]["passed"]
-    assert (tmp_path / "report.html").exists()
+    report = json.loads((tmp_path / "report.json").read_text())
+    (join,) = [c for c in report["trust_checks"] if c["name"] == "exposure join"]
+    assert join["status"] == "pass" and "6000 units" in join["detail"]
+    assert all("Anytime-valid interval" in f["headline"] for f in report["findings"])
+    assert "exposure join" in (tmp_path / "report.html").read_text()
     bad = runner.invoke(app, [*base, "--weights", "1=0.5,2=0.4,3=0.1"])
     assert bad.exit_code == 1 and "sample ratio mismatch" in bad.output
     refused = runner.invoke(app, [*base, "--weights", "1=half"])

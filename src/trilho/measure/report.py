@@ -51,6 +51,8 @@ def _ab_findings(res: dict) -> tuple[list[dict], list[dict]]:
                 f"({srm['method']}, threshold {srm['alpha']})",
             )
         )
+    if res.get("rollout"):  # trilho measure rollout: what the exposure join saw
+        checks.append(_rollout_check(res["rollout"]))
     for t in res.get("covariate_timing", []):
         checks.append(
             _check(
@@ -77,6 +79,11 @@ def _ab_findings(res: dict) -> tuple[list[dict], list[dict]]:
                 f"in {e['treatment_arm']} vs {e['control_arm']} "
                 f"({conf}% interval {_pct(e['relative_ci_lower'])} to {_pct(e['relative_ci_upper'])})."
             )
+        if e.get("sequential_ci_lower") is not None and not blocked:
+            text += (
+                f" Anytime-valid interval for the difference: {e['sequential_ci_lower']:+.4g} to "
+                f"{e['sequential_ci_upper']:+.4g} (valid however often it is looked at)."
+            )
         prob = (
             f"If the change had no effect, a difference at least this large would appear with probability "
             f"{p:.3g}"
@@ -91,6 +98,17 @@ def _ab_findings(res: dict) -> tuple[list[dict], list[dict]]:
             }
         )
     return findings, checks
+
+
+def _rollout_check(r: dict) -> dict:
+    moved = r["multi_version_units"]
+    return _check(
+        "exposure join",
+        "warn" if moved else "pass",
+        f"{r['exposures']} exposures of {r['units']} units to {r['model']}; {moved} unit(s) on more than one "
+        f"version (kept with their first); {r['pre_exposure_events']} events before exposure used as "
+        f"covariates only; {r['unexposed_events']} events of units never exposed left out",
+    )
 
 
 def _geo_findings(res: dict) -> tuple[list[dict], list[dict]]:
