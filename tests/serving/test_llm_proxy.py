@@ -223,3 +223,34 @@ def test_retry_budget_bounds_retries(wants, ratio, floor):
         if want and budget.try_spend():
             retries += 1
         assert retries <= floor + ratio * calls + 1e-9
+
+
+def test_registered_llm_versions_serve_through_the_registry(upstream, sqlite_store, tmp_path, start_gateway):
+    """The production path: versions registered with the ``llm`` flavour, loaded by the RegistryProvider."""
+    import yaml
+    from tests.registry.conftest import write_contract
+
+    from trilho.registry import Registry
+    from trilho.serving import RegistryProvider
+
+    url, fake = upstream
+    root = tmp_path / "artifacts"
+    registry = Registry(sqlite_store, root)
+    contract = write_contract(
+        tmp_path / "c.yaml",
+        name="assistant",
+        inputs={"input": "string"},
+        outputs={"output": "string"},
+        examples=[{"input": "hi"}],
+    )
+    spec = tmp_path / "assistant.yaml"
+    spec.write_text(yaml.safe_dump({"upstream": url + "/v1", "model": "tiny", "template": "Q: {input}"}))
+    registry.register("assistant", spec, "llm", contract)
+    rg = start_gateway(
+        provider=RegistryProvider(sqlite_store, root), deployments=[Deployment("assistant", (Route("1"),))]
+    )
+    answer = _client(rg).chat.completions.create(
+        model="assistant", messages=[{"role": "user", "content": "yo"}]
+    )
+    assert answer.choices[0].message.content.startswith("You said: Q: yo")
+    assert [m.id for m in _client(rg).models.list()] == ["assistant"]
