@@ -70,8 +70,8 @@ def test_judge_fit_sees_only_training_groups():
         y = rng.integers(0, 2, 120)
         xs.append(rng.normal(size=(120, 4)) + np.outer(y, [2, 0, 0, 0]) + shift)
         ys.append([labels[i] for i in y])
-    clf, c = fit_judge(xs, ys)
-    assert c in (0.3, 1.0, 3.0)
+    clf, c = fit_judge(xs, ys, c_grid=(0.3, 3.0))
+    assert c in (0.3, 3.0)
     held_y = rng.integers(0, 2, 200)
     held = rng.normal(size=(200, 4)) + np.outer(held_y, [2, 0, 0, 0]) + 1.0
     acc = np.mean([p == labels[i] for p, i in zip(clf.predict_labels(held), held_y, strict=True)])

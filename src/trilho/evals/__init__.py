@@ -6,10 +6,10 @@
 - LLM-as-judge (``trilho.evals.judges``): rubrics, strict verdicts, retries, cache, panels, and an offline
   embedding judge behind an OpenAI-compatible server;
 - calibration against humans (``calibrate``), per target (``JudgeCalibration`` names its population;
-  ``decide_judge_gate`` refuses a judge on a shifted candidate until its own labelled sample clears the floor),
-  suites and gates (``Suite``, ``run_suite``,
-  ``evaluate_suite``), the human annotation queue (``AnnotationQueue``), and online evaluation in the
-  gateway (``OnlineEvaluator``; ``GatewayEvals`` is what ``trilho serve --evals`` plugs into the gateway).
+  ``decide_judge_gate`` refuses a judge on a shifted candidate until its own labelled sample clears the
+  floor), suites and gates (``Suite``, ``run_suite``, ``evaluate_suite``), the human annotation queue
+  (``AnnotationQueue``), and online evaluation in the gateway (``OnlineEvaluator``; ``GatewayEvals`` is
+  what ``trilho serve --evals`` plugs into the gateway).
 
 Heavy parts (presidio, spaCy, the embedding model) load lazily, on first use.
 """

@@ -78,8 +78,14 @@ def _unicode_pass(text: str) -> tuple[str, list[int]]:
 @functools.cache
 def _format_chars() -> re.Pattern[str]:
     """A character class of every Unicode format character (category ``Cf``), built once."""
-    cf = "".join(re.escape(chr(c)) for c in range(0x110000) if unicodedata.category(chr(c)) == "Cf")
-    return re.compile(f"[{cf}]")
+    points = [c for c in range(0x110000) if unicodedata.category(chr(c)) == "Cf"]
+    ranges: list[list[int]] = []
+    for c in points:  # consecutive code points as ranges: sre then tests a bitmap, not a list of literals
+        if ranges and c == ranges[-1][1] + 1:
+            ranges[-1][1] = c
+        else:
+            ranges.append([c, c])
+    return re.compile("[" + "".join(f"\\U{a:08x}-\\U{b:08x}" for a, b in ranges) + "]")
 
 
 def normalize(text: str) -> Normalized:
