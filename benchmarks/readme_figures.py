@@ -99,15 +99,16 @@ def render(readme: str, results: dict[str, dict[str, Any]]) -> str:
 
 
 def drifts(readme: str, results: dict[str, dict[str, Any]]) -> list[str]:
-    """Where the README disagrees with the results files (empty when they agree)."""
+    """Where the README disagrees with the results files, as unified-diff lines (empty when they agree)."""
+    import difflib
+
     wanted = render(readme, results)
     if wanted == readme:
         return []
-    out = []
-    for old, new in zip(readme.splitlines(), wanted.splitlines(), strict=False):
-        if old != new:
-            out.append(f"README says: {old[:160]}\n  results say: {new[:160]}")
-    return out or ["README differs from the generated text (line count changed)"]
+    diff = difflib.unified_diff(
+        readme.splitlines(), wanted.splitlines(), "README.md", "generated from results", n=0, lineterm=""
+    )
+    return [line[:200] for line in diff]
 
 
 def main(argv: list[str] | None = None) -> int:
