@@ -538,6 +538,7 @@ def create_app(gateway: Gateway, *, lifespan: bool = True) -> GatewayASGI:
     @contextlib.asynccontextmanager
     async def _lifespan(app):
         await gateway.start()
+        llm.warm()
         grpc = await _start_grpc(gateway, app.state)
         try:
             yield

@@ -169,3 +169,30 @@ async def _stream(
             state.streams_finished += 1
         else:  # the client went away: Starlette cancelled this generator
             state.streams_cancelled += 1
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m trilho.testing.fake_openai --port 8000 --ttft-ms 20 --tokens 30 --token-ms 5``."""
+    import argparse
+
+    from trilho.net import HttpLimits
+    from trilho.net.server import run
+
+    p = argparse.ArgumentParser(description="A deterministic OpenAI-compatible upstream on loopback.")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument(
+        "--model", action="append", default=[], help="a served model name (repeatable; default: any)"
+    )
+    p.add_argument("--ttft-ms", type=float, default=0.0)
+    p.add_argument("--token-ms", type=float, default=0.0)
+    p.add_argument("--tokens", type=int, default=0, help="pad each reply to this many tokens")
+    a = p.parse_args(argv)
+    app = make_fake_openai_app(
+        a.model, ttft_s=a.ttft_ms / 1000, token_delay_s=a.token_ms / 1000, tokens=a.tokens
+    )
+    run(app, host=a.host, port=a.port, limits=HttpLimits())
+
+
+if __name__ == "__main__":
+    main()

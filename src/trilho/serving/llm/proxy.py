@@ -86,6 +86,19 @@ class LlmRoutes:
             Route(PREFIX + "/models", self.models, methods=["GET"]),
         ]
 
+    def warm(self) -> None:
+        """Start building the default policy in the background when a served ``llm`` model has no policy of
+        its own (so its first request does not wait); called once the gateway's first table is loaded."""
+        own = getattr(self.gateway.evals, "models", None) or {}
+        needed = any(
+            llm_spec_of(vr.loaded) is not None
+            for name, mr in self.gateway.models.items()
+            if name not in own
+            for vr in mr.versions.values()
+        )
+        if needed and self._default_policy is None:
+            self._default_policy = asyncio.ensure_future(asyncio.to_thread(default_policy))
+
     async def aclose(self) -> None:
         """Close the upstream connections."""
         await self.upstream.aclose()
