@@ -292,7 +292,7 @@ def refusal_judges(emb, quick: bool) -> tuple[list[dict[str, Any]], list[dict[st
     return rows, t, served
 
 
-def hallucination(emb, quick: bool) -> tuple[list[dict[str, Any]], bool]:
+def hallucination(emb, quick: bool) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Section 5: is an offline hallucination judge worth offering? Fitted on the first split of HaluEval
     general (decision threshold tuned for accuracy on out-of-fold predictions there), measured on the next,
     held-out split beside the majority class; offered only if its accuracy's lower bound beats the
@@ -329,7 +329,14 @@ def hallucination(emb, quick: bool) -> tuple[list[dict[str, Any]], bool]:
                      "accuracy": iv(s.accuracy),
                      "precision(yes)": "n/a" if np.isnan(s.precision.estimate) else iv(s.precision),
                      "recall(yes)": iv(s.recall)})  # fmt: skip
-    return rows, scores[0].accuracy.low > scores[1].accuracy.estimate
+    judge, majority = scores[0].accuracy, scores[1].accuracy.estimate
+    beats = judge.low > majority
+    return rows, target(
+        "hallucination judge's held-out accuracy lower bound beats the majority class (else none is offered)",
+        f"> {majority:.3f}",
+        round(judge.low, 3),
+        beats,
+    )
 
 
 def judge_path(emb, clf, quick: bool) -> list[dict[str, Any]]:
@@ -434,7 +441,7 @@ def main() -> None:
     print_table("3. input rail on XSTest prompts", rail_rows)
     ref_rows, ref_targets, served = refusal_judges(emb, quick)
     print_table("4. refusal rules and offline judge, leave-one-model-out (XSTest answers)", ref_rows)
-    halu_rows, halu_offered = hallucination(emb, quick)
+    halu_rows, halu_target = hallucination(emb, quick)
     print_table("5. hallucination detection on HaluEval general", halu_rows)
     path_rows = judge_path(emb, served, quick)
     print_table("6. judge path over HTTP (offline judge server)", path_rows)
@@ -473,6 +480,7 @@ def main() -> None:
             path_rows[1]["server_calls"] == 0,
         ),
         *ref_targets,
+        halu_target,
     ]
     print_targets(targets)
     table = over_rows + pii_rows + rail_rows + ref_rows + halu_rows + path_rows + lang_rows
@@ -483,7 +491,7 @@ def main() -> None:
         quick=quick,
         extra={
             "load_average_1_5_15": load,
-            "hallucination_judge_offered": halu_offered,
+            "hallucination_judge_offered": halu_target["met"],
             "sections": {
                 "overhead": over_rows,
                 "pii": pii_rows,
