@@ -147,8 +147,12 @@ def test_mid_stream_block_ends_cleanly_and_is_recorded(gateway):
     text = "".join(got)
     assert text and "sk-" not in text and LEAK.startswith(text)
     assert finishes[-1] == "content_filter"
-    decisions = list(rg.server.config.app.state.llm.decisions)
-    stages = {d["stage"]: d for d in decisions[-2:]}
+    routes = rg.server.config.app.state.llm
+    for _ in range(500):  # the stream's record is written as its generator closes, just after the last bytes
+        if routes.decisions and routes.decisions[-1]["stage"] == "output":
+            break
+        time.sleep(0.01)
+    stages = {d["stage"]: d for d in list(routes.decisions)[-2:]}
     assert stages["input"]["action"] == "allow" and stages["input"]["checks"] == ["prompt_injection"]
     out = stages["output"]
     assert out["action"] == "block" and out["violations"] == ["secrets"] and "secrets" in out["checks"]
@@ -158,6 +162,17 @@ def test_mid_stream_block_ends_cleanly_and_is_recorded(gateway):
     )
     assert "sk-" not in non_stream.choices[0].message.content
     assert non_stream.choices[0].finish_reason == "content_filter"
+    several = _client(rg).chat.completions.create(
+        model="assistant", messages=[{"role": "user", "content": "please leak"}], n=3
+    )
+    assert len(several.choices) == 3  # every choice railed, not only the first
+    assert all(
+        "sk-" not in c.message.content and c.finish_reason == "content_filter" for c in several.choices
+    )
+    with pytest.raises(openai.BadRequestError, match="'n' must be 1"):
+        _client(rg).chat.completions.create(
+            model="assistant", messages=[{"role": "user", "content": "x"}], n=2, stream=True
+        )
 
 
 def test_input_rail_blocks_before_the_upstream(gateway):

@@ -6,7 +6,8 @@ message>`` padded with words drawn from a hash of the prompt up to ``tokens`` wo
 its leading space. ``stream: true`` sends one SSE chunk per token: the first after ``ttft_s``, each next one
 after ``token_delay_s`` (then a ``finish_reason`` chunk, a ``usage`` chunk when
 ``stream_options.include_usage``, and ``data: [DONE]``). ``max_tokens`` cuts the reply with ``finish_reason:
-length``. ``GET /v1/models`` lists the served models (any model name is served when none are given).
+length``; ``n`` (non-streaming) repeats the choice. ``GET /v1/models`` lists the served models (any model
+name is served when none are given).
 
 For tests: ``POST /admin/faults`` with ``{"responses": [429, 500]}`` makes the next requests fail with those
 statuses; ``GET /admin/stats`` reports hits, streams started / finished / cancelled (the client went away)
@@ -116,9 +117,11 @@ def make_fake_openai_app(
         n_prompt = wire.prompt_tokens(messages)
         if not body.get("stream"):
             await asyncio.sleep(state.ttft_s + state.token_delay_s * max(len(tokens) - 1, 0))
-            return JSONResponse(
-                wire.completion(model, "".join(tokens), n_prompt, len(tokens), finish_reason=finish)
-            )
+            answer = wire.completion(model, "".join(tokens), n_prompt, len(tokens), finish_reason=finish)
+            n = body.get("n") if isinstance(body.get("n"), int) and 1 < body["n"] <= 8 else 1
+            one = answer["choices"][0]  # ``n`` identical choices (deterministic generation)
+            answer["choices"] = [{**one, "index": i, "message": dict(one["message"])} for i in range(n)]
+            return JSONResponse(answer)
         include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
         return StreamingResponse(
             _stream(state, model, tokens, finish, n_prompt, include_usage),

@@ -170,6 +170,11 @@ class LlmRoutes:
         if isinstance(routed, Response):
             return routed
         stream = bool(body.get("stream"))
+        if stream and body.get("n") not in (
+            None,
+            1,
+        ):  # one rail per stream: several choices are not railed yet
+            return _error(400, "'n' must be 1 when 'stream' is true", "invalid_request_error")
         headers = {
             "x-request-id": request_id,
             "x-trilho-version": routed.version,
@@ -207,16 +212,16 @@ class LlmRoutes:
         except TrilhoError as exc:
             m.REQUESTS.labels(*routed.labels, "config_error", "false").inc()
             return _error(500, exc.message, "server_error")
-        choice = (answer.get("choices") or [{}])[0]
-        message = choice.get("message") or {}
-        content = message.get("content")
-        if isinstance(content, str):
-            out, record = check_text(policy, content, "output", ctx)
-            self._decided(routed, request_id, record)
-            if out.action in (Action.BLOCK, Action.REDACT):
-                message["content"] = out.text
-            if out.blocked:
-                choice["finish_reason"] = "content_filter"
+        for choice in answer.get("choices") or []:  # every choice is railed (n > 1 included)
+            message = choice.get("message") if isinstance(choice, dict) else None
+            content = message.get("content") if isinstance(message, dict) else None
+            if isinstance(content, str):
+                out, record = check_text(policy, content, "output", ctx)
+                self._decided(routed, request_id, record)
+                if out.action in (Action.BLOCK, Action.REDACT):
+                    message["content"] = out.text
+                if out.blocked:
+                    choice["finish_reason"] = "content_filter"
         self._account(routed, answer.get("usage"))
         m.TTFT.labels(*routed.labels).observe(time.perf_counter() - start)
         m.REQUESTS.labels(*routed.labels, "ok", "false").inc()
