@@ -269,3 +269,38 @@ def test_registered_llm_versions_serve_through_the_registry(upstream, sqlite_sto
     )
     assert answer.choices[0].message.content.startswith("You said: Q: yo")
     assert [m.id for m in _client(rg).models.list()] == ["assistant"]
+
+
+def test_the_models_own_policy_redacts_the_question_before_the_upstream(upstream, tmp_path):
+    """``trilho serve --evals``: a model's own policy replaces the default; an input redaction is what the
+    upstream receives."""
+    import yaml
+
+    from trilho.evals.online_gateway import GatewayEvals
+    from trilho.serving import GatewaySettings, run_in_thread
+    from trilho.serving.gateway import Gateway
+
+    url, fake = upstream
+    policy = {
+        "name": "p",
+        "checks": [
+            {"check": "banned_terms", "on": "input", "action": "redact", "options": {"terms": ["acme"]}}
+        ],
+    }
+    (tmp_path / "policy.yaml").write_text(yaml.safe_dump(policy))
+    evals = GatewayEvals.from_dict({"models": {"assistant": {"policy": "policy.yaml"}}}, base_dir=tmp_path)
+    model = LlmModel(parse_spec({"upstream": url + "/v1", "model": "tiny"}))
+    gateway = Gateway(
+        StaticProvider({"assistant@1": model}, {"assistant": [{"input": "warm"}]}),
+        deployments=[Deployment("assistant", (Route("1"),))],
+        settings=GatewaySettings(port=0, access_log_sample=0.0),
+        evals=evals,
+    )
+    with run_in_thread(gateway) as rg:
+        answer = _client(rg).chat.completions.create(
+            model="assistant", messages=[{"role": "user", "content": "is acme down?"}]
+        )
+    assert "acme" not in fake.requests[-1]["messages"][-1]["content"]
+    assert "acme" not in answer.choices[0].message.content and answer.choices[0].message.content.startswith(
+        "You said"
+    )

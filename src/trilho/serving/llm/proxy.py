@@ -53,6 +53,14 @@ def _error(status: int, message: str, kind: str, headers: dict[str, str] | None 
     return JSONResponse(wire.error_body(message, kind, status), status_code=status, headers=headers)
 
 
+def _with_last_user(messages: list[dict[str, Any]], text: str) -> list[dict[str, Any]]:
+    """``messages`` with the last user message's content replaced by ``text``."""
+    out = list(messages)
+    i = max(i for i, msg in enumerate(out) if msg.get("role") == "user")
+    out[i] = {**out[i], "content": text}
+    return out
+
+
 class _Routed:
     """One request's route: the version, its role, spec and metric labels."""
 
@@ -170,10 +178,7 @@ class LlmRoutes:
         if isinstance(routed, Response):
             return routed
         stream = bool(body.get("stream"))
-        if stream and body.get("n") not in (
-            None,
-            1,
-        ):  # one rail per stream: several choices are not railed yet
+        if stream and body.get("n") not in (None, 1):  # one rail per stream: not several choices yet
             return _error(400, "'n' must be 1 when 'stream' is true", "invalid_request_error")
         headers = {
             "x-request-id": request_id,
@@ -187,8 +192,10 @@ class LlmRoutes:
         if verdict.blocked:
             m.REQUESTS.labels(*routed.labels, "input_blocked", str(stream).lower()).inc()
             return self._canned(routed, verdict.text, stream, headers)
+        if verdict.action is Action.REDACT:  # the upstream gets the redacted question
+            body = {**body, "messages": _with_last_user(body["messages"], verdict.text)}
         upstream = upstream_body(routed.spec, body)
-        ctx = CheckContext(input=users[-1] if users else None)
+        ctx = CheckContext(input=verdict.text if users else None)
         if stream:
             wants_usage = bool((body.get("stream_options") or {}).get("include_usage"))
             upstream["stream_options"] = {"include_usage": True}
