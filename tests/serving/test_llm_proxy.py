@@ -304,3 +304,21 @@ def test_the_models_own_policy_redacts_the_question_before_the_upstream(upstream
     assert "acme" not in answer.choices[0].message.content and answer.choices[0].message.content.startswith(
         "You said"
     )
+
+
+def test_tool_calls_pass_through(gateway):
+    rg, _ = gateway
+    tools = [{"type": "function", "function": {"name": "lookup", "parameters": {"type": "object"}}}]
+    msgs = [{"role": "user", "content": "call order 42"}]
+    answer = _client(rg).chat.completions.create(model="assistant", messages=msgs, tools=tools)
+    call = answer.choices[0].message.tool_calls[0]
+    assert answer.choices[0].finish_reason == "tool_calls"
+    assert call.function.name == "lookup" and json.loads(call.function.arguments) == {"text": "order 42"}
+    chunks = list(
+        _client(rg).chat.completions.create(model="assistant", messages=msgs, tools=tools, stream=True)
+    )
+    deltas = [c.choices[0].delta for c in chunks if c.choices]
+    args = "".join(d.tool_calls[0].function.arguments or "" for d in deltas if d.tool_calls)
+    assert json.loads(args) == {"text": "order 42"}
+    assert [d.tool_calls[0].function.name for d in deltas if d.tool_calls][0] == "lookup"
+    assert chunks[-1].choices[0].finish_reason == "tool_calls"

@@ -7,7 +7,8 @@ its leading space. ``stream: true`` sends one SSE chunk per token: the first aft
 after ``token_delay_s`` (then a ``finish_reason`` chunk, a ``usage`` chunk when
 ``stream_options.include_usage``, and ``data: [DONE]``). ``max_tokens`` cuts the reply with ``finish_reason:
 length``; ``n`` (non-streaming) repeats the choice. ``GET /v1/models`` lists the served models (any model
-name is served when none are given).
+name is served when none are given). With ``tools``, a last user message ``call <text>`` is answered by a call
+of the first tool with ``{"text": "<text>"}`` (streamed as ``tool_calls`` deltas).
 
 For tests: ``POST /admin/faults`` with ``{"responses": [429, 500]}`` makes the next requests fail with those
 statuses; ``GET /admin/stats`` reports hits, streams started / finished / cancelled (the client went away)
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 from collections import deque
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -109,6 +111,9 @@ def make_fake_openai_app(
             return _error(404, f"model {model!r} is not served here; try {state.models}", "model_not_found")
         if not isinstance(messages, list) or not messages or not all(isinstance(m, dict) for m in messages):
             return _error(400, "'messages' must be a non-empty list of objects", "invalid_request_error")
+        tool = _tool_call(body, messages)
+        if tool is not None:
+            return _answer_tool_call(model, tool, bool(body.get("stream")))
         tokens = reply_tokens(state, model, messages)
         finish = "stop"
         limit = body.get("max_tokens") or body.get("max_completion_tokens")
@@ -150,6 +155,41 @@ def make_fake_openai_app(
     )
     app.state.fake = state
     return app
+
+
+def _tool_call(body: dict[str, Any], messages: list[dict[str, Any]]) -> dict[str, str] | None:
+    """With ``tools`` and a last user message ``call <text>``: a call of the first tool, ``{"text": ...}``."""
+    tools = body.get("tools")
+    last = wire.message_text(messages[-1]) if messages[-1].get("role") == "user" else ""
+    if not isinstance(tools, list) or not tools or not last.startswith("call "):
+        return None
+    name = str(((tools[0] or {}).get("function") or {}).get("name", "tool"))
+    return {"id": "call_trilho_1", "name": name, "arguments": json.dumps({"text": last[5:]})}
+
+
+def _answer_tool_call(model: str, tool: dict[str, str], stream: bool) -> Response:
+    call = {
+        "id": tool["id"],
+        "type": "function",
+        "function": {"name": tool["name"], "arguments": tool["arguments"]},
+    }
+    if not stream:
+        answer = wire.completion(model, "", 1, 1, finish_reason="tool_calls")
+        answer["choices"][0]["message"] = {"role": "assistant", "content": None, "tool_calls": [call]}
+        return JSONResponse(answer)
+    cid = wire.completion_id()
+    args = tool["arguments"]
+    first = {"index": 0, **call, "function": {"name": tool["name"], "arguments": ""}}
+    deltas = [{"role": "assistant", "tool_calls": [first]}] + [
+        {"tool_calls": [{"index": 0, "function": {"arguments": args[i : i + 4]}}]}
+        for i in range(0, len(args), 4)
+    ]
+    events = [
+        wire.sse({**wire.chunk(cid, model), "choices": [{"index": 0, "delta": d, "finish_reason": None}]})
+        for d in deltas
+    ]
+    events += [wire.sse(wire.chunk(cid, model, finish_reason="tool_calls")), wire.SSE_DONE]
+    return Response(b"".join(events), media_type="text/event-stream")
 
 
 async def _stream(
