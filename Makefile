@@ -49,7 +49,7 @@ format: $(STAMP)
 	$(BIN)/ruff format src tests benchmarks
 
 bench-%: $(STAMP) system-deps
-	$(BIN)/python -m benchmarks.bench_$* $(if $(QUICK),--quick,)
+	$(BIN)/python -m benchmarks.bench_$(subst -,_,$*) $(if $(QUICK),--quick,)
 
 dist: $(STAMP)
 	rm -rf dist
