@@ -88,8 +88,10 @@ def _format_chars() -> re.Pattern[str]:
     return re.compile("[" + "".join(f"\\U{a:08x}-\\U{b:08x}" for a, b in ranges) + "]")
 
 
+@functools.lru_cache(maxsize=16)
 def normalize(text: str) -> Normalized:
-    """NFKC, format characters removed, split digit runs re-joined; spans map back via ``Normalized.span``."""
+    """NFKC, format characters removed, split digit runs re-joined; spans map back via ``Normalized.span``.
+    Memoised: the PII, secrets, injection and refusal checks of one policy share one pass over a text."""
     if text.isascii() or (unicodedata.is_normalized("NFKC", text) and not _format_chars().search(text)):
         joins = _join_spans(text)
         if not joins:
