@@ -38,6 +38,7 @@ ROOT = Path(__file__).resolve().parents[1]
 WORK = ROOT / ".bench" / "serving"
 BENTO_VENV = ROOT / ".bench" / "bentoml-venv"
 BENTO_PIN = "bentoml==1.4.40"
+BENTO_BATCHED = "bentoml-batched"  # batchable=True, max 32 rows / 2 ms like the gateway's batcher
 PATH_V1 = "/v1/models/scorer:predict"
 
 
@@ -194,11 +195,11 @@ class Servers:
         _wait_until(lambda: httpx.get(url + "/readyz").status_code == 200, 90, "trilho gateway")
         return url
 
-    def start_bento(self, exe: Path) -> str:
-        """Start ``bentoml serve`` in its virtualenv; its URL."""
+    def start_bento(self, exe: Path, name: str = "bentoml", service: str = "bento_service:Scorer") -> str:
+        """Start ``bentoml serve SERVICE`` in its virtualenv as server ``name``; its URL."""
         url = self._spawn(
-            "bentoml",
-            [str(exe), "serve", "bento_service:Scorer", "--port", "PORT", "--host", "127.0.0.1"],
+            name,
+            [str(exe), "serve", service, "--port", "PORT", "--host", "127.0.0.1"],
             cwd=ROOT / "benchmarks" / "serving",
             env={**os.environ, "BENTOML_DO_NOT_TRACK": "true"},
         )
@@ -360,7 +361,8 @@ def main(argv: list[str]) -> int:
     servers = Servers()
     sat_runs: dict[str, list[dict]] = {}
     ol_runs: dict[tuple[str, float], list[dict]] = {}
-    paths = {name: PATH_V1 for name in ("bare", *homes, BUSY)} | {"bentoml": "/predict"}
+    paths = {name: PATH_V1 for name in ("bare", *homes, BUSY)}
+    paths |= {"bentoml": "/predict", BENTO_BATCHED: "/predict"}
     shadow: dict[str, float] = {}
     lone_wait = float("nan")
     try:
@@ -372,6 +374,10 @@ def main(argv: list[str]) -> int:
         if bento_exe is not None:
             try:
                 urls["bentoml"] = servers.start_bento(bento_exe)
+                # BentoML with its adaptive batching on, the fair rival to a micro-batching gateway
+                urls[BENTO_BATCHED] = servers.start_bento(
+                    bento_exe, BENTO_BATCHED, "bento_service_batched:ScorerBatched"
+                )
             except RuntimeError as exc:
                 notes["bentoml"] += f"; did not start: {exc} (log: {servers.logs / 'bentoml.log'})"
         names = [n for n in urls if n != AA]  # the controls run at half of saturation only
@@ -509,19 +515,15 @@ def main(argv: list[str]) -> int:
             lone_wait <= 0.2,
         ),
     ]
-    if "bentoml" in sat:
-        b, g = sat["bentoml"], sat["gateway-1v"]
+    # the target is against BentoML with its adaptive batching on; the unbatched service stays as context
+    bento_name = "throughput vs BentoML with adaptive batching, at equal or better p99"
+    if BENTO_BATCHED in sat:
+        b, g = sat[BENTO_BATCHED], sat["gateway-1v"]
         ratio = gw_sat / b["rps"]
-        targets.append(
-            target(
-                "throughput vs BentoML at equal or better p99",
-                ">= 2x",
-                f"{ratio:.2f}x (p99 {g['p99_ms']:.2f} vs {b['p99_ms']:.2f} ms)",
-                ratio >= 2 and g["p99_ms"] <= b["p99_ms"],
-            )
-        )
+        value = f"{ratio:.2f}x (p99 {g['p99_ms']:.2f} vs {b['p99_ms']:.2f} ms)"
+        targets.append(target(bento_name, ">= 2x", value, ratio >= 2 and g["p99_ms"] <= b["p99_ms"]))
     else:
-        targets.append(target("throughput vs BentoML at equal or better p99", ">= 2x", "not measured", False))
+        targets.append(target(bento_name, ">= 2x", "not measured", False))
     extra = {
         "notes": {
             **notes,
@@ -559,6 +561,10 @@ def main(argv: list[str]) -> int:
             "bare": "Starlette endpoint on the same uvicorn stack, json stdlib, model called inline",
         },
         "lone_request_extra_p50_ms_vs_bare": round(lone_extra, 3),
+        # context: BentoML as the bench ran it before (one request per model call, no batching)
+        "gateway_over_unbatched_bentoml": (
+            round(gw_sat / sat["bentoml"]["rps"], 2) if "bentoml" in sat else None
+        ),
         "split_shadow_p99_vs_one_version_pct": round(vs_one_version * 100, 1),
         # the same comparison between two identical split gateways: how far p99 moves with no shadow at all
         "split_aa_p99_shift_pct": shift_pct(AA, "p99_ms"),
