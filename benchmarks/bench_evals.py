@@ -133,15 +133,15 @@ def old_paths(n: int) -> list[dict[str, Any]]:
     new path (same 1 KB text): trilho's prefix rules + generic assignments on the raw text; PII patterns on
     the raw text; the normaliser alone."""
     from trilho.evals.checks.normalize import normalize
-    from trilho.evals.checks.pii import PIIDetector
     from trilho.evals.checks.secrets import SecretsCheck
+    from trilho.evals.policy import default_policy
 
     secrets_old = SecretsCheck(catalogue=False)
-    pii = PIIDetector("pattern")
+    pii = next(s.check for s in default_policy().specs_for("output") if s.check.name == "pii").detector
     return [
         {"what": "old path: secrets, prefix rules only, raw text", "calls": n,
          **time_calls(lambda: secrets_old._find(RESPONSE_1KB), n)},
-        {"what": "old path: PII patterns, raw text", "calls": n,
+        {"what": "old path: the default policy's PII detector, raw text", "calls": n,
          **time_calls(lambda: pii._detect(RESPONSE_1KB), n)},
         {"what": "normalise alone (1 KB)", "calls": n, **time_calls(lambda: normalize(RESPONSE_1KB), n)},
     ]  # fmt: skip
