@@ -100,7 +100,17 @@ def server_logs(func: F) -> F:
         use_logs(ctx, server=True)
         return func(*args, **kwargs)
 
+    wrapper.runs_until_stopped = True  # type: ignore[attr-defined]  # read by runs_until_stopped()
     return wrapper  # type: ignore[return-value]
+
+
+def runs_until_stopped(callback: Any) -> bool:
+    """Whether a command's callback (through any wrappers) was marked with :func:`server_logs`."""
+    while callback is not None:
+        if getattr(callback, "runs_until_stopped", False):
+            return True
+        callback = getattr(callback, "__wrapped__", None)
+    return False
 
 
 def handles_errors(func: F) -> F:

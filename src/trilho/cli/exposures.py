@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from trilho.cli._common import JsonFlag, emit, handles_errors, settings
+from trilho.cli._common import JsonFlag, emit, handles_errors, server_logs, settings
 
 app = typer.Typer(help="The gateway's exposure log (who was routed to which version).", no_args_is_help=True)
 
@@ -20,6 +20,7 @@ def register(root: typer.Typer) -> None:
 
 @app.command("consume")
 @handles_errors
+@server_logs
 def consume(
     ctx: typer.Context,
     redis_url: Annotated[
