@@ -25,6 +25,9 @@ app = typer.Typer(
 UnitCol = Annotated[str, typer.Option("--unit-col", help="Panel column naming the unit (geo).")]
 TimeCol = Annotated[str, typer.Option("--time-col", help="Panel column holding the period.")]
 OutcomeCol = Annotated[str, typer.Option("--outcome-col", help="Panel column holding the outcome.")]
+Ratios = Annotated[
+    list[str], typer.Option("--ratio", help="Ratio metric NUM/DEN (delta method); repeatable.")
+]
 Seed = Annotated[int, typer.Option("--seed", help="Random seed (recorded in the output).")]
 Alpha = Annotated[float, typer.Option("--alpha", help="Significance level.")]
 Windows = Annotated[int, typer.Option("--windows", help="Historical windows simulated per candidate.")]
@@ -69,9 +72,7 @@ def ab_cmd(
     metric: Annotated[
         list[str], typer.Option("--metric", help="Metric column (mean/proportion); repeatable.")
     ] = [],  # noqa: B006
-    ratio: Annotated[
-        list[str], typer.Option("--ratio", help="Ratio metric NUM/DEN (delta method); repeatable.")
-    ] = [],  # noqa: B006
+    ratio: Ratios = [],  # noqa: B006
     proportion: Annotated[
         list[str],
         typer.Option(
@@ -767,9 +768,7 @@ def rollout_cmd(
     metric: Annotated[
         list[str], typer.Option("--metric", help="Outcome column summed after exposure; repeatable.")
     ] = [],  # noqa: B006
-    ratio: Annotated[
-        list[str], typer.Option("--ratio", help="Ratio metric NUM/DEN (delta method); repeatable.")
-    ] = [],  # noqa: B006
+    ratio: Ratios = [],  # noqa: B006
     covariate: Annotated[
         list[str],
         typer.Option(
