@@ -2,7 +2,8 @@
 :class:`~trilho.rollout.analysis.VersionWindow`.
 
 Canary: the baseline's and the candidate's live windows. Shadow: the baseline's live windows against the
-candidate's shadow-call windows (one comparator's pairs; calls and failures from the shadow histogram).
+candidate's shadow-call windows (one comparator's pairs; the shadow's requests are its records, each compared
+or failed — a record it failed on is one error — and its latency is per shadow call, from the histogram).
 :func:`with_online` adds each arm's online evaluation summary (guardrail violations, judge score) that the
 gateway's evaluator flushed to the store."""
 
@@ -102,12 +103,13 @@ def read_step(
         docs.append(doc)
         calls += int(sum(doc.get("counts", ()))) if doc else 0
     calls = max(calls, errors)
+    records = max(pairs + errors, calls)  # records the shadow was asked for: compared or failed, one each
     if any(docs):
         bounds, counts = _merged(docs)
     else:  # no shadow call timed yet: an empty histogram on the baseline's buckets
         bounds, counts = base.latency_bounds, (0.0,) * len(base.latency_bounds)
-    metrics = {"error_rate": (float(errors), float(calls)), "latency_mean_s": (lat, float(calls))}
-    cand = VersionWindow(candidate, calls, errors, bounds, counts, pairs, agree, metrics)
+    metrics = {"error_rate": (float(errors), float(records)), "latency_mean_s": (lat, float(calls))}
+    cand = VersionWindow(candidate, records, errors, bounds, counts, pairs, agree, metrics)
     return StepData(base, cand, newest)
 
 

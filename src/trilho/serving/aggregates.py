@@ -105,16 +105,16 @@ class WindowAggregator:
         compared: int = 0,
         agreed: int = 0,
         score_sum: float = 0.0,
-        error: bool = False,
+        errors: int = 0,
         seconds: float | None = None,
     ) -> None:
-        """One shadow call's comparisons (or its failure) for a (primary, shadow, comparator) pair."""
+        """One shadow call's comparisons and failed records for a (primary, shadow, comparator) pair."""
         with self._shadow_lock:
             w = self._s((model, primary, shadow, comparator))
             w.compared += compared
             w.agreed += agreed
             w.score_sum += score_sum
-            w.errors += error
+            w.errors += errors
             if seconds is not None:
                 w.hist.add(seconds)
 

@@ -71,7 +71,7 @@ class ShadowJob:
 
 
 # what a shadow step's outcome is reported against: the model, the shadow version, each copy's primary version
-_ShadowContext = tuple["ModelRuntime", "VersionRuntime", list[str]]
+_ShadowContext = tuple["ModelRuntime", "VersionRuntime", tuple[tuple[str, int], ...]]  # jobs: (primary, n)
 
 
 @dataclass(slots=True)
@@ -786,7 +786,7 @@ class Gateway:
             for svr in mr.shadows:
                 if svr.ready and svr.loaded.accepts_shadow:
                     batch = ShadowBatch(model, svr.version, specs, requests, records, primary, size)
-                    steps.append(((mr, svr, [job.primary_version for job in group]), batch))
+                    steps.append(((mr, svr, requests), batch))
         return steps
 
     def _shadow_chunk(self, jobs: list[ShadowJob]) -> None:
@@ -795,18 +795,24 @@ class Gateway:
             self._report_shadow(context, self.shadow_runner.step(batch))
 
     def _report_shadow(self, context: _ShadowContext, outcome: ShadowOutcome) -> None:
-        """Export a shadow step's tallies (or its error, once per request) as metrics and window rows."""
-        mr, svr, primary_versions = context
+        """Export a shadow step's tallies (or its error, once per record) as metrics and window rows."""
+        mr, svr, jobs = context
         if outcome.error is not None:
-            m.SHADOW_ERRORS.labels(*svr.labels).inc(len(primary_versions))
+            m.SHADOW_ERRORS.labels(*svr.labels).inc(sum(n for _, n in jobs))
             log.debug("shadow step failed", model=mr.name, version=svr.version, error=outcome.error)
-            for primary_version in primary_versions:
+            for primary_version, n in jobs:
                 for spec, _ in mr.comparators:
                     self.aggregator.record_shadow(
-                        mr.name, primary_version, svr.version, spec, error=True, seconds=outcome.seconds
+                        mr.name, primary_version, svr.version, spec, errors=n, seconds=outcome.seconds
                     )
             return
         m.SHADOW_DURATION.labels(*svr.labels).observe(outcome.seconds)
+        if outcome.record_error is not None and outcome.tallies:
+            first = outcome.tallies[0].comparator
+            failed = sum(t.errors for t in outcome.tallies if t.comparator == first)
+            m.SHADOW_ERRORS.labels(*svr.labels).inc(failed)
+            log.debug("shadow records failed", model=mr.name, version=svr.version, records=failed,
+                      error=outcome.record_error)  # fmt: skip
         for t in outcome.tallies:
             self.aggregator.record_shadow(
                 mr.name,
@@ -816,6 +822,7 @@ class Gateway:
                 compared=t.compared,
                 agreed=t.agreed,
                 score_sum=t.score_sum,
+                errors=t.errors,
                 seconds=outcome.seconds,
             )
             key = (mr.name, svr.version, t.primary_version, t.comparator)
@@ -827,7 +834,8 @@ class Gateway:
                 m.SHADOW_COMPARED.labels(*lab, "true").inc(t.agreed)
             if t.compared - t.agreed:
                 m.SHADOW_COMPARED.labels(*lab, "false").inc(t.compared - t.agreed)
-            m.SHADOW_AGREEMENT.labels(*lab).set(running[1] / running[0])
+            if running[0]:
+                m.SHADOW_AGREEMENT.labels(*lab).set(running[1] / running[0])
 
     # --- background loops ------------------------------------------------------------------------------
     async def _watch(self) -> None:

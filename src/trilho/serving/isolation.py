@@ -80,6 +80,7 @@ class InProcessShadows:
     def __init__(self, resolve: Callable[[str, str], LoadedVersion]) -> None:
         self.resolve = resolve
         self._comparators: dict[str, Comparator] = {}
+        self._good: dict[tuple[str, str], dict[str, Any]] = {}  # per version: a record it answered
 
     def predict(self, model: str, version: str, records: list[dict[str, Any]]) -> list[Any]:
         """Outputs of the shadow version, with the shadow flag set."""
@@ -92,7 +93,17 @@ class InProcessShadows:
         except Exception as exc:
             return ShadowOutcome(0.0, error=f"{type(exc).__name__}: {exc}")
         comparators = self._comparators_for(batch.comparators)
-        return run_shadow_batch(as_shadow(loaded.predict), comparators, batch, loaded.validate_output)
+        key = (batch.model, batch.version)
+        predict = as_shadow(loaded.predict)
+
+        def noting(records: list[dict[str, Any]]) -> Any:  # remembers a record the version answered
+            outputs = predict(records)
+            if records and outputs is not None and len(outputs) == len(records):
+                self._good[key] = records[0]
+            return outputs
+
+        good = self._good.get(key)
+        return run_shadow_batch(noting, comparators, batch, loaded.validate_output, good)
 
     def _comparators_for(self, specs: Sequence[str]) -> list[tuple[str, Comparator]]:
         """The comparators named by ``specs`` (each built once)."""

@@ -3,6 +3,13 @@ a batch of mirrored requests and compare its outputs with the primary's, request
 tallies per (primary version, comparator). Only the tallies travel back to the gateway's event loop, so live
 requests share neither the shadow model's time nor the comparisons' with it.
 
+A record the shadow version fails on fails only its own pair: a chunk whose call raises (or miscounts) is
+isolated before anyone's pair is lost — bisected by record, the halves that answer compared — and a record
+that still fails alone, or whose output the contract rejects, counts as one candidate error of its pair
+(``Tally.errors``). A chunk is the shadow version's failure as a whole (the outcome's ``error``) only when
+the model is down: it fails on ``good``, a record it answered before, or, with none known, on both halves
+of the chunk; and a step where no record was answered at all is the outcome's error too.
+
 Both sides of every comparison are first put in the shadow version's output-contract form (coerced to the
 contract's types, as the live path does to the primary's answers): comparators compare contract values, so a
 float64 field compares as float64 whatever numpy or int type the model returned.
@@ -45,6 +52,7 @@ class Tally:
     compared: int
     agreed: int
     score_sum: float
+    errors: int = 0  # records the shadow version failed on (raised alone, or an output its contract rejects)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +62,18 @@ class ShadowOutcome:
     seconds: float
     tallies: tuple[Tally, ...] = ()
     error: str | None = None
+    record_error: str | None = None  # the first record failure among the tallies' errors (for the log)
+
+
+@dataclass(frozen=True, slots=True)
+class Failed:
+    """A record the shadow version failed on: its pair is a candidate error, not a comparison."""
+
+    error: str
+
+
+def _failed(exc: BaseException) -> Failed:
+    return Failed(f"{type(exc).__name__}: {exc}")
 
 
 def tally(
@@ -63,7 +83,8 @@ def tally(
     shadow: Sequence[dict[str, Any]],
 ) -> tuple[Tally, ...]:
     """Pair outputs by position (``jobs`` says which primary version answered each slice) and sum the
-    comparisons per (primary version, comparator), in first-seen order."""
+    comparisons per (primary version, comparator), in first-seen order; a :class:`Failed` shadow output is
+    one error of its (primary version, comparator), not a comparison."""
     if len(primary) != len(shadow) or len(primary) != sum(n for _, n in jobs):
         raise ValueError(
             f"{len(shadow)} shadow outputs for {len(primary)} primary outputs of {len(jobs)} requests"
@@ -73,14 +94,17 @@ def tally(
         sums: dict[str, list] = {}
         offset = 0
         for primary_version, n in jobs:
-            s = sums.setdefault(primary_version, [0, 0, 0.0])
+            s = sums.setdefault(primary_version, [0, 0, 0.0, 0])
             for p, q in zip(primary[offset : offset + n], shadow[offset : offset + n], strict=True):
+                if isinstance(q, Failed):
+                    s[3] += 1
+                    continue
                 c = compare(p, q)
+                s[0] += 1
                 s[1] += c.agreed
                 s[2] += c.score
-            s[0] += n
             offset += n
-        out += [Tally(v, spec, n, int(a), float(sc)) for v, (n, a, sc) in sums.items()]
+        out += [Tally(v, spec, n, int(a), float(sc), e) for v, (n, a, sc, e) in sums.items()]
     return tuple(out)
 
 
@@ -98,30 +122,97 @@ def in_contract_form(normalise: Normalise | None, outputs: Sequence[dict[str, An
     return out
 
 
+def _call(predict: Callable[[list[dict[str, Any]]], Any], records: list[dict[str, Any]]) -> list[Any]:
+    """The model's outputs for ``records``; a wrong number of outputs raises like a failed call."""
+    outputs = list(predict(records))
+    if len(outputs) != len(records):
+        raise ValueError(f"shadow returned {len(outputs)} outputs for {len(records)} records")
+    return outputs
+
+
+def isolated(
+    predict: Callable[[list[dict[str, Any]]], Any],
+    records: list[dict[str, Any]],
+    good: dict[str, Any] | None = None,
+) -> list[Any]:
+    """``predict``'s outputs for ``records``, one per record, a record the model fails on as :class:`Failed`
+    (bisected out of a failing call). Every record is Failed with the call's error when the model is down:
+    it fails on ``good`` (a record it answered before) or, with no good record known, on both halves."""
+    try:
+        return _call(predict, records)
+    except Exception as exc:
+        first = exc
+    if len(records) == 1:
+        return [_failed(first)]
+    healthy: bool | None = None
+    if good is not None:
+        try:
+            _call(predict, [good])
+            healthy = True
+        except Exception:
+            healthy = False
+    if healthy is False:
+        return [_failed(first)] * len(records)
+    return _bisect(predict, records, first, healthy)
+
+
+def _bisect(
+    predict: Callable[[list[dict[str, Any]]], Any], records: list[dict[str, Any]], exc: BaseException,
+    healthy: bool | None,
+) -> list[Any]:  # fmt: skip
+    """Outputs of a failing group, its halves re-run (see :func:`isolated`)."""
+    if len(records) == 1:
+        return [_failed(exc)]
+    mid = len(records) // 2
+    halves = (records[:mid], records[mid:])
+    answers: list[list[Any] | BaseException] = []
+    for half in halves:
+        try:
+            answers.append(_call(predict, half))
+        except Exception as error:
+            answers.append(error)
+    if not healthy and all(isinstance(a, BaseException) for a in answers):
+        return [_failed(exc)] * len(records)  # no record of the group answers: the model's failure
+    out: list[Any] = []
+    for half, answer in zip(halves, answers, strict=True):
+        out += _bisect(predict, half, answer, True) if isinstance(answer, BaseException) else answer
+    return out
+
+
 def run_shadow_batch(
     predict: Callable[[list[dict[str, Any]]], Any],
     comparators: Sequence[tuple[str, Comparator]],
     batch: ShadowBatch,
     normalise: Normalise | None = None,
+    good: dict[str, Any] | None = None,
 ) -> ShadowOutcome:
     """Call ``predict`` on the batch's records in chunks of ``max_batch_size`` and tally the comparisons of
-    both sides in ``normalise``'s form (the shadow version's output contract); a failing model call, a wrong
-    number of outputs or a shadow output its contract rejects becomes the outcome's error (never an
-    exception), as each would be an error of a live request."""
+    both sides in ``normalise``'s form (the shadow version's output contract). A record the model fails on
+    (isolated from its chunk, see :func:`isolated`; ``good``: a record it answered before) or whose output
+    the contract rejects is one error of its pair; when no record was answered the step's failure is the
+    outcome's error. Never raises: the shadow model's failure is data for the control plane."""
     start = time.perf_counter()
     size = max(1, batch.max_batch_size)
     try:
-        outputs: list[dict[str, Any]] = []
+        outputs: list[Any] = []
         for i in range(0, len(batch.records), size):
-            outputs += list(predict(batch.records[i : i + size]))
+            outputs += isolated(predict, batch.records[i : i + size], good)
         seconds = time.perf_counter() - start
-        if len(outputs) != len(batch.primary):
-            return ShadowOutcome(
-                seconds, error=f"shadow returned {len(outputs)} outputs for {len(batch.primary)} records"
-            )
         if normalise is not None:
-            outputs = [normalise(o) for o in outputs]
+            outputs = [o if isinstance(o, Failed) else _normalised(normalise, o) for o in outputs]
+        failures = [o.error for o in outputs if isinstance(o, Failed)]
+        if failures and len(failures) == len(outputs):
+            return ShadowOutcome(seconds, error=failures[0])
         primary = in_contract_form(normalise, batch.primary)
-        return ShadowOutcome(seconds, tally(comparators, batch.jobs, primary, outputs))
+        tallies = tally(comparators, batch.jobs, primary, outputs)
+        return ShadowOutcome(seconds, tallies, record_error=failures[0] if failures else None)
     except Exception as exc:  # the shadow model's failure is data for the control plane, not a crash
         return ShadowOutcome(time.perf_counter() - start, error=f"{type(exc).__name__}: {exc}")
+
+
+def _normalised(normalise: Normalise, output: dict[str, Any]) -> Any:
+    """``output`` in contract form, or :class:`Failed` when the contract rejects it."""
+    try:
+        return normalise(output)
+    except Exception as exc:
+        return _failed(exc)
