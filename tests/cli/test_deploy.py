@@ -104,3 +104,50 @@ def test_rollout_start_works_on_a_model_the_file_deployed(cli, home, tmp_path):
 def test_schema_is_printed(cli, tmp_path):
     out = cli("deploy", "schema")
     assert out.exit_code == 0 and json.loads(out.stdout)["title"] == "DeploymentFile"
+
+
+def test_a_bad_comparator_is_refused_at_apply_naming_the_field_and_the_allowed_forms(cli, home, tmp_path):
+    _register_two(cli, tmp_path)
+    good = tmp_path / "deployment.yaml"
+    good.write_text(FILE)
+    assert cli("deploy", "apply", str(good)).exit_code == 0
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(FILE + 'comparators: ["exact", "abs_tol(x)"]\n')
+    for verb in ("apply", "diff"):
+        refused = cli("deploy", verb, str(bad), "--json")
+        assert refused.exit_code == 2, refused.output
+        body = json.loads(refused.stdout.split("\n}\n")[0] + "\n}")
+        assert body["field"] == "comparators[1]" and body["value"] == "abs_tol(x)"
+        assert "'abs_tol(x)' is not a comparator" in body["message"]
+        assert "numeric[:TOL[:FIELD]]" in body["message"] and "topk:K:FIELD[:MIN_OVERLAP]" in body["message"]
+    listed = json.loads(cli("deploy", "list", "--json").stdout)["deployments"]
+    assert [d["generation"] for d in listed] == [1]  # nothing changed
+    shown = yaml.safe_load(cli("deploy", "show", "lin").stdout)
+    assert shown["comparators"] == ["exact"]
+    human = cli("deploy", "apply", str(bad))
+    assert human.exit_code == 2 and "comparators[1]" in human.output
+
+
+def test_a_plan_naming_a_comparator_is_checked_at_load_and_against_the_deployment(cli, home, tmp_path):
+    _register_two(cli, tmp_path)
+    file = tmp_path / "deployment.yaml"
+    file.write_text("model: lin\nroutes: [{version: 1}]\ncomparators: [exact, 'numeric:0.01']\n")
+    assert cli("deploy", "apply", str(file)).exit_code == 0
+    doc = yaml.safe_load(DEFAULT_PLAN_YAML)
+    plan = tmp_path / "plan.yaml"
+    for comparator, code, text in [
+        ("abs_tol(x)", 2, "'abs_tol(x)' is not a comparator"),  # the grammar, at load
+        ("label:churn", 2, "not one of the deployment's comparators"),  # parses, but never computed
+    ]:
+        doc.setdefault("analysis", {})["shadow_agreement"] = {"comparator": comparator}
+        plan.write_text(yaml.safe_dump(doc))
+        r = cli("rollout", "start", "lin", "--candidate", "2", "--plan", str(plan), "--skip-gates", "test")
+        assert r.exit_code == code and text in r.output, r.output
+        assert "comparator" in r.output
+    history = json.loads(cli("rollout", "history", "lin", "--json").stdout)
+    entries = history["entries"] if isinstance(history, dict) else history
+    assert [e["action"] for e in entries] == ["deploy_create"]  # no rollout was created
+    doc["analysis"]["shadow_agreement"] = {"comparator": "numeric:0.01"}
+    plan.write_text(yaml.safe_dump(doc))
+    ok = cli("rollout", "start", "lin", "--candidate", "2", "--plan", str(plan), "--skip-gates", "test")
+    assert ok.exit_code == 0, ok.output

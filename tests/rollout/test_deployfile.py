@@ -254,3 +254,5 @@ def test_the_committed_schema_is_generated_from_the_model_and_accepts_the_docume
     validator.validate(yaml.safe_load(example))
     load_deployment_file(example)
     assert list(validator.iter_errors({"model": "m", "routes": [{"version": "1"}], "shadow_fracton": 1}))
+    bad_comparator = {"model": "m", "routes": [{"version": "1"}], "comparators": ["abs_tol(x)"]}
+    assert list(validator.iter_errors(bad_comparator))  # editors flag it, as apply does

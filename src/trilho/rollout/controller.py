@@ -301,6 +301,7 @@ class Controller:
                 ro.candidate,
                 since=datetime.fromtimestamp(started, UTC),
                 shadow=shadow,
+                comparator=_agreement_comparator(ro.plan, ro.state.step) if shadow else None,
             )
             if not shadow and ro.plan.analysis_for(ro.state.step).online_eval is not None:
                 data = with_online(self.store, ro.model, data, since=datetime.fromtimestamp(started, UTC))
@@ -500,3 +501,9 @@ class Controller:
         log.info(
             "rollout event", **{("kind" if k == "event" else k): v for k, v in entry.items() if k != "at"}
         )
+
+
+def _agreement_comparator(plan: Any, step: int) -> str | None:
+    """The comparator whose pairs a shadow step's agreement check reads (None: the first by name)."""
+    agreement = plan.analysis_for(step).shadow_agreement
+    return agreement.comparator if agreement is not None else None

@@ -31,10 +31,11 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from trilho.clock import Clock, SystemClock
+from trilho.contracts.comparator_specs import ALLOWED
 from trilho.errors import InputError, RolloutError, TrilhoError
 from trilho.rollout import audit
 from trilho.rollout.machine import TERMINAL
-from trilho.rollout.plan import read_yaml_mapping, validation_error
+from trilho.rollout.plan import ComparatorName, read_yaml_mapping, validation_error
 from trilho.store.routing import (
     BatchingConfig,
     BreakerConfig,
@@ -125,10 +126,10 @@ class DeploymentFile(_Spec):
     model: str = Field(description="the registry name of the model")
     routes: list[RouteSpec] = Field(min_length=1, description="exactly one stable route")
     shadow_percent: float = Field(0.0, ge=0, le=100, description="% of requests mirrored to shadow routes")
-    comparators: list[str] = Field(
+    comparators: list[ComparatorName] = Field(
         default_factory=lambda: ["exact"],
         min_length=1,
-        description="how shadow outputs are compared with stable's (exact, numeric:TOL, label:FIELD, …)",
+        description=f"how shadow outputs are compared with stable's: {ALLOWED}",
     )
     unit_field: str | None = Field(None, description="a contract field used as the sticky assignment unit")
     deadline_ms: float = Field(1000.0, gt=0, description="the latency budget before the fallback chain")

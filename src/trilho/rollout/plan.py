@@ -23,9 +23,19 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
-from trilho.errors import RolloutError, TrilhoError
+from trilho.contracts.comparator_specs import ALLOWED, PATTERN, parse_comparator_spec
+from trilho.errors import InputError, RolloutError, TrilhoError
 
 
 def _z(confidence: float) -> float:
@@ -53,6 +63,26 @@ def parse_duration(value: Any) -> float:
 
 
 Duration = Annotated[float, BeforeValidator(parse_duration), Field(ge=0)]
+
+
+def _comparator_name(value: str) -> str:
+    """``value`` when the shadow comparator grammar parses it (``trilho.contracts.comparator_specs``)."""
+    try:
+        parse_comparator_spec(value)
+    except InputError:
+        raise PydanticCustomError(
+            "comparator",
+            "{value} is not a comparator (allowed: {allowed})",
+            {"value": repr(value), "allowed": ALLOWED},
+        ) from None
+    return value
+
+
+ComparatorName = Annotated[
+    str,
+    AfterValidator(_comparator_name),
+    Field(description=f"a shadow comparator: {ALLOWED}", json_schema_extra={"pattern": PATTERN}),
+]
 
 
 class _Model(BaseModel):
@@ -90,6 +120,10 @@ class AgreementCheck(_Model):
     confidence: float = Field(0.95, gt=0.5, lt=1)
     min_pairs: int | None = Field(
         None, ge=1, description="compared pairs before it can pass (default: the step's min_requests)"
+    )
+    comparator: ComparatorName | None = Field(
+        None,
+        description="whose pairs it reads: one of the deployment's comparators (default: the first by name)",
     )
 
     @property

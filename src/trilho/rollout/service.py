@@ -120,6 +120,22 @@ def _pct(value: float) -> float:
     return round(value, 6)  # 0.07 * 100 is 7.000000000000001
 
 
+def _check_comparators(plan: Plan, dep: Deployment) -> None:
+    """A shadow step's agreement check reads a comparator the deployment computes (else it never passes)."""
+    for i, step in enumerate(plan.steps):
+        agreement = plan.analysis_for(i).shadow_agreement
+        if step.kind != "shadow" or agreement is None or agreement.comparator is None:
+            continue
+        if agreement.comparator not in dep.comparators:
+            raise RolloutError(
+                f"plan step {i + 1} (shadow): shadow_agreement.comparator {agreement.comparator!r} is not "
+                f"one of the deployment's comparators {list(dep.comparators)}: no pair would be compared",
+                fix="name one of the deployment's comparators, or add it to the deployment file's list",
+                field="analysis.shadow_agreement.comparator",
+                value=agreement.comparator,
+            )
+
+
 def _where(step: int | None, kind: str | None, weight: float, shadow: float, label: str) -> dict[str, Any]:
     return {"step": step, "step_kind": kind, "weight_pct": weight, "shadow_pct": shadow, "position": label}
 
@@ -285,6 +301,7 @@ class RolloutService:
                     field="kill",
                     value=dep.kill,
                 )
+            _check_comparators(plan, dep)
             busy = _running(conn, model)
             if busy is not None:
                 raise RolloutError(

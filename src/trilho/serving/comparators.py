@@ -2,7 +2,8 @@
 whether they agree. Named by a spec string so deployments can choose them:
 
 ``exact`` · ``numeric[:TOL[:FIELD]]`` · ``label:FIELD`` · ``topk:K:FIELD[:MIN_OVERLAP]`` ·
-``cosine:FIELD[:MIN_SIMILARITY]``
+``cosine:FIELD[:MIN_SIMILARITY]`` (the grammar, shared with the deployment file and plan validators, is
+``trilho.contracts.comparator_specs``)
 
 They are defined on contract values (the shadow step puts both sides in the output contract's form
 first). Where they test equality (``exact``, ``label``, ``topk``'s items) two floating-point numbers are
@@ -20,7 +21,7 @@ from typing import Any
 
 import msgspec
 
-from trilho.errors import InputError
+from trilho.contracts.comparator_specs import parse_comparator_spec
 
 
 @dataclass(frozen=True)
@@ -151,24 +152,14 @@ def cosine(field: str, min_similarity: float = 0.99) -> Comparator:
 
 
 def parse_comparator(spec: str) -> Comparator:
-    """Build a comparator from its spec string (see the module docstring)."""
-    kind, *args = spec.split(":")
-    try:
-        if kind == "exact" and not args:
-            return exact
-        if kind == "numeric" and len(args) <= 2:
-            return numeric(float(args[0]) if args else 1e-6, args[1] if len(args) > 1 else None)
-        if kind == "label" and len(args) == 1:
-            return label(args[0])
-        if kind == "topk" and len(args) in (2, 3):
-            return topk(int(args[0]), args[1], float(args[2]) if len(args) == 3 else 0.8)
-        if kind == "cosine" and len(args) in (1, 2):
-            return cosine(args[0], float(args[1]) if len(args) == 2 else 0.99)
-    except ValueError:
-        pass
-    raise InputError(
-        f"comparator {spec!r} is not understood",
-        fix="use exact, numeric[:TOL[:FIELD]], label:FIELD, topk:K:FIELD[:MIN], cosine:FIELD[:MIN]",
-        field="comparators",
-        value=spec,
-    )
+    """Build a comparator from its spec string (the grammar: ``trilho.contracts.comparator_specs``)."""
+    c = parse_comparator_spec(spec)
+    if c.kind == "exact":
+        return exact
+    if c.kind == "numeric":
+        return numeric(c.tolerance, c.field)
+    if c.kind == "label":
+        return label(c.field or "")
+    if c.kind == "topk":
+        return topk(c.k, c.field or "", c.threshold)
+    return cosine(c.field or "", c.threshold)
