@@ -151,3 +151,27 @@ def test_a_plan_naming_a_comparator_is_checked_at_load_and_against_the_deploymen
     plan.write_text(yaml.safe_dump(doc))
     ok = cli("rollout", "start", "lin", "--candidate", "2", "--plan", str(plan), "--skip-gates", "test")
     assert ok.exit_code == 0, ok.output
+
+
+def test_evals_are_applied_diffed_and_checked_through_the_cli(cli, home, tmp_path):
+    _register_two(cli, tmp_path)
+    (tmp_path / "policy.yaml").write_text("name: p\nchecks:\n  - {check: secrets, action: block}\n")
+    file = tmp_path / "deployment.yaml"
+    base = "model: lin\nroutes: [{version: 1}]\n"
+    file.write_text(base + "evals:\n  gate: required\n  online: {policy: policy.yaml, output_field: y}\n")
+    assert cli("deploy", "apply", str(file)).exit_code == 0
+    shown = yaml.safe_load(cli("deploy", "show", "lin").stdout)
+    assert shown["evals"]["gate"] == "required" and shown["evals"]["online"]["policy"]["name"] == "p"
+    assert cli("deploy", "diff", str(file)).exit_code == 0  # the inlined policy equals what is live
+    file.write_text(base + "evals:\n  gate: auto\n  online: {policy: policy.yaml, output_field: y}\n")
+    drift = cli("deploy", "diff", str(file), "--json")
+    assert drift.exit_code == 1
+    assert [(c["field"], c["live"], c["desired"]) for c in json.loads(drift.stdout)["changes"]] == [
+        ("evals.gate", "required", "auto")
+    ]
+    (tmp_path / "policy.yaml").write_text("name: p\nchecks:\n  - {check: no_such_check}\n")
+    refused = cli("deploy", "apply", str(file), "--json")
+    assert refused.exit_code == 2
+    body = json.loads(refused.stdout.split("\n}\n")[0] + "\n}")
+    assert body["field"].startswith("evals.online.policy") and "no_such_check" in body["message"]
+    assert yaml.safe_load(cli("deploy", "show", "lin").stdout)["evals"]["gate"] == "required"  # unchanged

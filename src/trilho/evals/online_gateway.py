@@ -37,7 +37,7 @@ import os
 import uuid
 from collections.abc import Coroutine, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -101,6 +101,8 @@ class ModelEvals:
     judge_client: Any = None
     # a network queue (Redis) is written from one thread of its own, never from the event loop
     submitter: ThreadPoolExecutor | None = None
+    declared: Mapping[str, Any] | None = None  # the deployment's ``evals.online`` it was built from, if any
+    stop: asyncio.Event = field(default_factory=asyncio.Event)  # set: its judge worker ends
 
     async def apply(self, answer: Any, records: Sequence[Mapping[str, Any]], request_id: str) -> None:
         """Check every output of ``answer`` and enforce the verdicts on it (a new outputs list; the dicts the
@@ -201,6 +203,9 @@ class GatewayEvals:
             raise EvalError("flush_interval_s must be positive", field="flush_interval_s")
         self.models = dict(models)
         self.flush_interval_s = float(flush_interval_s)
+        self._configured = dict(models)  # the --evals file's models (a deployment's declaration wins)
+        self._running = False  # loops() ran: judge workers of models declared later start at once
+        self._tasks: set[asyncio.Task] = set()
 
     # --- the request path ----------------------------------------------------------------------------------
     async def apply(self, answer: Any, records: Sequence[Mapping[str, Any]], request_id: str = "") -> None:
@@ -219,16 +224,16 @@ class GatewayEvals:
     # --- off the request path ------------------------------------------------------------------------------
     def loops(self, store: Any) -> list[Coroutine[Any, Any, None]]:
         """Background coroutines: a judge worker per judged model; the window flush when there is a store."""
+        self._running = True
         out = [self._judge_loop(me) for me in self.models.values() if me.evaluator.judge is not None]
         if store is not None:
             out.append(self._flush_loop(store))
         return out
 
     async def _judge_loop(self, me: ModelEvals) -> None:
-        stop = asyncio.Event()
-        while True:
+        while not me.stop.is_set():
             try:
-                await me.evaluator.run_worker(stop)
+                await me.evaluator.run_worker(me.stop)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # e.g. Redis went away: keep the worker alive, try again
@@ -255,6 +260,11 @@ class GatewayEvals:
         """On shutdown: judge what is still queued (bounded by ``drain_s``), write the last windows, release
         the judge clients and check threads."""
         for me in self.models.values():
+            if me.declared is not None:
+                me.stop.set()  # the judge workers started by follow() end
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=drain_s)
+        for me in self.models.values():
             if me.evaluator.judge is not None:
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(me.evaluator.drain(), drain_s)
@@ -267,6 +277,66 @@ class GatewayEvals:
                 with contextlib.suppress(Exception):
                     await me.judge_client.aclose()
             me.evaluator.policy.close()
+
+    def follow(self, declared: Mapping[str, Mapping[str, Any]], store: Any = None) -> None:
+        """Make the online evaluation declared on deployments (model → its ``evals.online``) take effect: a
+        new or changed declaration is built and replaces what evaluated the model (a declaration wins over
+        the ``--evals`` file's entry), a removed one gives the model back to the file's entry (or to none).
+        A declaration this host cannot build (e.g. an unset environment variable) is logged and leaves the
+        model without online evaluation. Runs on the event loop (retired models are flushed and closed in a
+        task); judge workers of new models start here once :meth:`loops` has run."""
+        for name in [n for n, me in self.models.items() if me.declared is not None and n not in declared]:
+            self._replace(name, self._configured.get(name), store)
+        for name, doc in declared.items():
+            current = self.models.get(name)
+            if current is not None and current.declared == doc:
+                continue
+            try:
+                me = _model_evals(name, doc, None)
+            except Exception as exc:
+                error = f"{type(exc).__name__}: {exc}"[:300]
+                log.error(
+                    "online evaluation declared on the deployment cannot be built", model=name, error=error
+                )
+                self._replace(name, None, store)
+                continue
+            me.declared = dict(doc)
+            self._replace(name, me, store)
+
+    def _replace(self, name: str, me: ModelEvals | None, store: Any) -> None:
+        """``me`` evaluates ``name`` from now on (None: nothing does); a declared predecessor is retired (the
+        file's entry is kept: its judge worker runs on, idle, and serves it again when it comes back)."""
+        old = self.models.pop(name, None)
+        configured = self._configured.get(name)
+        if me is not None:
+            self.models[name] = me
+            if self._running and me.evaluator.judge is not None and me is not configured:
+                self._spawn(self._judge_loop(me))
+        if old is not None and old is not configured:
+            old.stop.set()
+            self._spawn(self._retire(old, store))
+        log.info(
+            "online evaluation follows the deployment",
+            model=name,
+            declared=me is not None and me is not configured,
+        )
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _retire(self, me: ModelEvals, store: Any) -> None:
+        """A model's replaced evaluation: its last counts written, its threads and clients released."""
+        if store is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.to_thread(me.evaluator.flush, store)
+        if me.submitter is not None:
+            me.submitter.shutdown(wait=False)
+        if me.judge_client is not None:
+            with contextlib.suppress(Exception):
+                await me.judge_client.aclose()
+        me.evaluator.policy.close()
 
     def stats(self) -> dict[str, Any]:
         """Per model: the evaluator's coverage, violations, sampling, drops and judge estimates."""
@@ -319,10 +389,13 @@ def _model_evals(name: str, spec: Any, base_dir: Path | None) -> ModelEvals:
     unknown = set(spec) - _MODEL_KEYS
     if unknown:
         raise EvalError(f"{where} has unknown key(s) {sorted(unknown)}", field=where, value=sorted(unknown))
-    ppath = str(spec["policy"])
-    if ppath != "default" and base_dir is not None and not Path(ppath).is_absolute():
-        ppath = str(base_dir / ppath)
-    policy = Policy.load(ppath)
+    if isinstance(spec["policy"], Mapping):  # inlined (a deployment file's evals.online)
+        policy = Policy.from_dict(spec["policy"], source=f"{where}.policy")
+    else:
+        ppath = str(spec["policy"])
+        if ppath != "default" and base_dir is not None and not Path(ppath).is_absolute():
+            ppath = str(base_dir / ppath)
+        policy = Policy.load(ppath)
     fail = spec.get("fail", "open")
     if fail not in ("open", "closed"):
         raise EvalError(f"{where}.fail must be 'open' or 'closed', got {fail!r}", field=f"{where}.fail")
@@ -417,3 +490,12 @@ def _queue(q: Any, where: str) -> JudgeQueue:
             maxlen=size,
         )
     return InProcessQueue(size)
+
+
+def check_model_spec(name: str, spec: Mapping[str, Any]) -> None:
+    """Raise the ``EvalError`` (naming the field) that building ``spec`` — one model's settings, policy
+    inlined — would raise; what it built is released (no network is touched)."""
+    me = _model_evals(name, spec, None)
+    me.evaluator.policy.close()
+    if me.submitter is not None:
+        me.submitter.shutdown(wait=False)

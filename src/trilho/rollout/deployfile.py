@@ -118,6 +118,39 @@ class SLOSpec(_Spec):
     )
 
 
+class OnlineEvalsSpec(_Spec):
+    """Online evaluation of the model's answers by every gateway (the keys of one model of ``trilho serve
+    --evals``, ``trilho.evals.online_gateway``): the policy's checks on every answer, enforced; a judged
+    sample; per-version windows the rollout's ``online_eval`` check reads."""
+
+    policy: str | dict[str, Any] = Field(
+        "default",
+        description="a policy YAML file (relative to the deployment file; its content is what is applied), "
+        "a policy mapping, or 'default'",
+    )
+    input_field: str | None = Field(None, description="record field holding the user's text")
+    output_field: str | None = Field(None, description="output field holding the model's text")
+    inputs: bool = Field(True, description="also run the policy's input checks on the request")
+    fail: Literal["open", "closed"] = Field(
+        "open", description="the checks failed: send as is, or the fallback"
+    )
+    judge: dict[str, Any] | None = Field(
+        None,
+        description="LLM-as-judge on a sample, off the request path (base_url, model, rubric, …)",
+    )
+
+
+class EvalsSpec(_Spec):
+    """What evaluates the deployment: online checks of its served answers, the eval gate of its rollouts."""
+
+    online: OnlineEvalsSpec | None = None
+    gate: Literal["auto", "required"] = Field(
+        "auto",
+        description="required: a candidate needs a passing eval record before any traffic; auto: only once a "
+        "version of the model has one",
+    )
+
+
 class DeploymentFile(_Spec):
     """A deployment file: what one model serves, as kept in git and applied with ``trilho deploy apply``."""
 
@@ -138,6 +171,7 @@ class DeploymentFile(_Spec):
     breaker: BreakerSpec = Field(default_factory=BreakerSpec)
     fallback_response: dict[str, Any] | None = Field(None, description="the static answer of last resort")
     slo: SLOSpec | None = None
+    evals: EvalsSpec | None = Field(None, description="online evaluation of the answers and the eval gate")
 
     @model_validator(mode="after")
     def _lone_live_route_takes_everything(self) -> DeploymentFile:
@@ -146,6 +180,13 @@ class DeploymentFile(_Spec):
         if len(live) == 1 and live[0].weight is None:
             routes = [r.model_copy(update={"weight": 100.0}) if r is live[0] else r for r in self.routes]
             object.__setattr__(self, "routes", routes)
+        return self
+
+    @model_validator(mode="after")
+    def _no_evals_is_none(self) -> DeploymentFile:
+        """``evals: {}`` declares nothing: it equals no evals section (so diffs do not flap)."""
+        if self.evals == EvalsSpec():
+            object.__setattr__(self, "evals", None)
         return self
 
     def to_yaml(self) -> str:
@@ -180,7 +221,63 @@ def load_deployment_file(source: str | Path | Mapping[str, Any]) -> DeploymentFi
         hint = "; the JSON Schema is `trilho deploy schema`"
         raise validation_error(exc, where, default="deployment", error=InputError, hint=hint) from None
     _check_weights(spec, where)
-    return spec
+    return _with_online_evals(spec, where, _base_dir(source))
+
+
+def _base_dir(source: str | Path | Mapping[str, Any]) -> Path:
+    """Where relative paths in the file point: its folder (the working directory for text or a mapping)."""
+    if isinstance(source, Path) or (
+        isinstance(source, str) and "\n" not in source and Path(source).is_file()
+    ):
+        return Path(source).resolve().parent
+    return Path.cwd()
+
+
+def _with_online_evals(spec: DeploymentFile, where: str, base: Path) -> DeploymentFile:
+    """The file with ``evals.online.policy`` inlined (a path becomes the policy's content: every gateway
+    host applies the same policy) and the online settings checked as a gateway would build them."""
+    online = spec.evals.online if spec.evals is not None else None
+    if online is None:
+        return spec
+    policy = online.policy
+    if isinstance(policy, str) and policy != "default":
+        path = Path(policy) if Path(policy).is_absolute() else base / policy
+        try:
+            policy = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except (OSError, yaml.YAMLError) as exc:
+            raise InputError(
+                f"{where}: evals.online.policy: {str(path)!r} cannot be read: {exc}",
+                fix="give a policy YAML file (relative to the deployment file), a mapping, or 'default'",
+                field="evals.online.policy",
+                value=online.policy,
+            ) from None
+        if not isinstance(policy, dict):
+            raise InputError(
+                f"{where}: evals.online.policy: {str(path)!r} is not a policy mapping",
+                fix="a policy file holds name, checks, fallback, … (docs/deployment.md)",
+                field="evals.online.policy",
+                value=online.policy,
+            )
+        online = online.model_copy(update={"policy": policy})
+    from trilho.errors import EvalError
+    from trilho.evals.online_gateway import check_model_spec
+
+    try:
+        check_model_spec(spec.model, online.model_dump(mode="json"))
+    except EvalError as exc:
+        name = str(exc.fields.get("field") or "")
+        prefix = f"models.{spec.model}."
+        if name.startswith(prefix):  # the model's settings
+            field = "evals.online." + name[len(prefix) :]
+        else:  # the policy's own fields
+            field = "evals.online.policy" + ("" if name in ("", "policy") else f".{name}")
+        raise InputError(
+            f"{where}: {field}: {exc.message}",
+            fix=exc.fix or "correct the online evaluation settings (docs/deployment.md)",
+            field=field,
+            value=exc.fields.get("value"),
+        ) from None
+    return spec.model_copy(update={"evals": spec.evals.model_copy(update={"online": online})})
 
 
 def _check_weights(spec: DeploymentFile, where: str) -> None:
@@ -230,6 +327,7 @@ def to_deployment(spec: DeploymentFile, *, kill: str = "off") -> Deployment:
             comparators=tuple(spec.comparators),
             kill=kill,
             slo=SLOConfig(**spec.slo.model_dump()) if spec.slo else None,
+            evals=spec.evals.model_dump(mode="json") if spec.evals else None,
         )
     except InputError as exc:  # the store's own rules (one stable route, each version once, …)
         raise InputError(f"deployment file: {exc.message}", fix=exc.fix, **exc.fields) from None
@@ -253,6 +351,7 @@ def from_deployment(dep: Deployment) -> DeploymentFile:
         breaker=BreakerSpec(**_fields(dep.breaker)),
         fallback_response=dep.fallback_response,
         slo=SLOSpec(**_fields(dep.slo)) if dep.slo else None,
+        evals=EvalsSpec.model_validate(dep.evals) if dep.evals else None,
     )
 
 
@@ -462,6 +561,8 @@ __all__ = [
     "ApplyResult",
     "Change",
     "DeploymentFile",
+    "EvalsSpec",
+    "OnlineEvalsSpec",
     "RouteSpec",
     "apply_deployment",
     "delete_deployment_audited",

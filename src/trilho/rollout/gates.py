@@ -62,12 +62,15 @@ def evaluate(
     evals: Sequence[Any] = (),
     has_eval_suite: bool = False,
     verify: Any = None,
+    eval_required: str | None = None,
 ) -> GateReport:
     """Apply the gate rules: compatible contract, latest golden record passed, eval passed if required.
 
     ``golden`` / ``evals`` are gate records with ``decision`` and ``evidence`` (oldest first);
     ``contract_breaking`` None means the contracts could not be compared (a failure). ``verify`` (a
     callable taking a record) checks each record's signature; a record that fails it counts as a failed gate.
+    ``eval_required`` (why: e.g. the deployment's ``evals.gate: required``) requires an eval record even for
+    a model none of whose versions has one yet.
     """
     gates = []
     if contract_breaking is None:
@@ -98,12 +101,11 @@ def evaluate(
                 {"record_id": getattr(rec, "id", None), "evidence": rec.evidence},
             )
         )
-    if has_eval_suite:
+    if has_eval_suite or eval_required:
         rec = _latest(evals)
         if rec is None:
-            gates.append(
-                Gate("eval", "fail", "the model has an eval suite but the candidate has no eval result")
-            )
+            why = eval_required or "the model has an eval suite"
+            gates.append(Gate("eval", "fail", f"{why} but the candidate has no eval result"))
         elif verify is not None and not verify(rec):
             gates.append(_forged("eval", rec))
         else:
@@ -160,6 +162,7 @@ def registry_gates(store, artifacts_root: Any = None, *, key: Any = None) -> Gat
         has_suite = bool(evals) or any(
             reg.gate_records(f"{model}@{v.version}", kind="eval") for v in reg.versions(model)
         )
+        required = _eval_required(store, model)
         return evaluate(
             contract_breaking=breaking,
             contract_detail=detail,
@@ -167,9 +170,23 @@ def registry_gates(store, artifacts_root: Any = None, *, key: Any = None) -> Gat
             evals=evals,
             has_eval_suite=has_suite,
             verify=(lambda rec: verify_gate(rec, key)) if key is not None else None,
+            eval_required=required,
         )
 
     return run
+
+
+def _eval_required(store, model: str) -> str | None:
+    """Why the model's deployment requires an eval record of every candidate (``evals.gate: required``)."""
+    from trilho.store.routing import get_deployment
+
+    try:
+        dep = get_deployment(store, model)
+    except Exception:  # no deployment: the rollout refuses to start anyway
+        return None
+    if dep is not None and (dep.evals or {}).get("gate") == "required":
+        return "the deployment requires an eval result (evals.gate: required)"
+    return None
 
 
 def skip_gates(actor: str, reason: str) -> GateRunner:

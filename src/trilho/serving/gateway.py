@@ -388,6 +388,7 @@ class Gateway:
             comparators = [(spec, parse_comparator(spec)) for spec in dep.comparators]
             models[name] = ModelRuntime(dep, versions, cache, comparators, table.generation)
         self.models = models
+        self._follow_evals(table)
         self._forget_unused(table)
         if not waiting:  # the generation a gateway reports is one whose every change is in effect
             self.generation = table.generation
@@ -404,6 +405,23 @@ class Gateway:
             waiting_for_versions=waiting,
             preparing=sorted(f"{model}@{version}" for model, version in self._preparing),
         )
+
+    def _follow_evals(self, table: RoutingTable) -> None:
+        """Online evaluation declared on deployments (``evals.online``) follows the routing table."""
+        declared = {
+            n: d.evals["online"] for n, d in table.deployments.items() if (d.evals or {}).get("online")
+        }
+        if self.evals is None:
+            if not declared:
+                return
+            from trilho.evals.online_gateway import GatewayEvals
+
+            self.evals = GatewayEvals({})
+            if (
+                self._tasks
+            ):  # the loops run already (start() adds them otherwise): its window flush starts now
+                self._tasks += [asyncio.create_task(c) for c in self.evals.loops(self.store)]
+        self.evals.follow(declared, self.store)
 
     def _forget_unused(self, table: RoutingTable) -> None:
         """Unload the versions that neither the table nor a deployment still served names, and forget their

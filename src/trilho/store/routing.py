@@ -142,6 +142,7 @@ class Deployment:
     kill: str = "off"
     generation: int = 0
     slo: SLOConfig | None = None  # a declared latency SLO: the gateway exports its burn rates and alerts
+    evals: dict[str, Any] | None = None  # {"online": …, "gate": …}: see trilho.rollout.deployfile.EvalsSpec
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "routes", tuple(self.routes))
@@ -191,6 +192,7 @@ class Deployment:
                 kill=str(data.get("kill", "off")),
                 generation=int(data.get("generation", 0)),
                 slo=SLOConfig(**data["slo"]) if data.get("slo") else None,
+                evals=dict(data["evals"]) if data.get("evals") else None,
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise InputError(
