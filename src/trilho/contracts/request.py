@@ -18,7 +18,15 @@ from trilho.contracts.checks import Invalid, compile_check
 from trilho.contracts.model import Field, SchemaObject
 from trilho.errors import SchemaViolation
 
-__all__ = ["Invalid", "RequestValidator", "compile_check", "show"]
+__all__ = [
+    "Invalid",
+    "RequestValidator",
+    "compile_check",
+    "declared_defaults",
+    "fill_defaults",
+    "show",
+    "with_defaults",
+]
 
 
 class RequestValidator:
@@ -34,7 +42,7 @@ class RequestValidator:
         self._names = tuple(obj.names)
         self._checks = tuple((f.name, compile_check(f)) for f in obj.fields)
         self._forbid = obj.extra_policy == "forbid"
-        self._defaults = tuple((f.name, f.default) for f in obj.fields if f.default is not None)
+        self._defaults = declared_defaults(obj)
 
     @property
     def fields(self) -> tuple[Field, ...]:
@@ -55,7 +63,7 @@ class RequestValidator:
             except Invalid:
                 return self._precise(record)
         if self._defaults:
-            _fill(out, self._defaults)
+            fill_defaults(out, self._defaults)
         return out
 
     def validate_many(self, records: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
@@ -134,15 +142,33 @@ class RequestValidator:
                 rule=first["rule"],
                 violations=violations,
             )
-        return _fill({name: out[name] for name in names}, self._defaults)
+        return fill_defaults({name: out[name] for name in names}, self._defaults)
 
 
-def _fill(out: dict[str, Any], defaults: tuple[tuple[str, Any], ...]) -> dict[str, Any]:
-    """Each defaulted field whose value is missing (None) takes its default; returns ``out``."""
+Defaults = tuple[tuple[str, Any], ...]
+
+
+def declared_defaults(obj: SchemaObject) -> Defaults:
+    """``(field, default)`` for each field of ``obj`` that declares a default (``x-trilho: {default: …}``)."""
+    return tuple((f.name, f.default) for f in obj.fields if f.default is not None)
+
+
+def fill_defaults(record: dict[str, Any], defaults: Defaults) -> dict[str, Any]:
+    """Each defaulted field whose value is missing or null takes its default, in place; returns ``record``.
+    The one way records get their contract defaults: the request validators (gateway, registration) and the
+    registry's ``Predictor`` (golden runs, direct ``predict`` calls) call it."""
     for name, value in defaults:
-        if out[name] is None:
-            out[name] = value
-    return out
+        if record.get(name) is None:
+            record[name] = value
+    return record
+
+
+def with_defaults(record: Mapping[str, Any], defaults: Defaults) -> Mapping[str, Any]:
+    """``record`` when it lacks no default, else a copy with them filled in (the caller's record is kept)."""
+    for name, _ in defaults:
+        if record.get(name) is None:
+            return fill_defaults(dict(record), defaults)
+    return record
 
 
 def show(v: Any) -> Any:

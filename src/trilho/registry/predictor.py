@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from trilho.contracts.request import Defaults, declared_defaults, with_defaults
 from trilho.errors import RegistryError
 from trilho.obs import histogram
 from trilho.registry.records import ModelVersion
@@ -30,6 +31,7 @@ class Predictor:
         self.model_version = model_version
         self.contract = contract
         self.llm_spec = getattr(fn, "llm_spec", None)  # an ``llm`` version's spec (the gateway streams it)
+        self._defaults = _input_defaults(contract)  # filled in before the model sees a record
         self._timer = _latency.labels(model=model_version.name, version=str(model_version.version))
 
     @property
@@ -38,8 +40,11 @@ class Predictor:
         return self.model_version.ref
 
     def predict(self, records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-        """Predict a batch: one output record per input record, in order."""
+        """Predict a batch: one output record per input record, in order; a field the input contract gives a
+        default is filled in where a record lacks it (the caller's records are not changed)."""
         batch = list(records)
+        if self._defaults:  # the contract's declared defaults, as the gateway's validators fill them
+            batch = [with_defaults(r, self._defaults) for r in batch]
         start = time.perf_counter()
         out = self._fn(batch)
         self._timer.observe(time.perf_counter() - start)
@@ -57,3 +62,11 @@ class Predictor:
 
     def __repr__(self) -> str:
         return f"Predictor({self.ref}, flavor={self.model_version.flavor})"
+
+
+def _input_defaults(contract: Any) -> Defaults:
+    """The input contract's declared defaults (none for a contract without an input role)."""
+    try:
+        return declared_defaults(contract.object("input"))
+    except Exception:  # no contract, or no input role: nothing to fill
+        return ()
