@@ -433,7 +433,11 @@ def controller(
         start_http_server(metrics_port, addr="127.0.0.1", registry=REGISTRY)
 
     ctl = Controller(
-        open_store(ctx), interval=interval, gateways=gateway or (), checkpoint_file=audit_checkpoint
+        open_store(ctx),
+        interval=interval,
+        gateways=gateway or (),
+        checkpoint_file=audit_checkpoint,
+        exposures=settings(ctx).home / "exposures",
     )
     try:
         report = ctl.run(seconds=seconds, iterations=iterations, tick_every=min(tick, interval or tick))

@@ -120,7 +120,13 @@ def _embedded_controller(ctx: typer.Context, host: str, port: int, interval: flo
     store = open_store(s)
     gates = registry_gates(store, s.artifacts_url, key=existing_signing_key(s.home))
     url_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
-    ctl = Controller(store, interval=interval, gateways=[f"http://{url_host}:{port}"], gates=gates)
+    ctl = Controller(
+        store,
+        interval=interval,
+        gateways=[f"http://{url_host}:{port}"],
+        gates=gates,
+        exposures=s.home / "exposures",
+    )
     return ctl.start_in_thread(tick_every=interval)
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 from trilho.errors import MeasurementError
@@ -85,9 +86,11 @@ def unit_table_sql(
     outcome_columns: Sequence[str],
     covariate_columns: Sequence[str],
     dialect: Dialect = ANSI,
+    since: datetime | None = None,
 ) -> str:
     """One row per exposed unit: version (first exposure), generation, versions seen, ``<col>`` summed at or
-    after the first exposure for each outcome column, ``<col>_pre`` summed before it for each covariate."""
+    after the first exposure for each outcome column, ``<col>_pre`` summed before it for each covariate.
+    With ``since``, only exposures at or after it count (a rollout step's own units)."""
     q = dialect.quote
     model_lit = "'" + model.replace("'", "''") + "'"
     cols = list(dict.fromkeys([*outcome_columns, *covariate_columns]))
@@ -101,7 +104,7 @@ def unit_table_sql(
     ]
     return (
         "(WITH e AS (SELECT CAST(unit AS VARCHAR) AS unit, version, variant, generation, ts "
-        f"FROM {exposures} WHERE model = {model_lit} AND unit IS NOT NULL), "
+        f"FROM {exposures} WHERE model = {model_lit} AND unit IS NOT NULL{_since(since)}), "
         "f AS (SELECT unit, arg_min(version, ts) AS version, arg_min(variant, ts) AS variant, "
         "arg_min(generation, ts) AS generation, min(ts) AS first_ts, COUNT(DISTINCT version) AS versions "
         "FROM e GROUP BY unit), "
@@ -114,14 +117,23 @@ def unit_table_sql(
     )
 
 
-def summary_sql(exposures: str, outcomes: str, model: str, *, unit: str, time: str, dialect: Dialect = ANSI):
+def summary_sql(
+    exposures: str,
+    outcomes: str,
+    model: str,
+    *,
+    unit: str,
+    time: str,
+    dialect: Dialect = ANSI,
+    since: datetime | None = None,
+):
     """Counts for :class:`ExposureSummary`: exposures, units, multi-version units, events before exposure,
     events of units never exposed, and the newest generation any unit was first exposed under."""
     q = dialect.quote
     model_lit = "'" + model.replace("'", "''") + "'"
     return (
         "WITH e AS (SELECT CAST(unit AS VARCHAR) AS unit, version, generation, ts "
-        f"FROM {exposures} WHERE model = {model_lit}), "
+        f"FROM {exposures} WHERE model = {model_lit}{_since(since)}), "
         "f AS (SELECT unit, min(ts) AS first_ts, arg_min(generation, ts) AS generation, "
         "COUNT(DISTINCT version) AS versions FROM e WHERE unit IS NOT NULL GROUP BY unit), "
         f"o AS (SELECT CAST({q(unit)} AS VARCHAR) AS unit, CAST({q(time)} AS TIMESTAMPTZ) AS t "
@@ -132,6 +144,15 @@ def summary_sql(exposures: str, outcomes: str, model: str, *, unit: str, time: s
         "(SELECT COUNT(*) FROM o LEFT JOIN f ON o.unit = f.unit WHERE f.unit IS NULL), "
         "(SELECT max(generation) FROM f)"
     )
+
+
+def _since(since: datetime | None) -> str:
+    """The exposure filter for ``since`` (an aware time; a naive one is UTC)."""
+    if since is None:
+        return ""
+    if since.tzinfo is None:
+        since = since.replace(tzinfo=UTC)
+    return f" AND ts >= CAST('{since.astimezone(UTC).isoformat()}' AS TIMESTAMPTZ)"
 
 
 def newest_generation_counts_sql(units: str, generation: int) -> str:
@@ -173,10 +194,11 @@ def analyze_rollout(
     stable: str | None = None,
     alpha: float = 0.05,
     planned_units: float = DEFAULT_PLANNED_UNITS,
+    since: datetime | None = None,
 ) -> RolloutResult:
     """Per-version lift vs stable from the exposure log joined to ``outcomes``; ``weights`` (version → share
     of live traffic, the routing weights in force) drive the sample-ratio check, ``stable`` names the
-    control."""
+    control; ``since`` keeps only exposures at or after it (a rollout step's window)."""
     if not metrics:
         raise MeasurementError("no metric to analyse", fix="pass --metric or --ratio", field="metric")
     have = outcomes.columns()
@@ -191,9 +213,16 @@ def analyze_rollout(
     exp = exposures_relation(exposures)
     rel = outcomes.relation()
     units = unit_table_sql(
-        exp, rel, model, unit=unit, time=time, outcome_columns=out_cols, covariate_columns=cov_cols
+        exp,
+        rel,
+        model,
+        unit=unit,
+        time=time,
+        outcome_columns=out_cols,
+        covariate_columns=cov_cols,
+        since=since,
     )
-    row = outcomes.query(summary_sql(exp, rel, model, unit=unit, time=time))[0]
+    row = outcomes.query(summary_sql(exp, rel, model, unit=unit, time=time, since=since))[0]
     n_exp, n_units, multi, pre, unexposed, gen = row
     if not n_units:
         raise MeasurementError(

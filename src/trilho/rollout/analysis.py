@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from trilho.obs.histograms import quantile
+from trilho.rollout.business import StepLifts, check_business_metric
 from trilho.rollout.plan import (
     AgreementCheck,
     Analysis,
@@ -342,8 +343,11 @@ def _tested_steps(plan: Plan, attr: str) -> int:
     return max(1, sum(1 for i in range(len(plan.steps)) if getattr(plan.analysis_for(i), attr) is not None))
 
 
-def run_checks(plan: Plan, step: int, base: VersionWindow, cand: VersionWindow) -> list[CheckResult]:
+def run_checks(
+    plan: Plan, step: int, base: VersionWindow, cand: VersionWindow, lifts: StepLifts | None = None
+) -> list[CheckResult]:
     """Every check the step's analysis asks for; a check that raises becomes an ``error`` result.
+    ``lifts`` are the step's business-metric readings (:func:`trilho.rollout.business.read_lifts`).
 
     Each sequential test gets α split evenly over the steps that run it (Bonferroni), so the whole rollout's
     false-rollback rate stays ≤ α however many intervals and steps are checked.
@@ -388,7 +392,36 @@ def run_checks(plan: Plan, step: int, base: VersionWindow, cand: VersionWindow) 
                 )
             except Exception as exc:  # reported, never passed
                 results.append(CheckResult("online:violations", "error", f"{type(exc).__name__}: {exc}"))
+    if kind == "canary" and analysis.business is not None:
+        results.extend(_business_results(plan, analysis, lifts))
     return results
+
+
+def _business_results(plan: Plan, analysis: Analysis, lifts: StepLifts | None) -> list[CheckResult]:
+    """One result per business metric; α split evenly over the canary steps that test business metrics."""
+    business = analysis.business
+    assert business is not None
+    steps = max(
+        1,
+        sum(
+            1
+            for i, st in enumerate(plan.steps)
+            if st.kind == "canary" and plan.analysis_for(i).business is not None
+        ),
+    )
+    out = []
+    for m in business.metrics:
+        name = f"business:{m.label}"
+        if lifts is not None and lifts.problem:
+            out.append(CheckResult(name, "insufficient" if lifts.insufficient else "error", lifts.problem))
+            continue
+        reading = lifts.readings.get(m.label) if lifts is not None else None
+        try:
+            status, message, ev = check_business_metric(reading, m, m.alpha / steps, business.planned_units)
+            out.append(CheckResult(name, status, message, ev))  # type: ignore[arg-type]
+        except Exception as exc:  # reported, never passed
+            out.append(CheckResult(name, "error", f"{type(exc).__name__}: {exc}"))
+    return out
 
 
 Action = Literal["hold", "advance", "extend", "rollback", "abort"]

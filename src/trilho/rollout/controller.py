@@ -24,6 +24,7 @@ from trilho.clock import Clock, ManualClock, SystemClock
 from trilho.errors import GateFailed, TrilhoError
 from trilho.obs import counter, get_logger, histogram
 from trilho.rollout.analysis import decide, run_checks
+from trilho.rollout.business import read_lifts
 from trilho.rollout.gates import GateRunner
 from trilho.rollout.lease import Lease
 from trilho.rollout.machine import Phase
@@ -115,6 +116,7 @@ class Controller:
         gates: GateRunner | None = None,
         http: httpx.Client | None = None,
         checkpoint_file: str | os.PathLike[str] | None = None,
+        exposures: str | os.PathLike[str] | None = None,
     ) -> None:
         self.clock = clock or SystemClock()
         self.service = RolloutService(store, clock=self.clock, gates=gates)
@@ -135,6 +137,7 @@ class Controller:
         self._waiting_since: float | None = None
         self._wait_logged_at = 0.0
         self.checkpoint_file = checkpoint_file
+        self.exposures = exposures  # the gateways' exposure log, for plans with business metrics
         self._checkpointed: int | None = None  # the audit seq of the last exported checkpoint
 
     # --- the loop ------------------------------------------------------------------------------------------
@@ -318,7 +321,20 @@ class Controller:
         if any(u.prometheus for u in user):
             base = with_prometheus(base, ro.model, user, self.http)
             cand = with_prometheus(cand, ro.model, user, self.http)
-        results = run_checks(ro.plan, ro.state.step, base, cand)
+        business = None if shadow else ro.plan.analysis_for(ro.state.step).business
+        lifts = None
+        if business is not None:
+            weight = ro.plan.steps[ro.state.step].body.weight / 100.0  # type: ignore[union-attr]
+            lifts = read_lifts(
+                business,
+                ro.model,
+                ro.baseline,
+                ro.candidate,
+                since=datetime.fromtimestamp(started, UTC),
+                weights={ro.baseline: 1.0 - weight, ro.candidate: weight},
+                exposures=self.exposures,
+            )
+        results = run_checks(ro.plan, ro.state.step, base, cand, lifts)
         decision = decide(
             ro.plan,
             ro.state.step,

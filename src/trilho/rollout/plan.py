@@ -12,6 +12,17 @@ the runbooks to execute on events. Loading never touches the store; errors name 
 
 LLM deployments evaluated online by the gateway add ``analysis: {online_eval: {}}`` so canary steps also
 compare the online judge score and the guardrail violation rate with the stable version's.
+
+Business metrics come from the gateway's exposure log joined to an events table (canary steps only): a
+guardrail rolls back when the always-valid interval of the relative lift lies wholly on the wrong side of its
+threshold; a goal passes only when it lies wholly on the right side (until then the step waits)::
+
+    analysis:
+      business:
+        outcomes: events.parquet           # unit, ts, one column per outcome (Parquet/CSV/folder/glob)
+        metrics:
+          - {metric: orders, covariate: orders_pre, role: guardrail, threshold: -0.01}
+          - {metric: clicks/impressions, role: goal, threshold: 0.0}
 """
 
 from __future__ import annotations
@@ -207,6 +218,93 @@ class OnlineEvalCheck(_Model):
     violations: OnlineViolationCheck | None = Field(default_factory=OnlineViolationCheck)
 
 
+PRE_SUFFIX = "_pre"  # the exposure join's name for a column summed over the events before exposure
+
+
+def _outcome_spec(value: str) -> str:
+    """``value`` when it names an outcome column or a ``numerator/denominator`` ratio of two, none of them a
+    pre-exposure sum (those are covariates, never outcomes)."""
+    parts = [p.strip() for p in value.split("/")]
+    if len(parts) > 2 or not all(parts):
+        raise PydanticCustomError(
+            "business_metric",
+            "{value} is not an outcome column or a ratio 'numerator/denominator' of two columns",
+            {"value": repr(value)},
+        )
+    for part in parts:
+        if part.endswith(PRE_SUFFIX):
+            raise PydanticCustomError(
+                "business_metric",
+                "{value} would count events before exposure as an outcome; name {column} as the metric "
+                "and {part} as its covariate",
+                {"value": repr(part), "column": repr(part[: -len(PRE_SUFFIX)]), "part": repr(part)},
+            )
+    return "/".join(parts)
+
+
+OutcomeSpec = Annotated[str, AfterValidator(_outcome_spec), Field(min_length=1)]
+
+
+class BusinessMetricCheck(_Model):
+    """One business metric per exposed unit (summed over its events after first exposure), compared with the
+    stable version's by its relative lift and an always-valid confidence sequence (``trilho.measure``).
+
+    ``role: guardrail`` rolls back when the whole interval is on the wrong side of ``threshold`` (harm is
+    significant); ``role: goal`` passes only when the whole interval is on the right side of it (the lift's
+    lower bound clears the threshold; until then the step waits as for insufficient data)."""
+
+    metric: OutcomeSpec = Field(description="outcome column, or 'numerator/denominator' (delta method)")
+    name: str | None = Field(None, min_length=1, description="label in reasons and status (default: metric)")
+    role: Literal["guardrail", "goal"] = "guardrail"
+    direction: Literal["increase", "decrease"] = Field(
+        "increase", description="which way is better: increase (conversion, revenue) or decrease (refunds)"
+    )
+    threshold: float = Field(
+        0.0,
+        gt=-1,
+        allow_inf_nan=False,
+        description="relative lift the interval is compared with (0.01 = +1 %, -0.02 = -2 %)",
+    )
+    covariate: str | None = Field(
+        None, min_length=1, description="pre-exposure covariate (CUPED), e.g. orders_pre or orders"
+    )
+    alpha: float = Field(0.05, gt=0, lt=0.5)
+    min_units: int | None = Field(
+        None, ge=2, description="exposed units per arm before it decides (default: the step's min_requests)"
+    )
+
+    @property
+    def label(self) -> str:
+        """The metric's name in reasons: ``name`` or the metric spec."""
+        return self.name or self.metric
+
+
+class BusinessAnalysis(_Model):
+    """Business metrics from the gateway's exposure log joined to an outcomes table (canary steps only)."""
+
+    outcomes: str = Field(min_length=1, description="Parquet/CSV file, folder or glob of events per unit")
+    exposures: str | None = Field(
+        None, min_length=1, description="exposure log folder (default: the controller's <home>/exposures)"
+    )
+    unit: str = Field("unit", min_length=1, description="the outcomes' unit id column (the X-Trilho-Unit)")
+    time: str = Field("ts", min_length=1, description="the outcomes' event time column")
+    planned_units: int = Field(
+        10_000, ge=10, description="exposed units the confidence sequence is tightest at (valid at any count)"
+    )
+    metrics: tuple[BusinessMetricCheck, ...] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _unique_labels(self) -> BusinessAnalysis:
+        seen: set[str] = set()
+        for i, m in enumerate(self.metrics):
+            if m.label in seen:
+                raise ValueError(
+                    f"metrics[{i}]: {m.label!r} is named twice; give one of them a distinct name"
+                )
+            seen.add(m.label)
+        return self
+
+
 class Analysis(_Model):
     """Which checks run; ``None`` switches a check off."""
 
@@ -215,6 +313,7 @@ class Analysis(_Model):
     shadow_agreement: AgreementCheck | None = Field(default_factory=AgreementCheck)
     user_metrics: tuple[UserMetricCheck, ...] = ()
     online_eval: OnlineEvalCheck | None = None  # off unless asked for: only LLM deployments have it
+    business: BusinessAnalysis | None = None  # off unless asked for: needs an outcomes table
 
 
 def with_step_minimums(analysis: Analysis, floor: int) -> Analysis:
@@ -229,8 +328,14 @@ def with_step_minimums(analysis: Analysis, floor: int) -> Analysis:
     online = analysis.online_eval
     if online is not None:
         online = online.model_copy(update={"violations": fill(online.violations, "min_checked")})
+    business = analysis.business
+    if business is not None:
+        business = business.model_copy(
+            update={"metrics": tuple(fill(m, "min_units") for m in business.metrics)}
+        )
     return analysis.model_copy(
         update={
+            "business": business,
             "error_rate": fill(analysis.error_rate, "min_requests"),
             "latency": fill(analysis.latency, "min_requests"),
             "shadow_agreement": fill(analysis.shadow_agreement, "min_pairs"),
@@ -259,6 +364,9 @@ def check_minimums(analysis: Analysis, kind: str) -> dict[str, dict[str, Any]]:
             out["online:judge_score"] = {"min": online.judge_score.min_judged, "of": "judged answers per arm"}
         if online.violations is not None:
             out["online:violations"] = {"min": online.violations.min_checked, "of": "checked answers per arm"}
+    if kind == "canary" and analysis.business is not None:
+        for m in analysis.business.metrics:
+            out[f"business:{m.label}"] = {"min": m.min_units, "of": "exposed units per arm"}
     return out
 
 
