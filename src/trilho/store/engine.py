@@ -67,8 +67,9 @@ class Store:
         with self.connect() as conn:
             conn.execute(text("SELECT 1"))
 
-    def migrate(self) -> None:
-        """Bring the schema to every area's head (idempotent; safe to call at every start)."""
+    def migrate(self, target: str = "heads") -> None:
+        """Bring the schema to every area's head (idempotent; safe to call at every start); ``target``: an
+        Alembic revision to upgrade to instead (tests replay a store's history with it)."""
         from alembic import command
         from alembic.config import Config
 
@@ -80,7 +81,7 @@ class Store:
             with self.engine.begin() as conn:
                 cfg.attributes["connection"] = conn
                 cfg.attributes["schema"] = self.schema
-                command.upgrade(cfg, "heads")
+                command.upgrade(cfg, target)
         except OperationalError as exc:
             raise _unreachable(self.url, exc) from exc
         except SQLAlchemyError as exc:
