@@ -34,7 +34,7 @@ def test_deeply_nested_json_is_a_4xx_json_error(server):
     if server.name == "gateway":  # the V2 inference header too
         v2 = f'{{"inputs": [{{"name": "x", "shape": [1], "datatype": "FP64", "data": {deep}}}]}}'
         r = httpx.post(server.url + "/v2/models/scorer/infer", content=v2.encode(), timeout=10)
-        assert r.status_code == 400 and r.json()["error"] == "NestingTooDeep", r.text[:300]
+        assert r.status_code == 400 and r.json()["type"] == "NestingTooDeep", r.text[:300]
 
 
 def test_a_declared_body_over_the_limit_is_413_before_it_is_sent(server):

@@ -70,7 +70,7 @@ def test_fast_path_and_starlette_fallback_answer_alike(start_gateway):
         headers={"content-type": "application/json"},
     )
     assert streamed.status_code == 422  # V1 body on the V2 path: the missing field is named, no crash
-    assert streamed.json()["error"] == "BadRequest"
+    assert streamed.json()["type"] == "BadRequest" and "inputs" in streamed.json()["error"]
     v1 = httpx.post(
         f"{gw.url}/v1/models/m:predict", content=iter(chunks), headers={"content-type": "application/json"}
     )

@@ -152,6 +152,10 @@ def test_grpc_and_http_share_routing_sticky_units_shadows_and_metrics(registered
             versions = {by_metadata.get_response().model_version, by_parameter.get_response().model_version}
             assert versions == {http.headers["x-trilho-model-version"]}, unit
             assert by_metadata.as_numpy("y").tolist() == [4.0]
+        text = triton.InferInput("x1", [1], "BYTES")  # a datatype the contract refuses: a client error
+        text.set_data_from_numpy(np.array([b"1"], dtype=object))
+        with pytest.raises(InferenceServerException):
+            client.infer("scorer", [text, x2])
         until = time.monotonic() + 10
         while time.monotonic() < until:
             after = c.get("/metrics").text
@@ -162,12 +166,19 @@ def test_grpc_and_http_share_routing_sticky_units_shadows_and_metrics(registered
             ):
                 break
             time.sleep(0.05)
-    # 12 requests over HTTP and 24 over gRPC, counted by the same counters, and every one mirrored
-    assert (
-        _total(after, "trilho_serving_requests_total", 'code="200"')
-        - _total(before, "trilho_serving_requests_total", 'code="200"')
-        == 36
-    )
+
+    # 12 requests over HTTP and 24 over gRPC, counted by the same counters (one family, the transport
+    # a label), and every one mirrored
+    def delta(name: str, *labels: str) -> float:
+        return _total(after, name, *labels) - _total(before, name, *labels)
+
+    assert delta("trilho_serving_requests_total", 'code="200"') == 36
+    assert delta("trilho_serving_requests_total", 'code="200"', 'transport="http"') == 12
+    assert delta("trilho_serving_requests_total", 'code="200"', 'transport="grpc"') == 24
+    assert delta("trilho_serving_requests_total", 'code="422"', 'transport="grpc"') == 1
+    assert delta("trilho_serving_requests_total", 'code="422"', 'transport="http"') == 0
+    assert delta("trilho_serving_request_duration_seconds_count", 'transport="http"') == 12
+    assert delta("trilho_serving_request_duration_seconds_count", 'transport="grpc"') == 24
     compared = _total(after, "trilho_serving_shadow_compared_total")
     assert compared - _total(before, "trilho_serving_shadow_compared_total") >= 36
     client.close()

@@ -76,8 +76,74 @@ def test_triton_http_client_metadata_and_health(mixed):
     data["f64"][0] = 1e12
     with pytest.raises(InferenceServerException) as err:
         client.infer("mixed", _inputs(data, True))
-    assert err.value.message() == "SchemaViolation" and err.value.status() == "422"
+    assert err.value.status() == "422" and err.value.message().startswith("SchemaViolation: 'f64' = ")
     client.close()
+
+
+def _raised(call) -> InferenceServerException:
+    with pytest.raises(InferenceServerException) as err:
+        call()
+    return err.value
+
+
+def test_triton_http_client_shows_the_message_of_every_v2_error(mixed):
+    """OIP V2 errors are ``{"error": "<message>"}``: Triton's client shows the message (it read only the type
+    when the body was trilho's ``{"error": <Type>, "message": ...}``), on every V2 path and status."""
+    client = triton.InferenceServerClient(mixed.url.removeprefix("http://"))
+    data = batch(3)
+
+    def post(body: bytes, headers: dict[str, str]) -> None:  # the client's own request and error handling
+        from tritonclient.http._utils import _raise_if_error
+
+        _raise_if_error(client._post("v2/models/mixed/infer", body, headers, None))
+
+    short = {**data, "f64": data["f64"][:2]}
+    as_float = _inputs(data, True)
+    as_float[2] = triton.InferInput("i64", [3], "FP64")
+    as_float[2].set_data_from_numpy(data["i64"].astype(np.float64))
+    header = json.dumps({"inputs": [{"name": "x", "shape": [1], "datatype": "FP64"}]}).encode()
+    sized = {"name": "f64", "shape": [2], "datatype": "FP64", "parameters": {"binary_data_size": 16}}
+    cases = {
+        "unknown model": (lambda: client.infer("nope", _inputs(data, True)), "404", "UnknownModel: ", "nope"),
+        "unknown model metadata": (
+            lambda: client.get_model_metadata("nope"),
+            "404",
+            "UnknownModel: ",
+            "nope",
+        ),
+        "bad JSON": (lambda: post(b"{nope", {}), "400", "BadRequest: ", "not valid JSON"),
+        "rows disagree": (lambda: client.infer("mixed", _inputs(short, True)), "422", "BadRequest: ", "rows"),
+        "datatype refused": (lambda: client.infer("mixed", as_float), "422", "BadRequest: ", "FP64"),
+        "header past the body": (
+            lambda: post(header, {"Inference-Header-Content-Length": "99999"}),
+            "400",
+            "FramingError: ",
+            "past the end",
+        ),
+        "binary bytes missing": (
+            lambda: post(*_binary({"inputs": [sized]}, b"\0" * 8)),
+            "400",
+            "FramingError: ",
+            "16",
+        ),
+    }
+    for what, (call, status, prefix, words) in cases.items():
+        err = _raised(call)
+        assert err.status() == status, (what, err.status(), err.message())
+        assert err.message().startswith(prefix) and words in err.message(), (what, err.message())
+    client.close()
+    # refusals from the body limit (before the handler) and unknown V2 routes have the same shape
+    with httpx.Client(base_url=mixed.url) as c:
+        big = c.post(
+            "/v2/models/mixed/infer", content=b" " * 5_000_000, headers={"content-type": "application/json"}
+        )
+        assert big.status_code == 413 and big.json()["error"].startswith("PayloadTooLarge: "), big.text
+        ready = c.get("/v2/models/nope/ready")
+        assert ready.status_code == 404 and ready.json()["error"].startswith("UnknownModel: "), ready.text
+        route = c.get("/v2/models/mixed/nothing")
+        assert route.status_code == 404 and route.json()["error"].startswith("NotFound: "), route.text
+        v1 = c.post("/v1/models/nope:predict", json={"instances": [{}]})  # KServe V1 keeps trilho's shape
+        assert v1.status_code == 404 and v1.json()["error"] == "UnknownModel" and v1.json()["message"]
 
 
 def _binary(header: dict, tail: bytes) -> tuple[bytes, dict[str, str]]:

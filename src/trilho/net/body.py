@@ -18,6 +18,7 @@ from trilho.obs import get_logger
 
 log = get_logger("trilho.net")
 Refused = Callable[[dict[str, Any], RequestRejected], None]
+Shaped = Callable[[dict[str, Any], RequestRejected], "dict[str, Any] | None"]
 
 
 def too_large(limit: int, size: int | None = None) -> RequestRejected:
@@ -56,12 +57,16 @@ def declared_length(headers: list[tuple[bytes, bytes]]) -> int | None:
 
 class BodyGuard:
     """Wraps an ASGI app with the body size and time limits of ``limits``; ``on_refused(scope, error)`` is
-    told of every refusal (metrics)."""
+    told of every refusal (metrics); ``shape(scope, error)`` may return the refusal's body in the shape the
+    path's protocol expects (None: the error's own)."""
 
-    def __init__(self, app: Any, limits: HttpLimits, on_refused: Refused | None = None) -> None:
+    def __init__(
+        self, app: Any, limits: HttpLimits, on_refused: Refused | None = None, shape: Shaped | None = None
+    ) -> None:
         self.app = app
         self.limits = limits
         self.on_refused = on_refused
+        self.shape = shape
 
     def __getattr__(self, name: str) -> Any:  # ``app.state`` and friends of the wrapped app
         return getattr(self.app, name)
@@ -125,7 +130,7 @@ class BodyGuard:
     async def _refuse(self, scope: dict[str, Any], send: Any, exc: RequestRejected) -> None:
         self._tell(scope, exc)
         with contextlib.suppress(Exception):  # the client may be gone already
-            await send_rejection(send, exc)
+            await send_rejection(send, exc, body=None if self.shape is None else self.shape(scope, exc))
 
     def _tell(self, scope: dict[str, Any], exc: RequestRejected) -> None:
         if self.on_refused is not None:

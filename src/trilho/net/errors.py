@@ -29,10 +29,12 @@ class RequestRejected(InputError):
         return _encode(self.to_dict())
 
 
-async def send_rejection(send: Any, exc: RequestRejected, *, close: bool = True) -> None:
-    """Answer ``exc`` as JSON on a raw ASGI ``send``; ``close`` asks the server to drop the connection (its
-    request body may be unread)."""
-    payload = exc.body()
+async def send_rejection(
+    send: Any, exc: RequestRejected, *, close: bool = True, body: dict[str, Any] | None = None
+) -> None:
+    """Answer ``exc`` as JSON on a raw ASGI ``send`` (``body``: in place of its own, e.g. in a protocol's
+    error shape); ``close`` asks the server to drop the connection (its request body may be unread)."""
+    payload = exc.body() if body is None else _encode(body)
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())]
     if close:
         headers.append((b"connection", b"close"))

@@ -34,6 +34,7 @@ from trilho.serving.oip_meta import contract_tensors, model_metadata, v2_unit
 from trilho.serving.oip_v2 import (
     EXTENSIONS,
     HEADER_LENGTH,
+    FramingError,
     check_datatypes,
     decode_request,
     format_v2,
@@ -41,7 +42,7 @@ from trilho.serving.oip_v2 import (
 )
 from trilho.serving.oip_v2 import encode_response as encode_v2
 from trilho.serving.openapi import build_openapi
-from trilho.serving.protocols import BadRequest, deadline_ms, parse_v1
+from trilho.serving.protocols import BadRequest, deadline_ms, parse_v1, v2_error
 
 log = get_logger("serving.access")
 tracer = get_tracer("trilho.serving")
@@ -79,8 +80,18 @@ def json_response(body: Any, status: int = 200, headers: dict[str, str] | None =
     return Response(_encode(body), status, headers, "application/json")
 
 
-def _problem_response(p: Problem, headers: dict[str, str] | None = None) -> Response:
-    return json_response(p.body, p.status, headers)
+def _problem_response(p: Problem, headers: dict[str, str] | None = None, *, v2: bool = False) -> Response:
+    return json_response(v2_error(p.body) if v2 else p.body, p.status, headers)
+
+
+def is_v2_path(path: str) -> bool:
+    """Whether ``path`` is an OIP V2 endpoint (whose errors are ``{"error": "<message>"}``)."""
+    return path == "/v2" or path.startswith("/v2/")
+
+
+def _wire(body: dict[str, Any], protocol: str) -> dict[str, Any]:
+    """An error body in the protocol's shape (V2: the spec's ``{"error": "<message>"}``; V1: trilho's)."""
+    return v2_error(body) if protocol == "v2" else body
 
 
 _JSON_TYPE = (b"content-type", b"application/json")
@@ -256,7 +267,7 @@ class GatewayApp:
                 else {"error": "InternalError", "message": str(exc)}
             )
             with contextlib.suppress(Exception):  # the response may have started already
-                await _send_json(send, 500, body, [])
+                await _send_json(send, 500, _wire(body, protocol), [])
 
     async def _serve(self, scope: Scope, receive: Receive, send: Send, name: str, protocol: str) -> None:
         start = time.perf_counter()
@@ -300,30 +311,30 @@ class GatewayApp:
                     name, records, unit=unit, request_id=request_id, deadline_ms=deadline
                 )
         except Problem as p:
-            return await self._fail(send, p, labels, start, request_id)
+            return await self._fail(send, p, labels, start, request_id, protocol)
         except UnknownModel as exc:
             p = Problem(404, "UnknownModel", exc.message, fix=exc.fix, **exc.fields)
-            return await self._fail(send, p, labels, start, request_id)
+            return await self._fail(send, p, labels, start, request_id, protocol)
         except SchemaViolation as exc:
             body = exc.to_dict()
             p = Problem(422, body.pop("error"), body.pop("message"), **body)
-            return await self._fail(send, p, labels, start, request_id)
+            return await self._fail(send, p, labels, start, request_id, protocol)
         except BadRequest as exc:
             body = exc.to_dict()
-            status = 422 if exc.fields.get("field") not in (None, "body") else 400
-            body.pop("error")
-            p = Problem(status, "BadRequest", body.pop("message"), **body)
-            return await self._fail(send, p, labels, start, request_id)
+            # malformed (not JSON, binary framing that does not add up): 400; well-formed but wrong: 422
+            malformed = isinstance(exc, FramingError) or exc.fields.get("field") in (None, "body")
+            p = Problem(400 if malformed else 422, body.pop("error"), body.pop("message"), **body)
+            return await self._fail(send, p, labels, start, request_id, protocol)
         except QueueFull as exc:
             version, variant = str(exc.fields.get("version", "")), str(exc.fields.get("variant", ""))
             gw.shed(name, version, variant, "queue_full")
             gw.account(name, version, variant, 503, time.perf_counter() - start, shed=True)
             p = Problem(503, "Shed", exc.message, fix=exc.fix, reason="queue_full")
-            return await _send_json(send, 503, p.body, _retry_headers(request_id))
+            return await _send_json(send, 503, _wire(p.body, protocol), _retry_headers(request_id))
         except RecordUnanswered as exc:  # the caller's record made the model (and its fallbacks) fail
             body = {k: v for k, v in exc.fields.items() if k not in ("model", "version", "variant")}
             p = Problem(422, "ModelError", exc.message, fix=exc.fix, **body)
-            return await self._fail(send, p, labels, start, request_id)
+            return await self._fail(send, p, labels, start, request_id, protocol)
         except Unavailable as exc:
             version, variant = str(exc.fields.get("version", "")), str(exc.fields.get("variant", ""))
             p = Problem(503, "Unavailable", exc.message, fix=exc.fix, reason=exc.fields.get("reason"))
@@ -335,11 +346,11 @@ class GatewayApp:
                 time.perf_counter() - start,
                 fallback_reason=exc.fields.get("reason"),
             )
-            return await _send_json(send, 503, p.body, _retry_headers(request_id))
+            return await _send_json(send, 503, _wire(p.body, protocol), _retry_headers(request_id))
         except InputError as exc:
             body = exc.to_dict()
             p = Problem(400, body.pop("error"), body.pop("message"), **body)
-            return await self._fail(send, p, labels, start, request_id)
+            return await self._fail(send, p, labels, start, request_id, protocol)
         chunks: list[bytes] = []
         if v2 is None:
             out: dict[str, Any] = {"predictions": answer.outputs}
@@ -358,7 +369,7 @@ class GatewayApp:
                 body = exc.to_dict()
                 body.pop("error")
                 p = Problem(400, "BadRequest", body.pop("message"), **body)
-                return await self._fail(send, p, labels, start, request_id)
+                return await self._fail(send, p, labels, start, request_id, protocol)
         reply = [
             (b"x-trilho-model-version", answer.version.encode("latin-1")),
             (b"x-trilho-variant", answer.variant.encode("latin-1")),
@@ -404,7 +415,13 @@ class GatewayApp:
             gw.offer_shadow(answer.shadow)
 
     async def _fail(
-        self, send: Send, p: Problem, labels: tuple[str, str, str], start: float, request_id: str
+        self,
+        send: Send,
+        p: Problem,
+        labels: tuple[str, str, str],
+        start: float,
+        request_id: str,
+        protocol: str,
     ) -> None:
         # client errors are counted per served model (an unknown name is not a label: bounded cardinality),
         # never against a version's window
@@ -419,7 +436,8 @@ class GatewayApp:
                 duration_ms=round((time.perf_counter() - start) * 1000, 3),
                 request_id=request_id,
             )
-        await _send_json(send, p.status, p.body, [(b"x-request-id", request_id.encode("latin-1"))])
+        body = _wire(p.body, protocol)
+        await _send_json(send, p.status, body, [(b"x-request-id", request_id.encode("latin-1"))])
 
     def _model_or_404(self, request: Request):
         try:
@@ -444,7 +462,7 @@ class GatewayApp:
         try:
             mr = self._model_or_404(request)
         except Problem as p:
-            return _problem_response(p)
+            return _problem_response(p, v2=True)
         return json_response(model_metadata(mr))
 
     async def v2_model_ready(self, request: Request) -> Response:
@@ -452,7 +470,7 @@ class GatewayApp:
         try:
             mr = self._model_or_404(request)
         except Problem as p:
-            return _problem_response(p)
+            return _problem_response(p, v2=True)
         return json_response({"ready": mr.ready}, 200 if mr.ready else 400)
 
     async def v2_server(self, request: Request) -> Response:
@@ -497,21 +515,16 @@ class GatewayApp:
 async def _http_exception(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     names = {404: "NotFound", 405: "MethodNotAllowed"}
-    return json_response(
-        {
-            "error": names.get(exc.status_code, "HTTPError"),
-            "message": str(exc.detail),
-            "path": request.url.path,
-        },
-        exc.status_code,
-        dict(exc.headers or {}),
-    )
+    error = names.get(exc.status_code, "HTTPError")
+    body = {"error": error, "message": str(exc.detail), "path": request.url.path}
+    v2 = is_v2_path(request.url.path)
+    return json_response(v2_error(body) if v2 else body, exc.status_code, dict(exc.headers or {}))
 
 
 async def _unexpected(request: Request, exc: Exception) -> Response:
     log.error("unhandled error", path=request.url.path, error=f"{type(exc).__name__}: {exc}")
     body = exc.to_dict() if isinstance(exc, TrilhoError) else {"error": "InternalError", "message": str(exc)}
-    return json_response(body, 500)
+    return json_response(v2_error(body) if is_v2_path(request.url.path) else body, 500)
 
 
 def create_app(gateway: Gateway, *, lifespan: bool = True) -> GatewayASGI:
@@ -596,7 +609,10 @@ class GatewayASGI:
         if limits is not None:
             gateway = handlers.gateway
             self._guarded = BodyGuard(
-                self._route, limits, lambda scope, exc: gateway.count_client_error("", exc.status)
+                self._route,
+                limits,
+                lambda scope, exc: gateway.count_client_error("", exc.status),
+                lambda scope, exc: v2_error(exc.to_dict()) if is_v2_path(scope.get("path", "")) else None,
             )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

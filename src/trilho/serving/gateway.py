@@ -126,7 +126,6 @@ class VersionRuntime:
         self._model_duration = m.MODEL_DURATION.labels(*labels)
         self._breaker_gauge = m.BREAKER.labels(*labels)
         self.record_failures = m.RECORD_FAILURES.labels(*labels)
-        self.duration = m.DURATION.labels(*labels)
         m.READY.labels(*labels).set(1.0 if self.ready else 0.0)
 
     def _on_batch(self, size: int, waits: list[float], duration: float) -> None:
@@ -237,7 +236,7 @@ class Gateway:
         self._preparing: dict[tuple[str, str], asyncio.Task] = {}  # versions loading and warming
         self._tried: dict[tuple[str, str], int] = {}  # version → the generation it was last prepared for
         self._backlog: tuple[list, list] = ([], [])
-        self._reqs: dict[tuple[str, str, str, str], Any] = {}
+        self._reqs: dict[tuple[str, str, str, str, str], Any] = {}
         self._rand = random.Random()
         self._agreement: dict[tuple[str, str, str, str], list[int]] = {}
         self.evals = evals  # online evaluation of LLM answers (trilho.evals.online_gateway.GatewayEvals)
@@ -742,12 +741,15 @@ class Gateway:
         *,
         fallback_reason: str | None = None,
         shed: bool = False,
+        transport: str = "http",
     ) -> None:
-        """Count one answered request in metrics and in the window (attributed to the chosen version)."""
-        key = (model, version, variant, str(code))
+        """Count one answered request in metrics (by ``transport``) and in the window (attributed to the
+        chosen version)."""
+        key = (model, version, variant, str(code), transport)
         child = self._reqs.get(key)
         if child is None:
-            child = self._reqs[key] = (m.REQUESTS.labels(*key), m.DURATION.labels(model, version, variant))
+            duration = m.DURATION.labels(model, version, variant, transport)
+            child = self._reqs[key] = (m.REQUESTS.labels(*key), duration)
         child[0].inc()
         child[1].observe(seconds)
         error = (code >= 500 and not shed) or fallback_reason in _ERROR_REASONS
@@ -758,9 +760,9 @@ class Gateway:
             model, version, variant, seconds, error=error, fallback=fallback_reason is not None, shed=shed
         )
 
-    def count_client_error(self, model: str, code: int) -> None:
+    def count_client_error(self, model: str, code: int, transport: str = "http") -> None:
         """Count a 4xx answer (before any version was chosen)."""
-        m.REQUESTS.labels(model, "", "", str(code)).inc()
+        m.REQUESTS.labels(model, "", "", str(code), transport).inc()
 
     def shed(self, model: str, version: str, variant: str, reason: str) -> None:
         """Count a shed request."""

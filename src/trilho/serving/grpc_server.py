@@ -28,7 +28,7 @@ from trilho.serving.oip_meta import contract_tensors, model_metadata, v2_unit
 from trilho.serving.oip_v2 import FramingError, V2Request, check_datatypes, format_v2, parse_v2
 from trilho.serving.proto import open_inference_grpc_pb2 as pb
 from trilho.serving.proto import open_inference_grpc_pb2_grpc as pb_grpc
-from trilho.serving.protocols import deadline_ms
+from trilho.serving.protocols import deadline_ms, error_line
 
 log = get_logger("serving.access")
 
@@ -173,7 +173,7 @@ class InferenceService(pb_grpc.GRPCInferenceServiceServicer):
         try:
             return self.gateway.model(name)
         except UnknownModel as exc:
-            self.gateway.count_client_error("", 404)
+            self.gateway.count_client_error("", 404, "grpc")
             await context.abort(grpc.StatusCode.NOT_FOUND, exc.message)
 
     async def ModelInfer(self, request: Any, context: Any) -> Any:  # noqa: N802
@@ -204,25 +204,33 @@ class InferenceService(pb_grpc.GRPCInferenceServiceServicer):
             )
         except (SchemaViolation, InputError) as exc:  # BadRequest and FramingError are InputErrors
             status = 422 if isinstance(exc, SchemaViolation) or exc.fields.get("field") else 400
-            gw.count_client_error(name, status)
+            gw.count_client_error(name, status, "grpc")
             self._log(name, status, start, request_id, error=type(exc).__name__)
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, _message(exc))
         except QueueFull as exc:
             version, variant = str(exc.fields.get("version", "")), str(exc.fields.get("variant", ""))
             gw.shed(name, version, variant, "queue_full")
-            gw.account(name, version, variant, 503, time.perf_counter() - start, shed=True)
+            gw.account(name, version, variant, 503, time.perf_counter() - start, shed=True, transport="grpc")
             await context.abort(grpc.StatusCode.UNAVAILABLE, _message(exc))
         except RecordUnanswered as exc:  # the caller's record made the model fail: not worth a retry
-            gw.count_client_error(name, 422)
+            gw.count_client_error(name, 422, "grpc")
             self._log(name, 422, start, request_id, error=type(exc).__name__)
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, _message(exc))
         except Unavailable as exc:
             version, variant = str(exc.fields.get("version", "")), str(exc.fields.get("variant", ""))
             reason = exc.fields.get("reason")
-            gw.account(name, version, variant, 503, time.perf_counter() - start, fallback_reason=reason)
+            gw.account(
+                name,
+                version,
+                variant,
+                503,
+                time.perf_counter() - start,
+                fallback_reason=reason,
+                transport="grpc",
+            )
             await context.abort(grpc.StatusCode.UNAVAILABLE, _message(exc))
         except UnknownModel as exc:  # the deployment went away while the call waited
-            gw.count_client_error("", 404)
+            gw.count_client_error("", 404, "grpc")
             await context.abort(grpc.StatusCode.NOT_FOUND, exc.message)
         except Exception as exc:
             log.error("unhandled error", model=name, protocol="grpc", error=f"{type(exc).__name__}: {exc}")
@@ -242,7 +250,13 @@ class InferenceService(pb_grpc.GRPCInferenceServiceServicer):
         )
         seconds = time.perf_counter() - start
         gw.account(
-            name, answer.chosen_version, answer.variant, 200, seconds, fallback_reason=answer.fallback_reason
+            name,
+            answer.chosen_version,
+            answer.variant,
+            200,
+            seconds,
+            fallback_reason=answer.fallback_reason,
+            transport="grpc",
         )
         self._log(name, 200, start, request_id, version=answer.version, variant=answer.variant)
         if answer.shadow is not None:  # once this call has returned its answer
@@ -263,11 +277,8 @@ class InferenceService(pb_grpc.GRPCInferenceServiceServicer):
 
 
 def _message(exc: Any) -> str:
-    """The error as one line a gRPC client shows: type, message, field/value/rule and the fix."""
-    detail = {k: exc.fields[k] for k in ("field", "value", "rule") if k in exc.fields}
-    extra = " ".join(f"{k}={v!r}" for k, v in detail.items())
-    fix = f" (fix: {exc.fix})" if getattr(exc, "fix", None) else ""
-    return f"{type(exc).__name__}: {exc.message}{' [' + extra + ']' if extra else ''}{fix}"
+    """The error as one line a gRPC client shows (the same line as OIP V2's HTTP ``error`` string)."""
+    return error_line(type(exc).__name__, exc.message, exc.fields, getattr(exc, "fix", None))
 
 
 def _deadline(metadata: dict[str, str], context: Any) -> float | None:

@@ -1,4 +1,5 @@
-"""The gateway's Prometheus metrics (``trilho_serving_*``), labelled model / version / variant."""
+"""The gateway's Prometheus metrics (``trilho_serving_*``), labelled model / version / variant; the request
+metrics also by ``transport`` (``http`` or ``grpc``): one family for both ways into the one data plane."""
 
 from __future__ import annotations
 
@@ -6,8 +7,16 @@ from trilho.obs import counter, gauge, histogram
 
 MVV = ("model", "version", "variant")
 
-REQUESTS = counter("trilho_serving_requests_total", "Requests answered, by outcome code.", (*MVV, "code"))
-DURATION = histogram("trilho_serving_request_duration_seconds", "Request latency inside the gateway.", MVV)
+#: The transports a request can arrive by (the ``transport`` label's values).
+TRANSPORTS = ("http", "grpc")
+REQUESTS = counter(
+    "trilho_serving_requests_total",
+    "Requests answered, by outcome code (HTTP status; gRPC calls by the HTTP status of the same outcome).",
+    (*MVV, "code", "transport"),
+)
+DURATION = histogram(
+    "trilho_serving_request_duration_seconds", "Request latency inside the gateway.", (*MVV, "transport")
+)
 BATCH_SIZE = histogram(
     "trilho_serving_batch_size_items",
     "Records per model call.",

@@ -13,6 +13,13 @@ ERROR = {
     "properties": {"error": {"type": "string"}, "message": {"type": "string"}, "fix": {"type": "string"}},
     "additionalProperties": True,
 }
+#: OIP V2's error body: ``{"error": "<message>"}`` (the spec's), trilho's type and fields beside it.
+V2_ERROR = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {"error": {"type": "string"}, "type": {"type": "string"}, "fix": {"type": "string"}},
+    "additionalProperties": True,
+}
 RECORD = {"type": "object", "additionalProperties": True}
 #: A KServe V1 instance: a record, or the contract's input values as a list in the contract's field order.
 INSTANCE = {"oneOf": [RECORD, {"type": "array"}]}
@@ -68,7 +75,7 @@ def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
-def _errors(*codes: int) -> dict[str, Any]:
+def _errors(*codes: int, schema: str = "Error") -> dict[str, Any]:
     text = {
         400: "Malformed JSON or a body that is not the protocol's shape.",
         404: "Unknown model.",
@@ -77,7 +84,7 @@ def _errors(*codes: int) -> dict[str, Any]:
         422: "A record violates the model's contract (field, value and rule named).",
         503: "Shed (queue over capacity) or no version nor fallback could answer; the reason is named.",
     }
-    return {str(c): _json({"$ref": "#/components/schemas/Error"}, text[c]) for c in codes}
+    return {str(c): _json({"$ref": f"#/components/schemas/{schema}"}, text[c]) for c in codes}
 
 
 def _name_param(models: list[str]) -> dict[str, Any]:
@@ -179,6 +186,7 @@ def build_openapi(
     name = _name_param(sorted(models))
     ready = {"type": "object", "required": ["ready"], "properties": {"ready": {"type": "boolean"}}}
     predict_errors = _errors(400, 404, 413, 415, 422, 503)
+    v2_predict_errors = _errors(400, 404, 413, 415, 422, 503, schema="V2Error")
     doc = {
         "openapi": "3.1.0",
         "info": {
@@ -294,7 +302,7 @@ def build_openapi(
                             },
                             "Output tensors (binary ones after the JSON header: application/octet-stream).",
                         ),
-                        **predict_errors,
+                        **v2_predict_errors,
                     },
                 }
             },
@@ -352,7 +360,7 @@ def build_openapi(
                             },
                             "Model metadata.",
                         ),
-                        **_errors(404),
+                        **_errors(404, schema="V2Error"),
                     },
                 }
             },
@@ -364,7 +372,7 @@ def build_openapi(
                     "responses": {
                         "200": _json(ready, "Ready."),
                         "400": _json(ready, "Not ready yet."),
-                        **_errors(404),
+                        **_errors(404, schema="V2Error"),
                     },
                 }
             },
@@ -398,7 +406,7 @@ def build_openapi(
                 }
             },
         },
-        "components": {"schemas": {"Error": ERROR}},
+        "components": {"schemas": {"Error": ERROR, "V2Error": V2_ERROR}},
     }
     v2_ok = doc["paths"]["/v2/models/{name}/infer"]["post"]["responses"]["200"]["content"]
     v2_ok["application/octet-stream"] = {"schema": V2_BINARY}

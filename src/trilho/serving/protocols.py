@@ -1,5 +1,5 @@
-"""KServe V1 (``instances`` → ``predictions``), pure, and the request error every protocol codec raises.
-The Open Inference Protocol V2 lives in ``trilho.serving.oip_v2``."""
+"""KServe V1 (``instances`` → ``predictions``), pure, the request error every protocol codec raises, and
+error bodies in each protocol's shape. The Open Inference Protocol V2 lives in ``trilho.serving.oip_v2``."""
 
 from __future__ import annotations
 
@@ -89,3 +89,23 @@ def short(value: Any) -> Any:
     return (
         value if len(text) <= 80 and isinstance(value, str | int | float | bool | type(None)) else text[:80]
     )
+
+
+_DETAIL = ("field", "value", "rule")
+
+
+def error_line(error: str, message: str, fields: dict[str, Any], fix: str | None = None) -> str:
+    """An error as the one line a protocol client shows: type, message, field/value/rule and the fix
+    (``BadRequest: ... [field='inputs[0].shape' rule='shape'] (fix: ...)``); OIP V2's HTTP ``error`` string
+    and the gRPC status message are both this line."""
+    detail = " ".join(f"{k}={fields[k]!r}" for k in _DETAIL if fields.get(k) is not None)
+    return f"{error}: {message}{' [' + detail + ']' if detail else ''}{f' (fix: {fix})' if fix else ''}"
+
+
+def v2_error(body: dict[str, Any]) -> dict[str, Any]:
+    """A trilho error body (``{"error": <Type>, "message": ..., "fix", "field", ...}``) in the Open Inference
+    Protocol V2 shape: ``{"error": "<message>"}`` as the spec (and Triton's and KServe's clients) read it,
+    with the type and the machine-readable fields kept beside it."""
+    rest = dict(body)
+    kind, message = str(rest.pop("error", "Error")), str(rest.pop("message", ""))
+    return {"error": error_line(kind, message, rest, rest.get("fix")), "type": kind, **rest}

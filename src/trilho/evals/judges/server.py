@@ -159,4 +159,3 @@ def make_judge_app(models: dict[str, OfflineClassifier], embedder: Embedder) -> 
     )
     app.state.judge = state
     return app
-
