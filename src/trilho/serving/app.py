@@ -579,7 +579,7 @@ async def _start_grpc(gateway: Gateway, state: Any) -> Any:
         return None
     from trilho.serving.grpc_server import GrpcTransport
 
-    transport = GrpcTransport(gateway, gs.host, gs.grpc_port)
+    transport = GrpcTransport(gateway, gs.host, gs.grpc_port, reuse_port=gs.workers > 1)
     await transport.start()
     state.grpc_port = transport.port
     return transport

@@ -292,19 +292,31 @@ def _deadline(metadata: dict[str, str], context: Any) -> float | None:
 
 
 class GrpcTransport:
-    """The V2 gRPC server of one gateway, started and stopped with it (in the same event loop)."""
+    """The V2 gRPC server of one gateway, started and stopped with it (in the same event loop).
+    ``reuse_port``: bind with SO_REUSEPORT, so the workers of ``trilho serve --workers N`` share the port
+    (the kernel spreads connections over them); off, a port another process listens on is refused."""
 
-    def __init__(self, gateway: Gateway, host: str, port: int) -> None:
+    def __init__(self, gateway: Gateway, host: str, port: int, *, reuse_port: bool = False) -> None:
         limit = gateway.settings.max_body_bytes
         self.server = grpc.aio.server(
             options=[
                 ("grpc.max_receive_message_length", limit),  # the HTTP body limit, for the same requests
                 ("grpc.max_send_message_length", -1),
+                ("grpc.so_reuseport", 1 if reuse_port else 0),  # gRPC's default is on: say it either way
             ]
         )
         pb_grpc.add_GRPCInferenceServiceServicer_to_server(InferenceService(gateway), self.server)
         bind = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-        self.port = self.server.add_insecure_port(bind)
+        try:
+            self.port = self.server.add_insecure_port(bind)
+        except RuntimeError as exc:  # grpc's "Failed to bind": the port is taken
+            raise InputError(
+                f"cannot listen for gRPC on {bind}: {exc}",
+                fix="pick a free port for --grpc-port",
+                field="--grpc-port",
+                value=port,
+                rule="free port",
+            ) from None
         self.host = host
 
     async def start(self) -> None:

@@ -14,7 +14,7 @@ from typing import Any
 import uvicorn
 
 from trilho.config import ARTIFACTS_URL_ENV, DATABASE_URL_ENV, HOME_ENV, Settings, resolve_settings
-from trilho.errors import ServingError
+from trilho.errors import InputError, ServingError
 from trilho.net.server import run, uvicorn_config
 from trilho.serving.app import create_app
 from trilho.serving.exposures import exposures_root
@@ -60,6 +60,7 @@ def app_from_env():
         grpc_port=int(os.environ["TRILHO_SERVING_GRPC_PORT"])
         if os.environ.get("TRILHO_SERVING_GRPC_PORT")
         else None,
+        workers=int(os.environ.get("TRILHO_SERVING_WORKERS") or 1),
         freeze_gc=True,
     )
     return create_app(gateway_from_settings(None, gs, os.environ.get("TRILHO_SERVING_EVALS")))
@@ -97,6 +98,7 @@ def serve(
     """Serve every deployment in the store until interrupted (``trilho serve``); ``evals_config``: online
     evaluation of LLM answers (``trilho.evals.online_gateway``)."""
     gs = replace(gateway_settings or GatewaySettings(), freeze_gc=True)
+    check_grpc_port(gs)
     _dedicated_process_tuning()
     from trilho.obs import get_logger
 
@@ -117,8 +119,9 @@ def serve(
         os.environ["TRILHO_SERVING_SHADOW_CPUS"] = format_cpus(gs.shadow_cpus)
         os.environ["TRILHO_SERVING_MODEL_THREAD_SCHED"] = gs.model_thread_sched
         os.environ["TRILHO_SERVING_EXPOSURES_REDIS_URL"] = gs.exposures_redis_url or ""
-        # every worker binds the gRPC port too (gRPC sets SO_REUSEPORT: the kernel spreads connections)
+        # every worker binds the gRPC port too, with SO_REUSEPORT: the kernel spreads connections over them
         os.environ["TRILHO_SERVING_GRPC_PORT"] = "" if gs.grpc_port is None else str(gs.grpc_port)
+        os.environ["TRILHO_SERVING_WORKERS"] = str(gs.workers)
         if evals_config:
             os.environ["TRILHO_SERVING_EVALS"] = str(Path(evals_config).resolve())
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(_fresh_metrics_dir(settings.home))
@@ -134,6 +137,46 @@ def serve(
         )
         return
     uvicorn.Server(_uvicorn_config(create_app(gateway_from_settings(settings, gs, evals_config)), gs)).run()
+
+
+def check_grpc_port(gs: GatewaySettings) -> None:
+    """Refuse a gRPC port before anything starts when it cannot work: ``--grpc-port 0`` with several workers
+    (each would listen on a free port of its own, which no client could know), or a port another process
+    listens on (the workers share theirs with SO_REUSEPORT, so it must be free of anyone else)."""
+    if gs.grpc_port is None:
+        return
+    if gs.grpc_port == 0:
+        if gs.workers > 1:
+            raise InputError(
+                f"--grpc-port 0 with --workers {gs.workers}: each worker would listen for gRPC on a "
+                "free port of its own, unknown to clients",
+                fix=f"name a fixed port with --grpc-port (the {gs.workers} workers share it), or --workers 1",
+                field="--grpc-port",
+                value=0,
+                rule="fixed port when --workers > 1",
+            )
+        return
+    if gs.grpc_port == gs.port:
+        raise InputError(
+            f"--grpc-port {gs.grpc_port} is also --port: HTTP and gRPC need a port each",
+            fix="give --grpc-port a port other than --port",
+            field="--grpc-port",
+            value=gs.grpc_port,
+            rule="differs from --port",
+        )
+    family = socket.AF_INET6 if ":" in gs.host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:  # no SO_REUSEPORT: any listener refuses it
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((gs.host, gs.grpc_port))
+        except OSError as exc:
+            raise InputError(
+                f"--grpc-port {gs.grpc_port} on {gs.host} is in use ({exc.strerror})",
+                fix="pick a free port for --grpc-port (it must differ from --port)",
+                field="--grpc-port",
+                value=gs.grpc_port,
+                rule="free port",
+            ) from None
 
 
 def _fresh_metrics_dir(home: Path) -> Path:
