@@ -126,3 +126,14 @@ def test_missing_data_path_is_exit_2_and_writes_nothing(cli, project, tmp_path):
 
 def test_unknown_stage_is_exit_2(cli, project):
     assert cli("pipeline", "run", "--project", str(project), "--stage", "deploy").exit_code == 2
+
+
+def test_a_bad_rollout_comparator_in_the_project_is_exit_2_naming_it(cli, project, tmp_path):
+    doc = yaml.safe_load((project / "trilho.yaml").read_text())
+    doc.setdefault("rollout", {})["comparators"] = ["label:churn", "abs_tol(x)"]
+    (project / "trilho.yaml").write_text(yaml.safe_dump(doc))
+    result = cli("pipeline", "run", "--project", str(project), "--json")
+    assert result.exit_code == 2
+    err = _json(result.stdout)
+    assert err["field"] == "rollout.comparators[1]" and "'abs_tol(x)' is not a comparator" in err["message"]
+    assert not (tmp_path / "home").exists() and not (project / ".trilho").exists()

@@ -110,6 +110,7 @@ def load_project(start: str | Path | None = None, *, check_paths: bool = True) -
         ct=dict(raw.get("ct") or {}),
         raw=raw,
     )
+    _check_comparators(project.rollout.get("comparators"))
     if check_paths:
         wanted = [
             ("data.train", data["train"]),
@@ -134,3 +135,20 @@ def load_project(start: str | Path | None = None, *, check_paths: bool = True) -
                     value=str(rel),
                 )
     return project
+
+
+def _check_comparators(specs: Any) -> None:
+    """``rollout.comparators`` parse as shadow comparators (the grammar the gateway and deploy files use)."""
+    from trilho.contracts.comparator_specs import parse_comparator_spec
+
+    if specs is None:
+        return
+    if not isinstance(specs, list):
+        raise InputError(
+            f"rollout.comparators must be a list of comparator specs, got {type(specs).__name__}",
+            fix=f'write e.g. comparators: ["label:churn"] in {PROJECT_FILE}',
+            field="rollout.comparators",
+            value=specs,
+        )
+    for i, spec in enumerate(specs):
+        parse_comparator_spec(spec, field=f"rollout.comparators[{i}]")
