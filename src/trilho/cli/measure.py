@@ -777,6 +777,18 @@ def rollout_cmd(
     ] = [],  # noqa: B006
     unit_col: Annotated[str, typer.Option("--unit-col", help="Outcomes column naming the unit.")] = "unit",
     time_col: Annotated[str, typer.Option("--time-col", help="Outcomes column with the event time.")] = "ts",
+    units: Annotated[
+        str | None,
+        typer.Option(
+            "--units",
+            help="One row per unit of pre-exposure covariates (CUPAC predictions), Parquet/CSV; "
+            "a --covariate may name its columns.",
+        ),
+    ] = None,
+    units_time: Annotated[
+        str | None,
+        typer.Option("--units-time", help="--units column: when each row was computed (before exposure)."),
+    ] = None,
     weights: Annotated[
         str | None,
         typer.Option("--weights", help="Routing weights in force, VERSION=SHARE,... (default: the store's)."),
@@ -799,15 +811,17 @@ def rollout_cmd(
 
     s = settings(ctx)
     shares, control = (parse_weights(weights) if weights else None), stable
+    history = None  # generation → shares: the sample-ratio check covers every generation's units
     if shares is None:
         from trilho.store import open_store
-        from trilho.store.routing import get_deployment
+        from trilho.store.routing import get_deployment, live_shares, shares_by_generation
 
-        dep = get_deployment(open_store(s), model)
+        store = open_store(s)
+        dep = get_deployment(store, model)
         if dep is not None:
-            live = [r for r in dep.routes if r.role in ("stable", "canary")]
-            shares = {r.version: r.weight for r in live}
-            control = control or next((r.version for r in live if r.role == "stable"), None)
+            shares = live_shares(dep)
+            control = control or dep.stable.version
+            history = shares_by_generation(store, model) or None
     res = analyze_rollout(
         DuckDBSource(outcomes),
         exposures or s.home / "exposures",
@@ -819,6 +833,9 @@ def rollout_cmd(
         stable=control,
         alpha=alpha,
         planned_units=planned_units,
+        generation_weights=history,
+        units_table=units,
+        units_time=units_time,
     )
     ab, summary = res.ab, res.exposure
     inputs = {"model": model, "outcomes": Path(outcomes).name, "metrics": metric, "ratios": ratio}
@@ -848,9 +865,10 @@ def rollout_cmd(
             f"{summary.pre_exposure_events} events before exposure (covariates only)"
         )
         if ab.srm:
+            gens = summary.srm_generations or (summary.srm_generation,)
             c.print(
-                f"sample ratio (generation {summary.srm_generation}): {ab.srm.counts}, "
-                f"p = {ab.srm.pvalue:.3g}"
+                f"sample ratio (generation{'s' if len(gens) > 1 else ''} {', '.join(map(str, gens))}): "
+                f"{ab.srm.counts}, p = {ab.srm.pvalue:.3g}"
             )
         for w in ab.warnings:
             c.print(f"[yellow]warning:[/] {w}")

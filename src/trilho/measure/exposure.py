@@ -23,7 +23,7 @@ from trilho.errors import MeasurementError
 from trilho.measure.ab import ABResult, analyze_moments
 from trilho.measure.metrics import Covariate, Metric
 from trilho.measure.sql import ANSI, Dialect, Source, read_moments, require_columns
-from trilho.measure.srm import srm_test
+from trilho.measure.srm import srm_by_generation, srm_test
 
 PRE = "_pre"
 DEFAULT_PLANNED_UNITS = 100_000
@@ -41,6 +41,7 @@ class ExposureSummary:
     unexposed_events: int
     srm_generation: int | None
     planned_units: float
+    srm_generations: tuple[int, ...] = ()  # every generation the sample-ratio check tested
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,31 @@ class RolloutResult:
     def to_dict(self) -> dict:
         """JSON-ready form: the A/B result's (so reports render it) plus ``rollout``."""
         return {**self.ab.to_dict(), "rollout": asdict(self.exposure)}
+
+
+@dataclass(frozen=True)
+class UnitCovariates:
+    """A table with one row per unit of covariates known before exposure (CUPAC: a model's prediction of the
+    outcome from pre-period features), the time each was computed, and the columns used."""
+
+    relation: str
+    columns: tuple[str, ...]
+    time: str
+
+
+def table_relation(path: str | Path, what: str = "units") -> str:
+    """The DuckDB FROM clause reading a Parquet or CSV file, folder or glob."""
+    p = str(path)
+    if "*" not in p and not Path(p).exists():
+        raise MeasurementError(
+            f"{what} table {p} does not exist", fix=f"check the --{what} path", field=what, value=p
+        )
+    lit = p.replace("'", "''")
+    if Path(p).is_dir():
+        return f"read_parquet('{lit.rstrip('/')}/**/*.parquet')"
+    if p.lower().endswith((".parquet", ".pq")):
+        return f"read_parquet('{lit}')"
+    return f"read_csv_auto('{lit}')"
 
 
 def exposures_relation(path: str | Path) -> str:
@@ -87,10 +113,13 @@ def unit_table_sql(
     covariate_columns: Sequence[str],
     dialect: Dialect = ANSI,
     since: datetime | None = None,
+    unit_covariates: UnitCovariates | None = None,
 ) -> str:
-    """One row per exposed unit: version (first exposure), generation, versions seen, ``<col>`` summed at or
-    after the first exposure for each outcome column, ``<col>_pre`` summed before it for each covariate.
-    With ``since``, only exposures at or after it count (a rollout step's own units)."""
+    """One row per exposed unit: version (first exposure), generation, versions seen, first exposure time,
+    ``<col>`` summed at or after the first exposure for each outcome column, ``<col>_pre`` summed before it
+    for each covariate. With ``since``, only exposures at or after it count (a rollout step's own units).
+    With ``unit_covariates``, each unit's row of that table (CUPAC predictions) is joined, with its time as
+    ``_covariate_ts``."""
     q = dialect.quote
     model_lit = "'" + model.replace("'", "''") + "'"
     cols = list(dict.fromkeys([*outcome_columns, *covariate_columns]))
@@ -102,18 +131,28 @@ def unit_table_sql(
         f"COALESCE(SUM(CASE WHEN o.t < f.first_ts THEN o.{q(c)} END), 0) AS {q(c + PRE)}"
         for c in dict.fromkeys(covariate_columns)
     ]
-    return (
-        "(WITH e AS (SELECT CAST(unit AS VARCHAR) AS unit, version, variant, generation, ts "
+    body = (
+        "WITH e AS (SELECT CAST(unit AS VARCHAR) AS unit, version, variant, generation, ts "
         f"FROM {exposures} WHERE model = {model_lit} AND unit IS NOT NULL{_since(since)}), "
         "f AS (SELECT unit, arg_min(version, ts) AS version, arg_min(variant, ts) AS variant, "
         "arg_min(generation, ts) AS generation, min(ts) AS first_ts, COUNT(DISTINCT version) AS versions "
         "FROM e GROUP BY unit), "
         f"o AS (SELECT CAST({q(unit)} AS VARCHAR) AS unit, CAST({q(time)} AS TIMESTAMPTZ) AS t"
         f"{', ' + picked if picked else ''} FROM {outcomes}) "
-        "SELECT f.unit, f.version, f.variant, f.generation, f.versions"
+        "SELECT f.unit, f.version, f.variant, f.generation, f.versions, f.first_ts"
         f"{', ' + ', '.join(sums) if sums else ''} "
         "FROM f LEFT JOIN o ON o.unit = f.unit "
-        "GROUP BY f.unit, f.version, f.variant, f.generation, f.versions) AS units"
+        "GROUP BY f.unit, f.version, f.variant, f.generation, f.versions, f.first_ts"
+    )
+    if unit_covariates is None:
+        return f"({body}) AS units"
+    uc = unit_covariates
+    ucols = ", ".join(f"CAST({q(c)} AS {dialect.double}) AS {q(c)}" for c in uc.columns)
+    picked_u = ", ".join("uc." + q(c) for c in uc.columns)
+    return (
+        f"(SELECT x.*, {picked_u}, uc.t AS _covariate_ts FROM ({body}) AS x "
+        f"LEFT JOIN (SELECT CAST({q(unit)} AS VARCHAR) AS unit, CAST({q(uc.time)} AS TIMESTAMPTZ) AS t, "
+        f"{ucols} FROM {uc.relation}) AS uc ON uc.unit = x.unit) AS units"
     )
 
 
@@ -155,6 +194,11 @@ def _since(since: datetime | None) -> str:
     return f" AND ts >= CAST('{since.astimezone(UTC).isoformat()}' AS TIMESTAMPTZ)"
 
 
+def generation_counts_sql(units: str) -> str:
+    """Units per (generation, version) of first exposure: the all-generations sample-ratio check's counts."""
+    return f"SELECT generation, version, COUNT(*) FROM {units} GROUP BY generation, version"
+
+
 def newest_generation_counts_sql(units: str, generation: int) -> str:
     """Units per version among those first exposed under ``generation`` (the sample-ratio check's counts)."""
     return f"SELECT version, COUNT(*) FROM {units} WHERE generation = {int(generation)} GROUP BY version"
@@ -172,13 +216,18 @@ def _refuse_pre_outcomes(metrics: Sequence[Metric], have: Sequence[str]) -> None
                 )
 
 
-def _unit_metric(m: Metric) -> Metric:
-    """The metric over the unit table's columns: its covariate reads the ``_pre`` sums."""
+def _unit_metric(m: Metric, unit_level: Sequence[str] = ()) -> Metric:
+    """The metric over the unit table's columns: its covariate reads the ``_pre`` sums, or a column of the
+    unit covariates table as it is (``unit_level``)."""
     cv = m.covariate
     if cv is None:
         return m
-    num = covariate_column(cv.numerator) + PRE
-    den = covariate_column(cv.denominator) + PRE if cv.denominator else None
+
+    def col(c: str) -> str:
+        return c if c in unit_level else covariate_column(c) + PRE
+
+    num = col(cv.numerator)
+    den = col(cv.denominator) if cv.denominator else None
     return replace(m, covariate=Covariate(num, den, cv.timing))
 
 
@@ -195,10 +244,17 @@ def analyze_rollout(
     alpha: float = 0.05,
     planned_units: float = DEFAULT_PLANNED_UNITS,
     since: datetime | None = None,
+    generation_weights: Mapping[int, Mapping[str, float]] | None = None,
+    units_table: str | Path | None = None,
+    units_time: str | None = None,
 ) -> RolloutResult:
     """Per-version lift vs stable from the exposure log joined to ``outcomes``; ``weights`` (version → share
     of live traffic, the routing weights in force) drive the sample-ratio check, ``stable`` names the
-    control; ``since`` keeps only exposures at or after it (a rollout step's window)."""
+    control; ``since`` keeps only exposures at or after it (a rollout step's window). With
+    ``generation_weights`` (generation → version → share, the store's routing history) the check covers
+    every generation's units against the shares then in force (``weights`` still overrides the newest).
+    A covariate may name a column of ``units_table`` (one row per unit, e.g. a CUPAC prediction computed at
+    ``units_time``): a unit whose row was computed at or after its first exposure is refused."""
     if not metrics:
         raise MeasurementError("no metric to analyse", fix="pass --metric or --ratio", field="metric")
     have = outcomes.columns()
@@ -207,7 +263,15 @@ def analyze_rollout(
     require_columns(outcomes, [time], flag="time-col")
     out_cols = [c for m in metrics for c in (m.numerator, m.denominator) if c]
     require_columns(outcomes, out_cols, flag="metric")
-    cov_cols = [covariate_column(c) for m in metrics if m.covariate for c in m.covariate.columns]
+    ucov = _unit_covariates(outcomes, metrics, units_table, units_time, unit, have)
+    unit_level = ucov.columns if ucov else ()
+    cov_cols = [
+        covariate_column(c)
+        for m in metrics
+        if m.covariate
+        for c in m.covariate.columns
+        if c not in unit_level
+    ]
     require_columns(outcomes, cov_cols, flag="covariate")
     outcomes.query("SET TimeZone = 'UTC'")  # outcome times without a zone are UTC, as the log's
     exp = exposures_relation(exposures)
@@ -221,6 +285,7 @@ def analyze_rollout(
         outcome_columns=out_cols,
         covariate_columns=cov_cols,
         since=since,
+        unit_covariates=ucov,
     )
     row = outcomes.query(summary_sql(exp, rel, model, unit=unit, time=time, since=since))[0]
     n_exp, n_units, multi, pre, unexposed, gen = row
@@ -231,7 +296,9 @@ def analyze_rollout(
             field="model",
             value=model,
         )
-    unit_metrics = [_unit_metric(m) for m in metrics]
+    if ucov is not None:
+        _refuse_late_unit_covariates(outcomes, units, ucov)
+    unit_metrics = [_unit_metric(m, unit_level) for m in metrics]
     moments = read_moments(_Units(outcomes, units), "version", [c for m in unit_metrics for c in m.columns])
     control = stable or _stable_version(outcomes, units)
     ab = analyze_moments(
@@ -245,7 +312,10 @@ def analyze_rollout(
     )
     warnings = list(ab.warnings)
     srm = None
-    if weights:
+    tested: tuple[int, ...] = ()
+    if generation_weights:
+        srm, tested = _srm_all_generations(outcomes, units, generation_weights, weights, gen, warnings)
+    elif weights:
         counts = dict(outcomes.query(newest_generation_counts_sql(units, gen)))
         live = {v: w for v, w in weights.items() if w > 0}
         for v in counts:
@@ -269,9 +339,94 @@ def analyze_rollout(
             "analysed with the version of its first exposure"
         )
     summary = ExposureSummary(
-        model, int(n_exp), int(n_units), int(multi), int(pre), int(unexposed), gen, planned_units
+        model, int(n_exp), int(n_units), int(multi), int(pre), int(unexposed), gen, planned_units, tested
     )
     return RolloutResult(replace(ab, srm=srm, warnings=warnings), summary)
+
+
+def _srm_all_generations(source, units, generation_weights, weights, newest, warnings):
+    """The sample-ratio check over every generation's units (``srm_by_generation``); adds its warnings."""
+    shares = {int(g): dict(w) for g, w in generation_weights.items()}
+    if weights and newest is not None:
+        shares[int(newest)] = dict(weights)
+    counts: dict[int, dict[str, int]] = {}
+    for g, v, n in source.query(generation_counts_sql(units)):
+        counts.setdefault(int(g), {})[str(v)] = int(n)
+    res = srm_by_generation(counts, shares)
+    for key, n in res.unexpected.items():
+        g, _, v = key.partition("/")
+        warnings.append(
+            f"{n} unit(s) were first routed to version {v} under generation {g}, which gave it no share"
+        )
+    if res.unknown:
+        warnings.append(
+            "the routing weights of generation(s) "
+            f"{', '.join(map(str, res.unknown))} are not in the store's history: their units were not checked"
+        )
+    if not res.passed:
+        warnings.append(
+            f"sample ratio mismatch across generations {', '.join(map(str, res.tested)) or '-'} "
+            f"(p = {res.result.pvalue:.2g}): no lift is claimed until the routing or logging problem is found"
+        )
+    return res.result, res.tested
+
+
+def _unit_covariates(outcomes, metrics, units_table, units_time, unit, have) -> UnitCovariates | None:
+    """The unit covariates table the metrics' covariates read (None without one), checked for its columns."""
+    if units_table is None:
+        return None
+    rel = table_relation(units_table)
+    ucols = [r[0] for r in outcomes.query(f"DESCRIBE SELECT * FROM {rel}")]
+    named = [c for m in metrics if m.covariate for c in m.covariate.columns]
+    used = tuple(dict.fromkeys(c for c in named if c in ucols and c != unit))
+    if not used:
+        raise MeasurementError(
+            f"no covariate names a column of the units table {units_table} (it has: {', '.join(ucols)})",
+            fix="name one of its columns with --covariate METRIC=COLUMN, or leave --units out",
+            field="covariate",
+        )
+    for col, flag in ((unit, "unit-col"), (units_time, "units-time")):
+        if col is None or col not in ucols:
+            raise MeasurementError(
+                f"the units table {units_table} has no column {col!r} (it has: {', '.join(ucols)})",
+                fix="pass --units-time with the column saying when each unit's covariates were computed "
+                "(they must predate its first exposure)"
+                if flag == "units-time"
+                else f"give the units table the --{flag} column the outcomes use",
+                field=flag,
+                value=col,
+            )
+    dupes = outcomes.query(f"SELECT COUNT(*) - COUNT(DISTINCT {unit}) FROM {rel}")[0][0]
+    if dupes:
+        raise MeasurementError(
+            f"the units table {units_table} has {dupes} repeated unit(s): a unit's covariates are one row",
+            fix="keep one row per unit (the newest computed before the experiment)",
+            field="units",
+            value=str(units_table),
+        )
+    return UnitCovariates(rel, used, units_time)  # type: ignore[arg-type]
+
+
+def _refuse_late_unit_covariates(source: Source, units: str, ucov: UnitCovariates) -> None:
+    """Covariates computed at or after a unit's first exposure may carry the treatment: refused, counted."""
+    late, missing = source.query(
+        "SELECT SUM(CASE WHEN _covariate_ts >= first_ts THEN 1 ELSE 0 END), "
+        f"SUM(CASE WHEN _covariate_ts IS NULL THEN 1 ELSE 0 END) FROM {units}"
+    )[0]
+    if late:
+        raise MeasurementError(
+            f"covariate(s) {', '.join(ucov.columns)} were computed at or after the first exposure of {late} "
+            f"unit(s) (column '{ucov.time}')",
+            fix="recompute them from pre-experiment data only (CUPAC predictions must predate exposure)",
+            field="covariate",
+            value=ucov.columns[0],
+        )
+    if missing:
+        raise MeasurementError(
+            f"{missing} exposed unit(s) have no row in the units table, so no {', '.join(ucov.columns)}",
+            fix="give every unit a row (a prediction from whatever pre-period data it has)",
+            field="units",
+        )
 
 
 def _stable_version(source: Source, units: str) -> str:

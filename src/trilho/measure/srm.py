@@ -83,3 +83,65 @@ def srm_test(
         method=method,
         alpha=alpha,
     )
+
+
+@dataclass(frozen=True)
+class GenerationSRM:
+    """The sample-ratio check over every routing generation: units first routed under a generation against
+    the shares in force then. ``result`` is the combined test (chi-square statistics and degrees of freedom
+    summed over the generations tested: their units are disjoint); ``unexpected`` counts units routed to a
+    version with no share under their generation (a mismatch whatever the p-value); ``unknown`` lists
+    generations whose shares are not known (not tested)."""
+
+    result: SRMResult
+    tested: tuple[int, ...]
+    unexpected: dict[str, int]
+    unknown: tuple[int, ...]
+
+    @property
+    def passed(self) -> bool:
+        """No evidence of a mismatch in any tested generation and no unit on a version without a share."""
+        return self.result.passed and not self.unexpected
+
+
+def srm_by_generation(
+    counts: Mapping[int, Mapping[str, int]],
+    shares: Mapping[int, Mapping[str, float]],
+    *,
+    alpha: float = DEFAULT_SRM_ALPHA,
+) -> GenerationSRM:
+    """Chi-square test of each generation's units per version against that generation's ``shares``
+    (generation → version → share), combined into one test (pure)."""
+    stat = 0.0
+    df = 0
+    tested: list[int] = []
+    unknown: list[int] = []
+    unexpected: dict[str, int] = {}
+    obs_out: dict[str, int] = {}
+    exp_out: dict[str, float] = {}
+    for gen in sorted(counts):
+        got = {str(v): int(n) for v, n in counts[gen].items() if int(n) > 0}
+        if gen not in shares:
+            unknown.append(gen)
+            continue
+        live = {str(v): float(w) for v, w in shares[gen].items() if float(w) > 0}
+        for v, n in got.items():
+            if v not in live:
+                unexpected[f"{gen}/{v}"] = n
+        total = sum(n for v, n in got.items() if v in live)
+        if len(live) < 2 or total == 0:
+            continue
+        weight_sum = sum(live.values())
+        for v, w in live.items():
+            expected = total * w / weight_sum
+            observed = got.get(v, 0)
+            stat += (observed - expected) ** 2 / expected
+            obs_out[f"{gen}/{v}"] = observed
+            exp_out[f"{gen}/{v}"] = expected
+        df += len(live) - 1
+        tested.append(gen)
+    p = float(stats.chi2.sf(stat, df)) if df > 0 else 1.0
+    if unexpected:
+        p = 0.0
+    result = SRMResult(obs_out, exp_out, p, "chisquare per generation", alpha)
+    return GenerationSRM(result, tuple(tested), unexpected, tuple(unknown))

@@ -24,6 +24,7 @@ from trilho.errors import InputError
 from trilho.names import NAME_FIX, is_name
 from trilho.store.tables.routing import (
     routing_deployments,
+    routing_history,
     routing_state,
     serving_shadow_windows,
     serving_windows,
@@ -337,6 +338,17 @@ def _write(conn, deployment: Deployment, generation: int, actor: str, exists: bo
         )
     else:
         conn.execute(insert(routing_deployments).values(model=deployment.model, **values))
+    h = routing_history
+    conn.execute(delete(h).where(h.c.model == deployment.model, h.c.generation == generation))
+    conn.execute(
+        insert(routing_history).values(
+            model=deployment.model,
+            generation=generation,
+            spec=values["spec"],
+            kill=stored.kill,
+            at=values["updated_at"],
+        )
+    )
     return stored
 
 
@@ -471,6 +483,22 @@ def get_deployment(store, model: str) -> Deployment | None:
 def list_deployments(store) -> list[Deployment]:
     """Every deployment, ordered by model."""
     return sorted(load_table(store).deployments.values(), key=lambda d: d.model)
+
+
+def live_shares(deployment: Deployment) -> dict[str, float]:
+    """Version → share of live requests it is routed (the kill switch applied; shadows get none)."""
+    if deployment.kill != "off":
+        return {deployment.stable.version: 1.0}
+    return {r.version: r.weight for r in deployment.routes if r.role in ("stable", "canary")}
+
+
+def shares_by_generation(store, model: str) -> dict[int, dict[str, float]]:
+    """Routing generation → the live shares ``model`` had under it (:func:`live_shares`), for every
+    generation that wrote its deployment since the history table exists."""
+    q = select(routing_history).where(routing_history.c.model == model)
+    with store.connect() as conn:
+        rows = conn.execute(q.order_by(routing_history.c.generation)).mappings().all()
+    return {int(r["generation"]): live_shares(_from_row(r)) for r in rows}
 
 
 def current_generation(store) -> int:

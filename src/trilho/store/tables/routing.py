@@ -38,6 +38,18 @@ routing_deployments = Table(
     Column("updated_by", String(200), nullable=False, server_default="unknown"),
 )
 
+# Every deployment a model ever had, one row per routing generation that wrote it: the weights in force for
+# units the exposure log says were first routed under that generation (the sample-ratio check reads it).
+routing_history = Table(
+    "routing_history",
+    metadata,
+    Column("model", String(200), primary_key=True),
+    Column("generation", BigInteger, primary_key=True),
+    Column("spec", JSON, nullable=False),
+    Column("kill", String(20), nullable=False, server_default="off"),
+    Column("at", DateTime(timezone=True), nullable=False),
+)
+
 # Windowed aggregates per (gateway, model, version, variant): what the rollout analysis reads.
 serving_windows = Table(
     "serving_windows",
@@ -81,4 +93,10 @@ serving_shadow_windows = Table(
     Index("ix_serving_shadow_windows_model_end", "model", "window_end"),
 )
 
-__all__ = ["routing_deployments", "routing_state", "serving_shadow_windows", "serving_windows"]
+__all__ = [
+    "routing_deployments",
+    "routing_history",
+    "routing_state",
+    "serving_shadow_windows",
+    "serving_windows",
+]
