@@ -16,6 +16,7 @@ def test_migration_matches_tables(store):
         t.runs,
         t.run_items,
         t.calibrations,
+        t.calibration_items,
         t.gates,
         t.online_windows,
         t.annotation_items,

@@ -72,3 +72,18 @@ def test_generated_br_cases():
             assert not kinds & {"BR_CPF", "BR_CNPJ"}, text
         else:
             assert entity in kinds, text
+
+
+def test_the_held_out_set_shares_no_text_with_the_tuning_cases():
+    """The held-out set (translated PromptInject / XSTest sources) is disjoint from the cases the rules were
+    written beside, and balanced enough to give precision and recall in every language."""
+    from benchmarks.multilingual_heldout import LANGS as HELD_LANGS
+    from benchmarks.multilingual_heldout import heldout
+
+    assert set(HELD_LANGS) == set(LANGS)
+    for kind in ("injection", "refusal"):
+        for lang in LANGS:
+            held = heldout(kind, lang)
+            tuned = {t.casefold() for t, _ in cases(kind, lang)}
+            assert not {t.casefold() for t, _ in held} & tuned
+            assert {y for _, y in held} == {True, False} and len(held) >= 10

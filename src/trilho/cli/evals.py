@@ -34,19 +34,39 @@ def calibrate(
     save: Annotated[
         str | None, typer.Option("--save", help="Record the result in the store under this judge name.")
     ] = None,
+    population: Annotated[
+        str | None,
+        typer.Option(
+            "--population",
+            help="MODEL@VERSION whose outputs the file holds: stores the labelled items with the record, so "
+            "the judge gates only versions whose outputs match them (or that have their own calibration).",
+        ),
+    ] = None,
+    suite: Annotated[str, typer.Option("--suite", help="Suite the population's outputs came from.")] = "",
+    window: Annotated[
+        str | None, typer.Option("--window", help="Time window of the outputs, START/END (ISO dates).")
+    ] = None,
+    input_col: Annotated[str, typer.Option("--input-col", help="Column with each item's input.")] = "input",
+    output_col: Annotated[
+        str, typer.Option("--output-col", help="Column with each item's output (the text judged).")
+    ] = "output",
     json_out: JsonFlag = False,
 ) -> None:
     """Agreement of a judge with human labels: percent agreement, Cohen's kappa, confusion, bootstrap CIs."""
     from trilho.evals.calibration import calibrate as run
 
+    pop = _population(population, suite, window, save)
     report = run(file, human=human, judge=judge, raters=rater, ties=tie, n_boot=n_boot, seed=seed)
+    items = _population_items(file, human, judge[0], input_col, output_col) if pop is not None else []
     data = report.to_dict()
     data["kappa_floor"] = floor
     data["can_gate"] = {j: report.can_gate(floor, j) for j in report.judges}
     if save:
         from trilho.evals.records import save_calibration
 
-        data["saved_id"] = save_calibration(open_store(ctx), save, report)
+        data["saved_id"] = save_calibration(open_store(ctx), save, report, population=pop, items=items)
+        if pop is not None:
+            data["population"] = {**pop.to_dict(), "items": len(items)}
 
     def render(console) -> None:
         from rich.table import Table
@@ -80,6 +100,80 @@ def calibrate(
             console.print(f"Krippendorff's alpha over {', '.join(report.raters)}: {report.alpha:.3f}")
 
     emit(data, json_out, render)
+
+
+def _population(population: str | None, suite: str, window: str | None, save: str | None):
+    """The ``--population`` / ``--suite`` / ``--window`` options as a Population (None without one)."""
+    from trilho.errors import EvalError
+    from trilho.evals.judge_gate import Population
+    from trilho.names import check_name
+
+    if population is None:
+        if window is not None or suite:
+            raise EvalError(
+                "--suite and --window describe a --population", fix="add --population MODEL@VERSION",
+                field="population",
+            )  # fmt: skip
+        return None
+    if save is None:
+        raise EvalError(
+            "--population is stored with the calibration, so it needs --save NAME",
+            fix="add --save JUDGE_NAME",
+            field="population",
+            value=population,
+        )
+    model, sep, version = population.rpartition("@")
+    if not sep or not model or not version:
+        raise EvalError(
+            f"--population {population!r} must be MODEL@VERSION",
+            fix="name the model version whose outputs were labelled, e.g. copilot@3",
+            field="population",
+            value=population,
+        )
+    check_name(model, "model name", field="population", error=EvalError)
+    check_name(version, "version", field="population", error=EvalError)
+    span = None
+    if window is not None:
+        start, sep, end = window.partition("/")
+        if not sep or not start or not end or start > end:
+            raise EvalError(
+                f"--window {window!r} must be START/END with START <= END",
+                fix="e.g. --window 2026-11-01/2026-11-30",
+                field="window",
+                value=window,
+            )
+        span = (start, end)
+    return Population(model, version, suite, span)
+
+
+def _population_items(file: Path, human: str, judge: str, input_col: str, output_col: str):
+    """The labelled rows of ``file`` that calibrate (both labels present), as population items."""
+    from trilho.errors import EvalError
+    from trilho.evals.calibration import read_table
+
+    rows = read_table(file)
+    if rows and output_col not in rows[0]:
+        raise EvalError(
+            f"column {output_col!r} (the outputs the judge labelled) is missing; a population needs them",
+            fix=f"pass --output-col with one of: {', '.join(map(str, rows[0]))}",
+            field="output_col",
+            value=output_col,
+        )
+
+    def given(v) -> bool:
+        return v is not None and not (isinstance(v, str) and not v.strip())
+
+    return [
+        {
+            "id": r.get("id"),
+            "input": r.get(input_col),
+            "output": r[output_col],
+            "human": str(r[human]).strip(),
+            "judge": str(r[judge]).strip(),
+        }
+        for r in rows
+        if given(r.get(human)) and given(r.get(judge))
+    ]
 
 
 @app.command()
@@ -189,6 +283,9 @@ def run_cmd(
                     f"; accuracy vs humans {b['judge_accuracy']:.4f} vs baseline {b['length_accuracy']:.4f}"
                 )
             console.print(line)
+        for jg in outcome.run.judge_gates:
+            mark = "[green]may gate[/]" if jg["use_judge"] else "[red]may not gate[/]"
+            console.print(f"  judge {jg['judge']} on {jg['target']}: {mark} ({jg['status']})")
         if decision is not None:
             for t in decision.regressions:
                 console.print(

@@ -1,5 +1,6 @@
 """The ``trilho eval run`` operation as one Python call: load the suite, look up judge calibrations, load the
-baseline, run, store the run, record the gate against the model version in the registry, write the reports."""
+baseline, run, check that each gating judge is calibrated for this model version (:mod:`.per_target`), store
+the run, record the gate against the model version in the registry, write the reports."""
 
 from __future__ import annotations
 
@@ -54,10 +55,11 @@ def evaluate_suite(
 
         registry = Registry(store, artifacts_dir)
         mv = registry.get(model_ref)  # raises RegistryError (exit 2) before the run
+    target = f"{mv.name}@{mv.version}" if mv is not None else None
     kappas = {}
     for spec in suite.judges:
         if spec.calibration:
-            rec = latest_calibration(store, spec.calibration)
+            rec = latest_calibration(store, spec.calibration, other_than=target)
             if rec is not None:
                 kappas[spec.name] = float(rec["kappa"])
     base = load_run(store, baseline, suite=suite.name) if baseline else None
@@ -76,6 +78,18 @@ def evaluate_suite(
         version=str(mv.version) if mv else None,
         judge_kappas=kappas,
     )
+    if gate and run.gate is not None:
+        from trilho.evals.judge_gate import Population
+        from trilho.evals.per_target import fail_unusable
+        from trilho.evals.per_target import judge_gates as decide_judges
+
+        candidate = (
+            Population(mv.name, str(mv.version), suite.name)
+            if mv is not None
+            else Population(suite.name, f"run-{run.run_id}", suite.name)
+        )
+        run.judge_gates = decide_judges(store, suite, run, candidate)
+        run.gate = fail_unusable(run.gate, run.judge_gates)
     save_run(store, run)
     record_id = None
     if gate and registry is not None and run.gate is not None:
@@ -85,6 +99,7 @@ def evaluate_suite(
             "metrics": run.metrics,
             "gate": run.gate.to_dict(),
             "judge_kappas": kappas,
+            "judge_gates": run.judge_gates,
         }
         record_id = registry.record_gate(f"{mv.name}@{mv.version}", "eval", run.gate.decision, evidence).id
     jpath, hpath = write_report(run, reports_dir)

@@ -23,6 +23,8 @@ Suite format::
         compare_to: output_b             # the row field holding answer B (default output_b)
     thresholds: {"check:pii": {min: 1.0}, "judge:complies": {min: 0.8}}
     gate: {alpha: 0.05, min_effect: 0.02, kappa_floor: 0.6}
+                                         # per-target calibration (judges whose calibration names a
+                                         # population): shift_alpha 0.01, kappa_half_width 0.1
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from trilho.errors import EvalError
 from trilho.evals.calibration import DEFAULT_KAPPA_FLOOR
 from trilho.evals.checks import CheckContext, make_check
 from trilho.evals.gates import GateDecision, decide_gate
+from trilho.evals.judge_gate import SHIFT_ALPHA
 from trilho.evals.judges import Judge, JudgeCache, JudgeClient, Rubric
 from trilho.evals.targets import Target
 from trilho.names import check_name
@@ -184,12 +187,7 @@ class Suite:
                     field="thresholds",
                     value=metric,
                 )
-        gate = {
-            "alpha": 0.05,
-            "min_effect": 0.0,
-            "kappa_floor": DEFAULT_KAPPA_FLOOR,
-            **(doc.get("gate") or {}),
-        }
+        gate = gate_spec(doc.get("gate"))
         Target(doc["target"])  # validates the target now, not half-way through a run
         return cls(name, rows, dict(doc["target"]), checks, judges, thresholds, gate, source)
 
@@ -199,6 +197,54 @@ class Suite:
         return {f"check:{cid}" for cid, _ in self.checks} | {
             f"judge:{j.name}" for j in self.judges if j.binary
         }
+
+
+# gate key → (default, low, high, whether the bounds are open): every bad value is a field-named error
+_GATE = {
+    "alpha": (0.05, 0.0, 1.0, True),
+    "min_effect": (0.0, 0.0, 1.0, False),
+    "kappa_floor": (DEFAULT_KAPPA_FLOOR, -1.0, 1.0, False),
+    "shift_alpha": (SHIFT_ALPHA, 0.0, 1.0, True),
+    "kappa_half_width": (0.1, 0.0, 1.0, True),
+}
+
+
+def gate_spec(raw: Any) -> dict[str, float]:
+    """The suite's ``gate`` mapping with defaults filled; ``EvalError`` naming ``gate.<key>`` otherwise."""
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, Mapping):
+        raise EvalError(
+            f"gate must be a mapping, got {type(raw).__name__}",
+            fix=f"write gate: {{{', '.join(f'{k}: {v[0]}' for k, v in _GATE.items())}}}",
+            field="gate",
+        )
+    unknown = sorted(set(map(str, raw)) - set(_GATE))
+    if unknown:
+        raise EvalError(
+            f"gate has unknown key(s) {unknown}",
+            fix=f"use: {', '.join(_GATE)}",
+            field=f"gate.{unknown[0]}",
+            value=unknown,
+        )
+    out = {}
+    for key, (default, lo, hi, open_) in _GATE.items():
+        value = raw.get(key, default)
+        where = f"({lo}, {hi})" if open_ else f"[{lo}, {hi}]"
+        ok = (
+            isinstance(value, int | float)
+            and not isinstance(value, bool)
+            and (lo < value < hi if open_ else lo <= value <= hi)
+        )
+        if not ok:
+            raise EvalError(
+                f"gate.{key} == {value!r}, must be a number in {where}",
+                fix=f"set gate.{key} to a number in {where} (default {default})",
+                field=f"gate.{key}",
+                value=value,
+            )
+        out[key] = float(value)
+    return out
 
 
 def _load_dataset(spec: Any, base_dir: Path | None) -> list[dict[str, Any]]:
@@ -287,6 +333,7 @@ class SuiteRun:
     gate: GateDecision | None = None
     judge_kappas: dict[str, float] = field(default_factory=dict)
     baselines: dict[str, dict[str, Any]] = field(default_factory=dict)  # pairwise judge → length baseline
+    judge_gates: list[dict[str, Any]] = field(default_factory=list)  # per-target calibration decisions
 
     def item_scores(self) -> dict[str, dict[str, float]]:
         """item id → {metric: value}."""
@@ -304,6 +351,7 @@ class SuiteRun:
             "usage": self.usage,
             "judge_kappas": self.judge_kappas,
             "baselines": self.baselines,
+            "judge_gates": self.judge_gates,
             "gate": self.gate.to_dict() if self.gate else None,
             "items": self.items,
         }

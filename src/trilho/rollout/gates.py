@@ -110,11 +110,14 @@ def evaluate(
             gates.append(_forged("eval", rec))
         else:
             status = "pass" if rec.decision == "pass" else "fail"
+            # a judge not calibrated for this version (evals' per-target check) is named in the message
+            judges = [j for j in (rec.evidence or {}).get("judge_gates", []) if not j.get("use_judge", True)]
             gates.append(
                 Gate(
                     "eval",
                     status,
-                    f"latest eval record says {rec.decision}",
+                    f"latest eval record says {rec.decision}"
+                    + "".join(f"; {j.get('reason', '')}" for j in judges),
                     {"record_id": getattr(rec, "id", None), "evidence": rec.evidence},
                 )
             )

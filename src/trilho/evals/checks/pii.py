@@ -192,6 +192,35 @@ _SPECIFIC_DATE = _specific_date_re()
 _NEEDS = {"EMAIL_ADDRESS": "@"}
 
 
+def _prefilters() -> dict[tuple[str, str], Any]:
+    """(recognizer, pattern name) → a test that every match of that pattern passes, far cheaper than the
+    pattern itself: when the text fails it, the pattern cannot match and is skipped. Only the costly patterns
+    have one (the IPv6 family, IBAN and crypto addresses were ~60 % of the fast path on a 1 KB answer);
+    ``tests/evals/test_prefilters.py`` checks on the PII corpus and generated text that the pattern never
+    matches where its prefilter says no. The patterns run with IGNORECASE; the prefilters spell the letters
+    out instead (3x cheaper in ``re``), with the non-ASCII letters that fold to ASCII ones (İ ı ſ K)."""
+    import re
+
+    letter = "A-Za-z\u0130\u0131\u017f\u212a"
+    iban = re.compile(rf"[{letter}]{{2}}[0-9]{{2}}").search  # country code + check digits
+    crypto = re.compile(rf"[{letter}0-9]{{26}}").search  # 1 + 25 address characters at least
+
+    def has_colon(text: str) -> bool:  # every IPv6 form has a colon
+        return ":" in text
+
+    return {
+        ("IpRecognizer", "IPv4_mapped"): has_colon,
+        ("IpRecognizer", "IPv4_embedded"): has_colon,
+        ("IpRecognizer", "IPv6"): has_colon,
+        ("IpRecognizer", "IPv6_unspecified"): has_colon,
+        ("IbanRecognizer", "IBAN Generic"): lambda text: iban(text) is not None,
+        ("CryptoRecognizer", "Crypto (Medium)"): lambda text: crypto(text) is not None,
+    }
+
+
+PREFILTERS = _prefilters()
+
+
 class _FastPatterns:
     """presidio's pattern recognizers run in one tight loop: the same regexes, flags and checksum validators
     (``validate_result`` / ``invalidate_result``), without per-match explanation objects and debug logging."""
@@ -204,12 +233,13 @@ class _FastPatterns:
             flags = rec.global_regex_flags or 0
             needs = _NEEDS.get(rec.supported_entities[0])
             for pat in rec.patterns:
-                self._items.append((rec, regex.compile(pat.regex, flags=flags), pat.score, needs))
+                pre = PREFILTERS.get((rec.name, pat.name))
+                self._items.append((rec, regex.compile(pat.regex, flags=flags), pat.score, needs, pre))
 
     def analyze(self, text: str) -> list[tuple[str, int, int, float]]:
         out = []
-        for rec, rx, score, needs in self._items:
-            if needs is not None and needs not in text:
+        for rec, rx, score, needs, pre in self._items:
+            if (needs is not None and needs not in text) or (pre is not None and not pre(text)):
                 continue
             for m in rx.finditer(text):
                 start, end = m.span()

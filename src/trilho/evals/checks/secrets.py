@@ -135,9 +135,24 @@ def shannon_entropy(s: str) -> float:
     return -sum(c / len(s) * math.log2(c / len(s)) for c in counts.values())
 
 
-def _triggered(groups: tuple[tuple[str, ...], ...], text: str, lowered: str, ignore_case: bool) -> bool:
-    hay = lowered if ignore_case else text
-    return all(any((t.lower() if ignore_case else t) in hay for t in group) for group in groups)
+class _Triggers:
+    """Rules with literal trigger groups, the groups stored as sets of indices into one list of distinct
+    (literal, ignore-case) tests: a text pays one substring search per distinct literal, and a rule fires when
+    each of its groups meets the set of literals present (set operations in C, not nested generators)."""
+
+    def __init__(self, rules: list[tuple[str, tuple[tuple[str, ...], ...], bool, Any]]) -> None:
+        index: dict[tuple[str, bool], int] = {}
+        self.rules = []
+        for kind, groups, ignore_case, rx in rules:
+            keys = [[(t.lower() if ignore_case else t, ignore_case) for t in g] for g in groups]
+            idx = tuple(frozenset(index.setdefault(k, len(index)) for k in g) for g in keys)
+            self.rules.append((kind, idx, rx))
+        self.literals = list(index)
+
+    def firing(self, text: str, lowered: str) -> list[tuple[str, Any]]:
+        """(kind, regex) of the rules whose every trigger group has a literal in the text."""
+        present = {i for i, (t, ic) in enumerate(self.literals) if t in (lowered if ic else text)}
+        return [(kind, rx) for kind, idx, rx in self.rules if all(not g.isdisjoint(present) for g in idx)]
 
 
 @register
@@ -167,23 +182,26 @@ class SecretsCheck(Check):
                 value=unknown,
             )
         chosen = {k: v for k, v in RULES.items() if rules is None or k in rules}
-        self._rules = [(k, TRIGGERS[k], re.compile(v)) for k, v in chosen.items()]
-        self._catalogue = detect_secrets_rules() if catalogue else []
+        self._rules = _Triggers([(k, (TRIGGERS[k],), False, re.compile(v)) for k, v in chosen.items()])
+        self._catalogue = _Triggers(detect_secrets_rules() if catalogue else [])
         self._generic = re.compile(GENERIC) if generic else None
         self._min_entropy = min_entropy
 
     def _find(self, text: str) -> list[Finding]:
         found = []
-        for kind, triggers, rx in self._rules:
-            if any(t in text for t in triggers):
-                found.extend(Finding(kind, m.start(), m.end(), m.group()) for m in rx.finditer(text))
         lowered = text.lower()
-        for kind, groups, ignore_case, rx in self._catalogue:
-            if _triggered(groups, text, lowered, ignore_case):
-                for m in rx.finditer(text):
-                    if not any(f.start is not None and f.start <= m.start() < (f.end or 0) for f in found):
-                        found.append(Finding(f"detect_secrets:{kind}", m.start(), m.end(), m.group(), 0.9))
-        if self._generic is not None and any(t in lowered for t in GENERIC_TRIGGERS):
+        for kind, rx in self._rules.firing(text, lowered):
+            found.extend(Finding(kind, m.start(), m.end(), m.group()) for m in rx.finditer(text))
+        for kind, rx in self._catalogue.firing(text, lowered):
+            for m in rx.finditer(text):
+                if not any(f.start is not None and f.start <= m.start() < (f.end or 0) for f in found):
+                    found.append(Finding(f"detect_secrets:{kind}", m.start(), m.end(), m.group(), 0.9))
+        # every generic match has an assignment (= : := =>) after a secret-ish key name
+        if (
+            self._generic is not None
+            and ("=" in text or ":" in text)
+            and any(t in lowered for t in GENERIC_TRIGGERS)
+        ):
             for m in self._generic.finditer(text):
                 value = m.group(1)
                 if (

@@ -1,9 +1,10 @@
-"""Tables owned by ``trilho.evals``: judge cache, eval runs and items, judge calibrations, gate records
-(used when the registry cannot record them), online evaluation windows and the human annotation queue."""
+"""Tables owned by ``trilho.evals``: judge cache, eval runs and items, judge calibrations with the population
+they were measured on (model, version, suite, window, and the labelled items themselves), gate records (used
+when the registry cannot record them), online evaluation windows and the human annotation queue."""
 
 from __future__ import annotations
 
-from sqlalchemy import Column, DateTime, Float, ForeignKey, Index, Integer, String, Table, Text
+from sqlalchemy import Boolean, Column, DateTime, Float, ForeignKey, Index, Integer, String, Table, Text
 
 from trilho.store.tables import metadata
 
@@ -53,7 +54,31 @@ calibrations = Table(
     Column("kappa_high", Float, nullable=False),
     Column("report_json", Text, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    # the population the agreement was measured on (NULL on records saved without one)
+    Column("population_model", String(200), nullable=True),
+    Column("population_version", String(200), nullable=True),
+    Column("population_suite", String(200), nullable=True),
+    Column("window_start", String(40), nullable=True),
+    Column("window_end", String(40), nullable=True),
     Index("ix_evals_calibrations_judge", "judge"),
+)
+
+calibration_items = Table(
+    "evals_calibration_items",
+    metadata,
+    Column(
+        "calibration_id",
+        Integer,
+        ForeignKey("evals_calibrations.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("position", Integer, primary_key=True),
+    Column("item_id", String(200), nullable=True),
+    Column("input", Text, nullable=True),
+    Column("output", Text, nullable=False),
+    Column("human", String(100), nullable=False),
+    Column("judge", String(100), nullable=False),
+    Column("agree", Boolean, nullable=False),
 )
 
 gates = Table(
