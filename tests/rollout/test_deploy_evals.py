@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import time
 
+import httpx
 import pytest
 import yaml
-from tests.evals.test_online_gateway import POLICY, ask, start
-from tests.evals.test_online_gateway import llm_registry as llm_registry  # noqa: F401 - the fixture
+from tests.evals.test_online_gateway import CONTRACT, LLM_V1, POLICY, start
 
 from trilho.errors import InputError
 from trilho.evals.online_store import online_summary
@@ -28,14 +28,41 @@ from trilho.rollout.deployfile import (
 from trilho.rollout.gates import registry_gates
 from trilho.store.routing import get_deployment
 
+MODEL = "helpdesk"  # its own name: the online metrics of tests/evals (model copilot) are not shared
 FILE = """
-model: copilot
+model: helpdesk
 routes: [{version: 1}]
 evals:
   online: {policy: policy.yaml, output_field: completion, fail: closed}
   gate: required
 """
 LEAK = "Sure, use the deploy key AKIAIOSFODNN7EXAMPLE with the CLI."
+
+
+@pytest.fixture
+def llm_registry(tmp_path):
+    """(store, artifacts root): helpdesk v1 (answers, leaks a key when asked) and v2 in a real registry."""
+    from trilho.store import Store
+
+    store = Store(f"sqlite:///{tmp_path / 'trilho.db'}")
+    store.migrate()
+    root = tmp_path / "artifacts"
+    reg = Registry(store, root)
+    contract = tmp_path / "contract.yaml"
+    contract.write_text(yaml.safe_dump(CONTRACT, sort_keys=False))
+    folder = tmp_path / "src" / "helpdesk"
+    folder.mkdir(parents=True)
+    (folder / "helpdesk.py").write_text(LLM_V1)
+    for _ in range(2):
+        reg.register(MODEL, folder / "helpdesk.py", "python", contract, entry="helpdesk:predict")
+    yield store, root
+    store.dispose()
+
+
+def ask(url, prompt):
+    r = httpx.post(f"{url}/v1/models/{MODEL}:predict", json={"instances": [{"prompt": prompt}]}, timeout=10)
+    assert r.status_code == 200, r.text
+    return r
 
 
 def _wait(check, timeout=30.0):
@@ -74,12 +101,12 @@ def test_the_policy_file_is_inlined_and_round_trips_through_the_store(tmp_path):
 def test_bad_online_settings_name_the_field(tmp_path, online, field):
     with pytest.raises(InputError) as err:
         load_deployment_file(
-            _file(tmp_path, f"model: copilot\nroutes: [{{version: 1}}]\nevals:\n  online: {online}\n")
+            _file(tmp_path, f"model: helpdesk\nroutes: [{{version: 1}}]\nevals:\n  online: {online}\n")
         )
     assert err.value.fields["field"].startswith(field), err.value.message
 
 
-def test_online_evals_follow_the_deployment_and_the_gate_requires_an_eval_result(llm_registry, tmp_path):  # noqa: F811
+def test_online_evals_follow_the_deployment_and_the_gate_requires_an_eval_result(llm_registry, tmp_path):
     store, root = llm_registry
     resolve = registry_resolver(Registry(store, root))
     applied = apply_deployment(store, load_deployment_file(_file(tmp_path)), resolve, actor="test")
@@ -95,20 +122,28 @@ def test_online_evals_follow_the_deployment_and_the_gate_requires_an_eval_result
             .startswith("To reset")
         )
 
-        plain = _file(tmp_path, "model: copilot\nroutes: [{version: 1}]\n")
+        plain = _file(tmp_path, "model: helpdesk\nroutes: [{version: 1}]\n")
         _, changes = diff_live(store, load_deployment_file(plain), resolve)
         assert {c.field for c in changes} == {"evals.online", "evals.gate"}
         gen = apply_deployment(store, load_deployment_file(plain), resolve, actor="test").generation
         assert _wait(lambda: gw.gateway.generation >= gen)
         assert ask(gw.url, "Which key do I use to deploy?").json()["predictions"][0]["completion"] == LEAK
+        # declared again while serving: built off the event loop, in effect once built
+        apply_deployment(store, load_deployment_file(_file(tmp_path)), resolve, actor="test")
+        assert _wait(lambda: MODEL in gw.gateway.evals.models)
+        assert (
+            ask(gw.url, "Which key do I use to deploy?").json()["predictions"][0]["completion"]
+            == DEFAULT_FALLBACK
+        )
     finally:
         gw.stop()
-    summary = online_summary(store, "copilot", "1")  # the declared evaluator's windows reached the store
-    assert summary["checked"] == 2 and summary["violating"] == 1
+    summary = online_summary(store, MODEL, "1")  # the declared evaluators' windows reached the store
+    assert summary["checked"] == 3 and summary["violating"] == 2
 
     gates = registry_gates(store, root)
-    assert {g.name: g.status for g in gates("copilot", "2", "1").gates}["eval"] == "skipped"  # gate: auto
-    apply_deployment(store, load_deployment_file(_file(tmp_path)), resolve, actor="test")
-    assert get_deployment(store, "copilot").evals["gate"] == "required"
-    (gate,) = [g for g in gates("copilot", "2", "1").gates if g.name == "eval"]
+    assert get_deployment(store, MODEL).evals["gate"] == "required"
+    (gate,) = [g for g in gates(MODEL, "2", "1").gates if g.name == "eval"]
     assert gate.status == "fail" and "evals.gate: required" in gate.message
+    plain = _file(tmp_path, "model: helpdesk\nroutes: [{version: 1}]\n")
+    apply_deployment(store, load_deployment_file(plain), resolve, actor="test")
+    assert {g.name: g.status for g in gates(MODEL, "2", "1").gates}["eval"] == "skipped"  # gate: auto

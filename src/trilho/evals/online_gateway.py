@@ -206,6 +206,8 @@ class GatewayEvals:
         self._configured = dict(models)  # the --evals file's models (a deployment's declaration wins)
         self._running = False  # loops() ran: judge workers of models declared later start at once
         self._tasks: set[asyncio.Task] = set()
+        self._wanted: dict[str, dict[str, Any]] = {}  # the declarations of the latest routing table
+        self._building: dict[str, dict[str, Any]] = {}  # declarations being built (model → doc)
 
     # --- the request path ----------------------------------------------------------------------------------
     async def apply(self, answer: Any, records: Sequence[Mapping[str, Any]], request_id: str = "") -> None:
@@ -281,27 +283,43 @@ class GatewayEvals:
     def follow(self, declared: Mapping[str, Mapping[str, Any]], store: Any = None) -> None:
         """Make the online evaluation declared on deployments (model → its ``evals.online``) take effect: a
         new or changed declaration is built and replaces what evaluated the model (a declaration wins over
-        the ``--evals`` file's entry), a removed one gives the model back to the file's entry (or to none).
-        A declaration this host cannot build (e.g. an unset environment variable) is logged and leaves the
-        model without online evaluation. Runs on the event loop (retired models are flushed and closed in a
-        task); judge workers of new models start here once :meth:`loops` has run."""
+        the ``--evals`` file's entry), a removed one gives the model back to the file's entry (or to none) at
+        once. Building (a policy's detectors can take seconds to load) runs in a worker thread, never on the
+        event loop: until it is done the model keeps what evaluated it before, as a model keeps its previous
+        versions until the new ones are warm. A declaration this host cannot build (e.g. an unset environment
+        variable) is logged and leaves the model without online evaluation. Called on the event loop."""
+        self._wanted = {name: dict(doc) for name, doc in declared.items()}
         for name in [n for n, me in self.models.items() if me.declared is not None and n not in declared]:
             self._replace(name, self._configured.get(name), store)
-        for name, doc in declared.items():
+        for name, doc in self._wanted.items():
             current = self.models.get(name)
-            if current is not None and current.declared == doc:
+            if (current is not None and current.declared == doc) or self._building.get(name) == doc:
                 continue
-            try:
-                me = _model_evals(name, doc, None)
-            except Exception as exc:
-                error = f"{type(exc).__name__}: {exc}"[:300]
-                log.error(
-                    "online evaluation declared on the deployment cannot be built", model=name, error=error
-                )
-                self._replace(name, None, store)
-                continue
-            me.declared = dict(doc)
-            self._replace(name, me, store)
+            self._building[name] = doc
+            self._spawn(self._build(name, doc, store))
+
+    async def _build(self, name: str, doc: dict[str, Any], store: Any) -> None:
+        """Build a declared model's evaluation off the loop; it takes effect if it is still the one wanted."""
+        try:
+            me: ModelEvals | None = await asyncio.to_thread(_model_evals, name, doc, None)
+        except Exception as exc:
+            error = f"{type(exc).__name__}: {exc}"[:300]
+            log.error("online evaluation declared on the deployment cannot be built", model=name, error=error)
+            me = None
+        if self._building.get(name) == doc:
+            del self._building[name]
+        if self._wanted.get(name) != doc:  # declared otherwise (or not at all) meanwhile
+            if me is not None:
+                await self._retire(me, None)
+            return
+        if me is not None:
+            me.declared = doc
+        self._replace(name, me, store)
+
+    async def settled(self) -> None:
+        """Wait until every declared model's evaluation is built and in effect (tests, start-up)."""
+        while self._building:
+            await asyncio.sleep(0.01)
 
     def _replace(self, name: str, me: ModelEvals | None, store: Any) -> None:
         """``me`` evaluates ``name`` from now on (None: nothing does); a declared predecessor is retired (the
@@ -495,6 +513,8 @@ def _queue(q: Any, where: str) -> JudgeQueue:
 def check_model_spec(name: str, spec: Mapping[str, Any]) -> None:
     """Raise the ``EvalError`` (naming the field) that building ``spec`` — one model's settings, policy
     inlined — would raise; what it built is released (no network is touched)."""
+    if spec.get("policy") == "default":  # the built-in policy is valid; its detectors take seconds to load
+        spec = {**spec, "policy": {"checks": [{"check": "banned_terms", "options": {"terms": ["-"]}}]}}
     me = _model_evals(name, spec, None)
     me.evaluator.policy.close()
     if me.submitter is not None:

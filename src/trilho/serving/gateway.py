@@ -253,6 +253,8 @@ class Gateway:
         self._apply_lock = asyncio.Lock()
         await self.refresh()
         await self.prepared()  # serving starts with the first table's versions loaded and warmed
+        if self.evals is not None and hasattr(self.evals, "settled"):
+            await self.evals.settled()  # and with the online evaluation its deployments declare in effect
         if not self.shadow_in_child:
             self._shadow_pump.start()
         loops = [self.slo.run(lambda: [mr.deployment for mr in self.models.values()])]
