@@ -50,7 +50,11 @@ SHADOW_AGREEMENT = gauge(
     "Running agreement rate of a shadow version with the primary.",
     ("model", "version", "variant", "primary_version", "comparator"),
 )
-SHADOW_ERRORS = counter("trilho_serving_shadow_errors_total", "Shadow calls that failed.", MVV)
+SHADOW_ERRORS = counter(
+    "trilho_serving_shadow_errors_total",
+    "Mirrored records the shadow version failed on (raised or miscounted).",
+    MVV,
+)
 SHADOW_DROPPED = counter(
     "trilho_serving_shadow_dropped_total", "Shadow copies dropped (queue full).", ("model",)
 )
