@@ -1,12 +1,14 @@
 """What trilho's LLM routes add to an answer's time to first token, and what the streaming rails cost.
 
-``python -m benchmarks.bench_llm_gateway [--quick]`` (``make bench-llm_gateway``), every server in its own
-process on loopback: the fake upstream (``trilho.testing.fake_openai``: 20 ms to the first token, 30 tokens at
-5 ms), two identical trilho gateways in front of it (an A/A pair: the second shows the noise floor), default
-rails on. Rounds interleave the three targets (direct, trilho, trilho′), each round streaming sequentially
-through each; TTFT is the time from sending the request to the first content chunk at the client. The rail
-figure is ``StreamRail`` with the default policy over 1 KB of text in 5-character pieces (CPU time).
-A first measurement: the side-by-side with LiteLLM's proxy and the 200 new streams/s load are still to come.
+``python -m benchmarks.bench_llm_gateway [--quick]`` (``make bench-llm-gateway``), every server in its own
+process on loopback: the fake upstream (``trilho.testing.fake_openai``: 20 ms to the first token, 30 tokens
+at 5 ms), two identical trilho gateways in front of it (an A/A pair: the second shows the noise floor) and a
+third with the old fixed-holdback stream rail (``benchmarks/_fixed_holdback_rail.py``), default rails on.
+Rounds interleave the targets, each round streaming sequentially through each; TTFT is the time from sending
+the request to the first content chunk at the client. The rail figures are CPU time of the default policy's
+stream rail over 1 KB of text in 5-character pieces, the gated ``StreamRail`` beside the old one, on clean
+prose (the target) and on prose with numbers, e-mails and a card number every sentence (context).
+The side-by-side with LiteLLM's proxy and the 200 new streams/s load are still to come.
 Writes ``benchmarks/results/llm_gateway.json``.
 """
 
@@ -29,8 +31,9 @@ from trilho.net import free_port
 BODY = {"model": "assistant", "messages": [{"role": "user", "content": "hello"}], "stream": True}
 
 
-def serve_gateway(upstream: str, port: int) -> None:
-    """Child process: a gateway with one llm model in front of ``upstream`` until killed."""
+def serve_gateway(upstream: str, port: int, old_rail: bool = False) -> None:
+    """Child process: a gateway with one llm model in front of ``upstream`` until killed (``old_rail``: with
+    the fixed-holdback stream rail)."""
     from trilho.registry.llm import LlmModel, parse_spec
     from trilho.serving import GatewaySettings, StaticProvider, run_in_thread
     from trilho.store.routing import Deployment, Route
@@ -38,7 +41,13 @@ def serve_gateway(upstream: str, port: int) -> None:
     model = LlmModel(parse_spec({"upstream": upstream + "/v1", "model": "tiny"}))
     provider = StaticProvider({"assistant@1": model}, {"assistant": [{"input": "warm"}]})
     settings = GatewaySettings(port=port, access_log_sample=0.0)
-    run_in_thread(provider=provider, deployments=[Deployment("assistant", (Route("1"),))], settings=settings)
+    running = run_in_thread(
+        provider=provider, deployments=[Deployment("assistant", (Route("1"),))], settings=settings
+    )
+    if old_rail:
+        from benchmarks._fixed_holdback_rail import FixedHoldbackRail
+
+        running.server.config.app.state.llm.rail = FixedHoldbackRail
     threading.Event().wait()
 
 
@@ -91,21 +100,30 @@ async def measure(
     return out
 
 
-def rail_ms_per_kb() -> float:
-    """CPU ms the default policy's streaming rails spend on 1 KB of text in 5-character pieces."""
+PROSE = ("The canary weighs each version against its stable twin before traffic moves on. " * 13)[:1024]
+NUMBERS = (
+    "Call 555 123 4567 or write to ana@example.com about order 1999. "
+    "The card 4111 1111 1111 1111 is on file since 2024. "
+) * 10
+
+
+def rail_ms_per_kb(text: str, old: bool = False) -> float:
+    """CPU ms the default policy's streaming rail spends per KB of ``text`` fed in 5-character pieces
+    (median of 5 runs; ``old``: the fixed-holdback rail)."""
+    from benchmarks._fixed_holdback_rail import FixedHoldbackRail
     from trilho.evals.policy import default_policy
     from trilho.evals.stream_rails import StreamRail
 
     policy = default_policy()
-    text = ("The canary weighs each version against its stable twin before traffic moves on. " * 13)[:1024]
+    cls = FixedHoldbackRail if old else StreamRail
     runs = []
     for _ in range(5):
-        rail = StreamRail(policy)
+        rail = cls(policy)
         t0 = time.process_time()
         for i in range(0, len(text), 5):
             rail.feed(text[i : i + 5])
         rail.finish()
-        runs.append((time.process_time() - t0) * 1000)
+        runs.append((time.process_time() - t0) * 1000 * 1024 / len(text))
     return statistics.median(runs)
 
 
@@ -114,23 +132,28 @@ def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--quick", action="store_true")
     p.add_argument("--serve-gateway", nargs=2, metavar=("UPSTREAM", "PORT"))
+    p.add_argument("--old-rail", action="store_true", help="with --serve-gateway: the fixed-holdback rail")
     a = p.parse_args()
     if a.serve_gateway:
-        serve_gateway(a.serve_gateway[0], int(a.serve_gateway[1]))
+        serve_gateway(a.serve_gateway[0], int(a.serve_gateway[1]), a.old_rail)
         return
     rounds, per_round = (3, 10) if a.quick else (10, 40)
-    up_port, g1, g2 = free_port(), free_port(), free_port()
+    up_port, g1, g2, g3 = free_port(), free_port(), free_port(), free_port()
     upstream = f"http://127.0.0.1:{up_port}"
     fake = ["-m", "trilho.testing.fake_openai", "--port", str(up_port), "--ttft-ms", "20", "--token-ms", "5"]
     procs = [_start([*fake, "--tokens", "30"])]
     procs += [
         _start(["-m", "benchmarks.bench_llm_gateway", "--serve-gateway", upstream, str(g)]) for g in (g1, g2)
     ]
+    procs.append(
+        _start(["-m", "benchmarks.bench_llm_gateway", "--serve-gateway", upstream, str(g3), "--old-rail"])
+    )
     direct = {**BODY, "model": "tiny"}
     targets = {
         "direct": (upstream + "/v1/chat/completions", direct),
         "trilho": (f"http://127.0.0.1:{g1}/openai/v1/chat/completions", BODY),
         "trilho A/A": (f"http://127.0.0.1:{g2}/openai/v1/chat/completions", BODY),
+        "trilho, old rail": (f"http://127.0.0.1:{g3}/openai/v1/chat/completions", BODY),
     }
     try:
         ttfts = asyncio.run(measure(targets, rounds, per_round))
@@ -144,15 +167,28 @@ def main() -> None:
     added50 = (_q(ttfts["trilho"], 0.5) - _q(ttfts["direct"], 0.5)) * 1000
     added99 = (_q(ttfts["trilho"], 0.99) - _q(ttfts["direct"], 0.99)) * 1000
     aa50 = (_q(ttfts["trilho A/A"], 0.5) - _q(ttfts["trilho"], 0.5)) * 1000
-    rail = rail_ms_per_kb()
+    old50 = (_q(ttfts["trilho, old rail"], 0.5) - _q(ttfts["direct"], 0.5)) * 1000
+    rail = rail_ms_per_kb(PROSE)
+    rails = {
+        "prose, gated rail": rail,
+        "prose, old rail": rail_ms_per_kb(PROSE, old=True),
+        "numbers, gated rail": rail_ms_per_kb(NUMBERS),
+        "numbers, old rail": rail_ms_per_kb(NUMBERS, old=True),
+    }
     print_table("LLM gateway: time to first token (sequential streams, default rails)", rows)
+    print_table("stream rails: CPU ms per KB", [{"text, rail": k, "ms/KB": v} for k, v in rails.items()])
     goals = [
         target("added TTFT p50", "<= 1 ms", round(added50, 3), added50 <= 1.0),
         target("added TTFT p99", "<= 3 ms", round(added99, 3), added99 <= 3.0),
         target("output rails per KB", "<= 1 ms", round(rail, 3), rail <= 1.0),
     ]
     print_targets(goals)
-    extra = {"aa_p50_ms": round(aa50, 3), "upstream": "20 ms TTFT, 30 tokens at 5 ms"}
+    extra = {
+        "aa_p50_ms": round(aa50, 3),
+        "old_rail_added_p50_ms": round(old50, 3),
+        "rails_cpu_ms_per_kb": {k: round(v, 3) for k, v in rails.items()},
+        "upstream": "20 ms TTFT, 30 tokens at 5 ms",
+    }
     print(json.dumps(extra))
     write_results("llm_gateway", rows, goals, quick=a.quick, extra=extra)
 

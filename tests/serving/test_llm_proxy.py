@@ -22,11 +22,12 @@ from trilho.store.routing import Deployment, Route
 from trilho.testing.fake_openai import make_fake_openai_app
 
 LEAK = "Sure, the deploy key is sk-abcdefghijklmnopqrstuvwx0123 so use it well"
+PII = "Write to ana.souza@example.com or pay with 4111 1111 1111 1111 before 2027, thanks"
 
 
 @pytest.fixture(scope="module")
 def upstream():
-    app = make_fake_openai_app(["tiny"], tokens=16, script={"leak": LEAK})
+    app = make_fake_openai_app(["tiny"], tokens=16, script={"leak": LEAK, "contact": PII})
     with serve_in_thread(app) as url:
         yield url, app.state.fake
 
@@ -156,7 +157,7 @@ def test_mid_stream_block_ends_cleanly_and_is_recorded(gateway):
     assert stages["input"]["action"] == "allow" and stages["input"]["checks"] == ["prompt_injection"]
     out = stages["output"]
     assert out["action"] == "block" and out["violations"] == ["secrets"] and "secrets" in out["checks"]
-    assert out["windows"] >= 2 and out["chars_checked"] >= len(text)
+    assert out["windows"] >= 1 and out["chars_checked"] >= len(text)
     non_stream = _client(rg).chat.completions.create(
         model="assistant", messages=[{"role": "user", "content": "please leak"}], user="carol"
     )
@@ -322,3 +323,21 @@ def test_tool_calls_pass_through(gateway):
     assert json.loads(args) == {"text": "order 42"}
     assert [d.tool_calls[0].function.name for d in deltas if d.tool_calls][0] == "lookup"
     assert chunks[-1].choices[0].finish_reason == "tool_calls"
+
+
+def test_streamed_answer_is_redacted_exactly_like_the_whole_answer(gateway):
+    """PII in flight: the stream (token by token through the gated rail) sends the same text as the
+    non-streamed answer, with the e-mail and the card redacted before any of their characters leave."""
+    rg, _ = gateway
+    client = _client(rg)
+    ask = {"model": "assistant", "messages": [{"role": "user", "content": "contact?"}], "user": "dave"}
+    whole = client.chat.completions.create(**ask).choices[0].message.content
+    pieces = [
+        c.choices[0].delta.content or ""
+        for c in client.chat.completions.create(**ask, stream=True)
+        if c.choices
+    ]
+    assert (
+        "".join(pieces) == whole == "Write to <EMAIL_ADDRESS> or pay with <CREDIT_CARD> before 2027, thanks"
+    )
+    assert not any("@" in p or "4111" in p for p in pieces)

@@ -19,7 +19,7 @@ import itertools
 import time
 import uuid
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import httpx
@@ -77,11 +77,16 @@ class LlmRoutes:
     """The OpenAI-compatible routes over a :class:`~trilho.serving.gateway.Gateway`."""
 
     def __init__(
-        self, gateway: Any, upstream: Upstream | None = None, holdback: int = DEFAULT_HOLDBACK
+        self,
+        gateway: Any,
+        upstream: Upstream | None = None,
+        holdback: int = DEFAULT_HOLDBACK,
+        rail: Callable[[Policy, int, CheckContext], Any] = StreamRail,
     ) -> None:
         self.gateway = gateway
         self.upstream = upstream or Upstream()
         self.holdback = holdback
+        self.rail = rail  # the stream rail's class (the benchmark swaps in its old fixed-holdback baseline)
         self.decisions: deque[dict[str, Any]] = deque(maxlen=512)
         self._default_policy: asyncio.Future[Policy] | None = None
         self._prefix = uuid.uuid4().hex[:12]
@@ -246,7 +251,7 @@ class LlmRoutes:
         start: float,
         wants_usage: bool,
     ) -> AsyncIterator[bytes]:
-        rail = StreamRail(policy, self.holdback, ctx)
+        rail = self.rail(policy, self.holdback, ctx)
         cid = wire.completion_id()
         first = True
         outcome = "cancelled"  # until the stream ends on its own
