@@ -759,12 +759,27 @@ def rollout_cmd(
     ctx: typer.Context,
     model: Annotated[str, typer.Argument(help="The model whose rollout to analyse.")],
     outcomes: Annotated[
-        str, typer.Option("--outcomes", help="Events per unit with a time: a Parquet/CSV file or glob.")
+        str,
+        typer.Option(
+            "--outcomes",
+            help="Events per unit with a time: a Parquet/CSV file or glob (with --table: a SQLAlchemy URL).",
+        ),
     ],
     exposures: Annotated[
         str | None,
-        typer.Option("--exposures", help="Exposure log folder or glob (default: the home's exposures/)."),
+        typer.Option(
+            "--exposures",
+            help="Exposure log folder or glob (default: the home's exposures/); with --table, the table "
+            "holding the log in that database (default: exposures).",
+        ),
     ] = None,
+    table: Annotated[
+        str | None,
+        typer.Option(
+            "--table", help="Read --outcomes as a SQLAlchemy URL (PostgreSQL…) and this events table."
+        ),
+    ] = None,
+    schema: Annotated[str | None, typer.Option("--schema", help="The database schema of --table.")] = None,
     metric: Annotated[
         list[str], typer.Option("--metric", help="Outcome column summed after exposure; repeatable.")
     ] = [],  # noqa: B006
@@ -805,7 +820,7 @@ def rollout_cmd(
     per unit; events before it are covariates, never outcomes), with CUPED, delta-method ratios, a
     sample-ratio check against the routing weights and anytime-valid confidence sequences."""
     from trilho.cli._common import settings
-    from trilho.measure.api import build_metrics
+    from trilho.measure.api import build_metrics, open_source
     from trilho.measure.exposure import analyze_rollout, parse_weights
     from trilho.measure.sql import DuckDBSource
 
@@ -822,9 +837,14 @@ def rollout_cmd(
             shares = live_shares(dep)
             control = control or dep.stable.version
             history = shares_by_generation(store, model) or None
+    if table:
+        source = open_source(outcomes, table=table, schema=schema)
+        where: str | Path = exposures or "exposures"
+    else:
+        source, where = DuckDBSource(outcomes), exposures or s.home / "exposures"
     res = analyze_rollout(
-        DuckDBSource(outcomes),
-        exposures or s.home / "exposures",
+        source,
+        where,
         model,
         build_metrics(metric, ratio, covariate),
         unit=unit_col,

@@ -9,11 +9,13 @@ outcomes). The per-version sufficient statistics of that table go through the A/
 confidence sequences. The sample-ratio check counts the units first exposed under the newest routing
 generation — the only ones assigned by the weights now in force.
 
-This module reads files only; it knows the log's layout, never the gateway.
+The same SQL runs on DuckDB over the Parquet log and on PostgreSQL or SQLite where the log is a table beside
+the events (``Dialect`` holds what differs). This module knows the log's layout, never the gateway.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
@@ -22,10 +24,18 @@ from pathlib import Path
 from trilho.errors import MeasurementError
 from trilho.measure.ab import ABResult, analyze_moments
 from trilho.measure.metrics import Covariate, Metric
-from trilho.measure.sql import ANSI, Dialect, Source, read_moments, require_columns
+from trilho.measure.sql import ANSI, Dialect, DuckDBSource, Source, read_moments, require_columns
 from trilho.measure.srm import srm_by_generation, srm_test
 
 PRE = "_pre"
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def is_identifier(name: str) -> bool:
+    """A plain SQL table name (letters, digits, underscores)."""
+    return bool(_IDENT.fullmatch(name))
+
+
 DEFAULT_PLANNED_UNITS = 100_000
 
 
@@ -121,7 +131,6 @@ def unit_table_sql(
     With ``unit_covariates``, each unit's row of that table (CUPAC predictions) is joined, with its time as
     ``_covariate_ts``."""
     q = dialect.quote
-    model_lit = "'" + model.replace("'", "''") + "'"
     cols = list(dict.fromkeys([*outcome_columns, *covariate_columns]))
     picked = ", ".join(f"CAST({q(c)} AS {dialect.double}) AS {q(c)}" for c in cols)
     sums = [
@@ -132,12 +141,8 @@ def unit_table_sql(
         for c in dict.fromkeys(covariate_columns)
     ]
     body = (
-        "WITH e AS (SELECT CAST(unit AS VARCHAR) AS unit, version, variant, generation, ts "
-        f"FROM {exposures} WHERE model = {model_lit} AND unit IS NOT NULL{_since(since)}), "
-        "f AS (SELECT unit, arg_min(version, ts) AS version, arg_min(variant, ts) AS variant, "
-        "arg_min(generation, ts) AS generation, min(ts) AS first_ts, COUNT(DISTINCT version) AS versions "
-        "FROM e GROUP BY unit), "
-        f"o AS (SELECT CAST({q(unit)} AS VARCHAR) AS unit, CAST({q(time)} AS TIMESTAMPTZ) AS t"
+        f"WITH {first_exposure_ctes(exposures, model, since, dialect)}, "
+        f"o AS (SELECT CAST({q(unit)} AS {dialect.text}) AS unit, {dialect.as_time(q(time))} AS t"
         f"{', ' + picked if picked else ''} FROM {outcomes}) "
         "SELECT f.unit, f.version, f.variant, f.generation, f.versions, f.first_ts"
         f"{', ' + ', '.join(sums) if sums else ''} "
@@ -151,7 +156,7 @@ def unit_table_sql(
     picked_u = ", ".join("uc." + q(c) for c in uc.columns)
     return (
         f"(SELECT x.*, {picked_u}, uc.t AS _covariate_ts FROM ({body}) AS x "
-        f"LEFT JOIN (SELECT CAST({q(unit)} AS VARCHAR) AS unit, CAST({q(uc.time)} AS TIMESTAMPTZ) AS t, "
+        f"LEFT JOIN (SELECT CAST({q(unit)} AS {dialect.text}) AS unit, {dialect.as_time(q(uc.time))} AS t, "
         f"{ucols} FROM {uc.relation}) AS uc ON uc.unit = x.unit) AS units"
     )
 
@@ -169,15 +174,11 @@ def summary_sql(
     """Counts for :class:`ExposureSummary`: exposures, units, multi-version units, events before exposure,
     events of units never exposed, and the newest generation any unit was first exposed under."""
     q = dialect.quote
-    model_lit = "'" + model.replace("'", "''") + "'"
     return (
-        "WITH e AS (SELECT CAST(unit AS VARCHAR) AS unit, version, generation, ts "
-        f"FROM {exposures} WHERE model = {model_lit}{_since(since)}), "
-        "f AS (SELECT unit, min(ts) AS first_ts, arg_min(generation, ts) AS generation, "
-        "COUNT(DISTINCT version) AS versions FROM e WHERE unit IS NOT NULL GROUP BY unit), "
-        f"o AS (SELECT CAST({q(unit)} AS VARCHAR) AS unit, CAST({q(time)} AS TIMESTAMPTZ) AS t "
+        f"WITH {first_exposure_ctes(exposures, model, since, dialect)}, "
+        f"o AS (SELECT CAST({q(unit)} AS {dialect.text}) AS unit, {dialect.as_time(q(time))} AS t "
         f"FROM {outcomes}) "
-        "SELECT (SELECT COUNT(*) FROM e), (SELECT COUNT(*) FROM f), "
+        "SELECT (SELECT COUNT(*) FROM a), (SELECT COUNT(*) FROM f), "
         "(SELECT COUNT(*) FROM f WHERE versions > 1), "
         "(SELECT COUNT(*) FROM o JOIN f ON o.unit = f.unit WHERE o.t < f.first_ts), "
         "(SELECT COUNT(*) FROM o LEFT JOIN f ON o.unit = f.unit WHERE f.unit IS NULL), "
@@ -185,13 +186,32 @@ def summary_sql(
     )
 
 
-def _since(since: datetime | None) -> str:
+def _since(since: datetime | None, dialect: Dialect) -> str:
     """The exposure filter for ``since`` (an aware time; a naive one is UTC)."""
     if since is None:
         return ""
     if since.tzinfo is None:
         since = since.replace(tzinfo=UTC)
-    return f" AND ts >= CAST('{since.astimezone(UTC).isoformat()}' AS TIMESTAMPTZ)"
+    return f" AND {dialect.as_time('ts')} >= {dialect.as_time(repr(since.astimezone(UTC).isoformat()))}"
+
+
+def first_exposure_ctes(exposures: str, model: str, since: datetime | None, dialect: Dialect = ANSI) -> str:
+    """CTEs ``a`` (the model's exposures), ``e`` (those with a unit) and ``f`` (one row per unit: version,
+    variant and generation of its first exposure, ``first_ts``, distinct versions seen), in SQL that DuckDB,
+    PostgreSQL and SQLite share (a window function, no ``arg_min``; ties broken by version)."""
+    model_lit = "'" + model.replace("'", "''") + "'"
+    t = dialect.as_time("ts")
+    return (
+        f"a AS (SELECT unit, version, variant, generation, {t} AS ts FROM {exposures} "
+        f"WHERE model = {model_lit}{_since(since, dialect)}), "
+        f"e AS (SELECT CAST(unit AS {dialect.text}) AS unit, version, variant, generation, ts FROM a "
+        "WHERE unit IS NOT NULL), "
+        "r AS (SELECT unit, version, variant, generation, ts, "
+        "ROW_NUMBER() OVER (PARTITION BY unit ORDER BY ts, version) AS rn FROM e), "
+        "c AS (SELECT unit, COUNT(DISTINCT version) AS versions FROM e GROUP BY unit), "
+        "f AS (SELECT r.unit, r.version, r.variant, r.generation, r.ts AS first_ts, c.versions "
+        "FROM r JOIN c ON c.unit = r.unit WHERE r.rn = 1)"
+    )
 
 
 def generation_counts_sql(units: str) -> str:
@@ -273,9 +293,8 @@ def analyze_rollout(
         if c not in unit_level
     ]
     require_columns(outcomes, cov_cols, flag="covariate")
-    outcomes.query("SET TimeZone = 'UTC'")  # outcome times without a zone are UTC, as the log's
-    exp = exposures_relation(exposures)
-    rel = outcomes.relation()
+    exp = _exposures_in(outcomes, exposures)
+    rel, dialect = outcomes.relation(), outcomes.dialect
     units = unit_table_sql(
         exp,
         rel,
@@ -286,8 +305,9 @@ def analyze_rollout(
         covariate_columns=cov_cols,
         since=since,
         unit_covariates=ucov,
+        dialect=dialect,
     )
-    row = outcomes.query(summary_sql(exp, rel, model, unit=unit, time=time, since=since))[0]
+    row = outcomes.query(summary_sql(exp, rel, model, unit=unit, time=time, since=since, dialect=dialect))[0]
     n_exp, n_units, multi, pre, unexposed, gen = row
     if not n_units:
         raise MeasurementError(
@@ -371,10 +391,36 @@ def _srm_all_generations(source, units, generation_weights, weights, newest, war
     return res.result, res.tested
 
 
+def _exposures_in(outcomes: Source, exposures: str | Path) -> str:
+    """Where the exposures are read beside ``outcomes``: the Parquet log (files, read by DuckDB), or a table
+    of the outcomes' database (PostgreSQL, SQLite, a warehouse) with the log's columns and ``model``."""
+    if isinstance(outcomes, DuckDBSource):
+        outcomes.query("SET TimeZone = 'UTC'")  # outcome times without a zone are UTC, as the log's
+        return exposures_relation(exposures)
+    q = outcomes.dialect.quote
+    schema = getattr(outcomes, "schema", None)
+    name = str(exposures)
+    if not is_identifier(name):
+        raise MeasurementError(
+            f"exposures {name!r} is not a table name of the outcomes' database",
+            fix="load the exposure log into a table there (columns unit, model, version, variant, "
+            "generation, ts, request_id) and name it",
+            field="exposures",
+            value=name,
+        )
+    return f"{q(schema)}.{q(name)}" if schema else q(name)
+
+
 def _unit_covariates(outcomes, metrics, units_table, units_time, unit, have) -> UnitCovariates | None:
     """The unit covariates table the metrics' covariates read (None without one), checked for its columns."""
     if units_table is None:
         return None
+    if not isinstance(outcomes, DuckDBSource):
+        raise MeasurementError(
+            "a units table (CUPAC) is read from files, beside outcomes read by DuckDB",
+            fix="read the outcomes from a Parquet/CSV file, or add the prediction as an outcomes column",
+            field="units",
+        )
     rel = table_relation(units_table)
     ucols = [r[0] for r in outcomes.query(f"DESCRIBE SELECT * FROM {rel}")]
     named = [c for m in metrics if m.covariate for c in m.covariate.columns]

@@ -26,15 +26,21 @@ class Dialect:
     quote_char: str = '"'
     double: str = "DOUBLE PRECISION"
     text: str = "VARCHAR"
+    time_fn: str | None = None  # an engine without a time type compares times through this function
 
     def quote(self, name: str) -> str:
         """``name`` as a quoted identifier, the quote character doubled inside it."""
         q = self.quote_char
         return q + name.replace(q, q + q) + q
 
+    def as_time(self, expr: str) -> str:
+        """``expr`` (a time column or an ISO-8601 literal) as a comparable instant."""
+        return f"{self.time_fn}({expr})" if self.time_fn else f"CAST({expr} AS TIMESTAMPTZ)"
+
 
 ANSI = Dialect("ansi")  # DuckDB, PostgreSQL and ANSI warehouses
 SPARK = Dialect("spark", quote_char="`", double="DOUBLE", text="STRING")
+SQLITE = Dialect("sqlite", double="REAL", text="TEXT", time_fn="julianday")  # times as ISO-8601 text
 
 
 def moments_sql(source: str, variant: str | None, columns: Sequence[str], dialect: Dialect = ANSI) -> str:
@@ -136,6 +142,8 @@ class SQLAlchemySource:
 
     def __post_init__(self) -> None:
         self.name = self.table
+        if getattr(self.engine, "dialect", None) is not None and self.engine.dialect.name == "sqlite":
+            self.dialect = SQLITE
 
     def relation(self) -> str:
         """The FROM clause naming the table."""
