@@ -1,6 +1,7 @@
 """Measurement benchmark: calibration (coverage, size, CUPED variance reduction) and scale, side by side.
 
     python -m benchmarks.bench_measure [--quick] [--only calib,sc,coherence,scale,prop99] [--days D]
+                                       [--statistics mean,lq]
 
 - A/B calibration: >= 2,000 simulated experiments (vectorised data, trilho's estimator on their moments) for
   means, ratios, CUPED and CUPED-ratio: 95 % interval coverage, rejection rate at zero effect, CUPED variance
@@ -8,9 +9,10 @@
 - Synthetic control calibration: GeoLift-like factor-model panels, conformal test at the true effect (the
   interval covers the truth iff p >= alpha, by construction).
 - Synthetic control coherence (``coherence``): factor-model panels with a constant and with a growing effect,
-  every method and statistic: 95 % coverage of the true average effect by the interval trilho reports (the
-  conformal set, or the heterogeneity-robust average-effect interval when the set cannot stand next to the
-  ATT), and the share of runs whose reported interval contains the ATT.
+  every method and statistic: 95 % coverage of the true average effect by the interval trilho reports for it
+  (``ConformalResult.average_effect_interval``: the heterogeneity-robust block-average interval for ``lq``
+  and for a set that is not one bounded interval, otherwise the conformal set — a rule that never looks at
+  where the ATT falls), and the share of runs whose reported interval contains the ATT.
 - Each section records its own ``measured_at`` and machine under ``sections``; ``--only`` keeps the others'.
 - Scale: impressions simulated to Parquet under .bench/ (QUICK: 2M rows; full: 30 days x 10M = 300M), analysed
   by trilho (DuckDB, 2 threads) and by tea-tasting (lazy polars frame, 2 threads; its Ibis backend does not
@@ -182,11 +184,10 @@ def _factor_panel(seed: int, effect: str, units: int = 20, T0: int = 140, T1: in
 
 
 def reported_interval(conformal):
-    """The interval trilho tells people to read for the average effect: the conformal set when it stands next
-    to the ATT as it is, otherwise the heterogeneity-robust average-effect interval."""
-    if conformal.coherent or conformal.heterogeneity is None or conformal.heterogeneity.average is None:
-        return conformal.ci
-    return conformal.heterogeneity.average.ci
+    """The interval trilho tells people to read for the average effect
+    (:meth:`~trilho.measure.conformal.ConformalResult.average_effect_interval`: the block-average interval for
+    ``lq`` and for a set that is not one bounded interval, otherwise the set)."""
+    return conformal.average_effect_interval()
 
 
 def _coherence_cell(cell: tuple[str, str, str, int, int]) -> dict:
@@ -197,7 +198,7 @@ def _coherence_cell(cell: tuple[str, str, str, int, int]) -> dict:
     from trilho.measure.geo import synthetic_control
 
     method, stat, effect, k, seed = cell
-    cover = contains = unexplained = incoherent = 0
+    cover = contains = unexplained = incoherent = set_cover = 0
     t = time.perf_counter()
     with threadpool_limits(1):
         for i in range(k):
@@ -206,6 +207,7 @@ def _coherence_cell(cell: tuple[str, str, str, int, int]) -> dict:
             c = r.conformal
             rep = reported_interval(c)
             cover += rep.contains(truth)
+            set_cover += c.ci.contains(truth)
             contains += rep.contains(r.att)
             incoherent += not c.coherent
             unexplained += (not c.coherent) and not c.explanation
@@ -215,6 +217,7 @@ def _coherence_cell(cell: tuple[str, str, str, int, int]) -> dict:
         "coverage_abs": cover / k,
         "coverage_se": math.sqrt(0.95 * 0.05 / k),
         "contains_estimate": contains / k,
+        "set_coverage": set_cover / k,  # the statistic's own set (lq: constant effects), no target
         "incoherent_share": incoherent / k,
         "unexplained": unexplained,
         "s_per_run": (time.perf_counter() - t) / k,
@@ -223,12 +226,14 @@ def _coherence_cell(cell: tuple[str, str, str, int, int]) -> dict:
     return row
 
 
-def _sc_coherence(k: int, seed: int = 11, workers: int = 2) -> list[dict]:
+def _sc_coherence(
+    k: int, seed: int = 11, workers: int = 2, statistics: tuple[str, ...] = SC_STATISTICS
+) -> list[dict]:
     """For every method, statistic and effect shape: 95 % coverage of the true average effect by the reported
     interval, and the share of runs whose reported interval contains the reported ATT (cells in parallel)."""
     from multiprocessing import get_context
 
-    cells = [(m, s, e, k, seed) for m in SC_METHODS for s in SC_STATISTICS for e in SC_EFFECTS]
+    cells = [(m, s, e, k, seed) for m in SC_METHODS for s in statistics for e in SC_EFFECTS]
     with get_context("spawn").Pool(workers) as pool:
         return pool.map(_coherence_cell, cells, chunksize=1)
 
@@ -459,6 +464,19 @@ def _merge_previous(only: set, table: list, targets: list, extra: dict, quick: b
     return keep_rows + table, keep_targets + targets, merged_extra
 
 
+def _kept_coherence_rows(rerun: tuple[str, ...]) -> list[dict]:
+    """The previous results file's coherence rows for the statistics not rerun (their targets are rebuilt
+    from the rows, so a kept row and its targets cannot disagree)."""
+    from benchmarks._results import RESULTS_DIR
+
+    prev = json.loads((RESULTS_DIR / "measure.json").read_text())
+    keep = []
+    for r in prev.get("table", []):
+        if r["check"].startswith("SC conformal ") and r["check"].split("/")[1] not in rerun:
+            keep.append({k: v for k, v in r.items() if v is not None})
+    return keep
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
@@ -466,6 +484,11 @@ def main() -> None:
     ap.add_argument("--days", type=int)
     ap.add_argument("--per-day", type=int)
     ap.add_argument("--pysyncon", action="store_true", help="Also time pysyncon in quick mode.")
+    ap.add_argument(
+        "--statistics",
+        default=",".join(SC_STATISTICS),
+        help="coherence: statistics to rerun (the others' rows are kept from the previous results file)",
+    )
     args = ap.parse_args()
     only = set(args.only.split(","))
     q = args.quick
@@ -515,7 +538,16 @@ def main() -> None:
                 )
             )
     if "coherence" in only:
-        rows = _sc_coherence(60 if q else 300)
+        stats = tuple(x for x in SC_STATISTICS if x in args.statistics.split(","))
+        rows = _sc_coherence(60 if q else 300, statistics=stats)
+        if stats != SC_STATISTICS:
+            rows, extra["coherence_kept"] = (
+                _kept_coherence_rows(stats) + rows,
+                {
+                    "statistics": [x for x in SC_STATISTICS if x not in stats],
+                    "why": "rows of these statistics are copied from the previous results file, not rerun",
+                },
+            )
         table += rows
         for r in rows:
             name = r["check"]
@@ -601,6 +633,7 @@ def main() -> None:
         "coverage_rel",
         "coverage_se",
         "contains_estimate",
+        "set_coverage",
         "incoherent_share",
         "unexplained",
         "s_per_run",

@@ -15,6 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from trilho.measure import heterogeneity
 from trilho.measure.geo import multi_cell, synthetic_control
 from trilho.measure.panel import Panel
 
@@ -46,8 +47,11 @@ def test_geolift_multi_cell_set_that_excludes_the_att_is_explained(geolift_test)
     assert "excludes the ATT" in c.explanation and c.explanation in c.describe()
     het = c.heterogeneity
     assert len(het.pointwise) == 15 and all(p.lower <= p.upper for p in het.pointwise)
-    # 90 pre-period days make 6 blocks of 15: too few to bound the average effect at 90 % — said, not hidden
-    assert het.blocks == 6 and not het.average.can_reject and "needs at least 10 blocks" in c.explanation
+    # 90 pre-period days make 6 blocks of 15: too few to bound the average effect at 90 % — refused and said,
+    # with what would make it possible, instead of an interval of (-inf, inf)
+    assert het.blocks == 6 and het.average is None and "needs at least 10 blocks" in c.explanation
+    assert "post-period of at most 9 period(s)" in het.average_note and "alpha ≥ 0.15" in het.average_note
+    assert res.to_dict()["conformal"]["heterogeneity"]["average_unavailable"] == het.average_note
     json.dumps(res.to_dict(), allow_nan=False)
 
 
@@ -69,7 +73,11 @@ def test_growing_effect_is_named_and_pointwise_intervals_follow_it():
     covered = [p.lower <= truth <= p.upper for p, truth in zip(het.pointwise, path, strict=True)]
     assert sum(covered) >= 10
     assert het.pointwise[0].upper < het.pointwise[-1].lower  # the intervals show the growth
-    assert het.average.ci.contains(float(path.mean()))
+    # 60 pre-periods make 5 blocks of 12: no block-average interval at 90 %, said with the fix ...
+    assert het.average is None and "needs at least 10 blocks" in het.average_note
+    # ... and the average effect is read from the mean statistic's set over the same permutations
+    assert c.average is not None and c.average.statistic == "mean"
+    assert c.average_effect_interval() == c.average.ci and c.average.ci.contains(float(path.mean()))
 
 
 def test_a_test_that_cannot_reject_says_so():
@@ -93,3 +101,29 @@ def test_a_set_never_stands_without_its_estimate_or_an_explanation(seed, shape, 
     assert c.coherent or c.explanation
     assert (not c.ci.contains(0.0)) == (c.pvalue < 0.1)
     assert math.isfinite(c.att_pvalue)
+
+
+@pytest.mark.parametrize(("T0", "available"), [(50, True), (45, False)])
+def test_block_average_interval_needs_floor_one_over_alpha_blocks(T0, available):
+    # 5 post periods at 90 %: 50 pre-periods make 10 blocks (smallest p 1/11 < 0.1); 45 make 9 (1/10: never)
+    assert heterogeneity.min_blocks(0.1) == 10 and heterogeneity.min_blocks(0.05) == 20
+    assert heterogeneity.min_blocks(0.3) == 3
+    rng = np.random.default_rng(4)
+    T = T0 + 5
+    Y0 = 100 + rng.normal(0, 1, (T, 4)).cumsum(axis=0) * 0.1 + rng.normal(0, 1, (T, 4))
+    y1 = Y0.mean(axis=1) + rng.normal(0, 1, T)
+    post = np.arange(T) >= T0
+    y1[post] += np.linspace(0, 6, 5)  # a growing effect, average 3
+
+    def make_refit(donors):
+        return lambda y: donors.mean(axis=1) + (y - donors.mean(axis=1)).mean()  # de-meaned equal weights
+
+    avg, blocks, length, note = heterogeneity.average_effect(
+        y1, Y0, post, make_refit, 3.0, alpha=0.1, scale=2.0, grid_size=15
+    )
+    assert length == 5 and blocks == T0 // 5
+    if available:
+        assert note is None and avg.can_reject and avg.ci.bounded and avg.ci.contains(3.0)
+    else:
+        assert avg is None and "make 9 block(s)" in note and "needs at least 10 blocks" in note
+        assert "post-period of at most 4 period(s)" in note and "alpha ≥ 0.11" in note

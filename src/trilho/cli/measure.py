@@ -6,6 +6,7 @@ A thin layer over :mod:`trilho.measure.api`: parse flags, call the API, print ri
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -306,33 +307,34 @@ def geo_cmd(
     from trilho.measure.api import run_geo
 
     options = {"method": method} if method else {}
-    res = run_geo(
-        data,
-        treated=_split(treated),
-        cells=cells,
-        start=start,
-        end=end,
-        unit_col=unit_col,
-        time_col=time_col,
-        outcome_col=outcome_col,
-        sep=sep,
-        wide=wide,
-        predictors=predictor,
-        v=v,
-        v_file=v_file,
-        fit_period=fit_period,
-        donors=_split(donors) or None,
-        exclude=_split(exclude),
-        inference=inference,
-        permutations=permutations,
-        statistic=statistic,
-        draws=draws,
-        seed=seed,
-        alpha=alpha,
-        ridge_lambda=ridge_lambda,
-        spend=spend,
-        **options,
-    )
+    with _one_blas_thread():
+        res = run_geo(
+            data,
+            treated=_split(treated),
+            cells=cells,
+            start=start,
+            end=end,
+            unit_col=unit_col,
+            time_col=time_col,
+            outcome_col=outcome_col,
+            sep=sep,
+            wide=wide,
+            predictors=predictor,
+            v=v,
+            v_file=v_file,
+            fit_period=fit_period,
+            donors=_split(donors) or None,
+            exclude=_split(exclude),
+            inference=inference,
+            permutations=permutations,
+            statistic=statistic,
+            draws=draws,
+            seed=seed,
+            alpha=alpha,
+            ridge_lambda=ridge_lambda,
+            spend=spend,
+            **options,
+        )
     inputs = {
         "data": Path(data).name,
         "treated": _split(treated),
@@ -372,6 +374,22 @@ def geo_cmd(
     emit(payload, json_out, render)
 
 
+@contextmanager
+def _one_blas_thread():
+    """Synthetic-control fits are many small matrix problems: one BLAS thread beats a thread pool (the GeoLift
+    walkthrough with --method ridge, load ~8 on 2 cores, runs interleaved: 4.7-5.7 s with one thread,
+    7.3-13.9 s threaded). A thread count the user set in the environment is kept."""
+    import os
+
+    if any(os.environ.get(k) for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")):
+        yield
+        return
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1, user_api="blas"):
+        yield
+
+
 def _print_geo(c, res, alpha: float, cell: str = "") -> None:
     """One synthetic-control result as people read it: effect, inference (with its explanation), weights."""
     label = f"{cell}: " if cell else ""
@@ -383,8 +401,14 @@ def _print_geo(c, res, alpha: float, cell: str = "") -> None:
         cf = res.conformal
         mc = f", {cf.draws} draws, MC s.e. {cf.mc_se:.3f}" if cf.mc_se is not None else f", {cf.draws} shifts"
         c.print(f"conformal p = {cf.pvalue:.3g}{mc}; {cf.describe()}")
+        if cf.average is not None:
+            a = cf.average
+            c.print(
+                f"average effect (mean statistic, same permutations; the lq set holds constant effects): "
+                f"{1 - alpha:.0%} interval {a.ci.text()} (centred on {a.estimate:.4g}), p = {a.pvalue:.3g}"
+            )
         if cf.heterogeneity is not None:
-            _print_heterogeneity(c, cf.heterogeneity, alpha)
+            _print_heterogeneity(c, cf.heterogeneity, alpha, cf.explanation or "")
     if res.placebo:
         c.print(f"placebo rank {res.placebo.rank}/{res.placebo.units}, p = {res.placebo.pvalue:.3g}")
     if res.v:
@@ -405,7 +429,7 @@ def _print_geo(c, res, alpha: float, cell: str = "") -> None:
         c.print(f"[yellow]warning:[/] {w}")
 
 
-def _print_heterogeneity(c, het, alpha: float) -> None:
+def _print_heterogeneity(c, het, alpha: float, explanation: str = "") -> None:
     """Per-period conformal intervals and the heterogeneity-robust average-effect interval."""
     t = Table(title=f"per-period effects, {1 - alpha:.0%} conformal intervals (each period tested alone)")
     for col in ("time", "effect", "interval", "p"):
@@ -418,8 +442,9 @@ def _print_heterogeneity(c, het, alpha: float) -> None:
         c.print(
             f"average effect, valid under a time-varying effect ({het.blocks} pre-period blocks of "
             f"{het.block_length}): {1 - alpha:.0%} interval {a.ci.text()}, p = {a.pvalue:.3g}"
-            + ("" if a.can_reject else " — too few blocks to reject any value at this level")
         )
+    elif het.average_note and het.average_note not in explanation:
+        c.print(f"average effect, valid under a time-varying effect: {het.average_note}")
 
 
 @app.command("trimmed-match")
@@ -613,7 +638,7 @@ def select_markets_cmd(
     from trilho.measure import api
     from trilho.measure.markets import selection_warnings
 
-    with Progress(transient=True, disable=json_out) as prog:
+    with Progress(transient=True, disable=json_out) as prog, _one_blas_thread():
         prog.add_task("simulating candidate markets", total=None)
         curves = api.markets(
             data,

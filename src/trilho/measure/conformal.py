@@ -100,6 +100,7 @@ class ConformalResult:
     min_pvalue: float = 0.0
     explanation: str | None = None
     heterogeneity: Heterogeneity | None = None
+    average: ConformalResult | None = None  # lq only: the mean statistic (average effect), same permutations
 
     @property
     def coherent(self) -> bool:
@@ -110,6 +111,22 @@ class ConformalResult:
     def can_reject(self) -> bool:
         """False when even the most extreme permutation cannot reach ``p < alpha`` (too few periods)."""
         return self.min_pvalue < self.ci.alpha
+
+    def average_effect_interval(self) -> ConfidenceSet:
+        """The interval to read for the average effect, by a rule fixed before the data are seen.
+
+        The mean statistic's set (for ``lq``, whose set holds *constant* effects, the mean statistic's set
+        over the same permutations, ``average``) when it is one bounded interval; otherwise the
+        heterogeneity-robust block-average interval when it can reject anything; otherwise that set. Which
+        interval is read never depends on where the ATT or the truth falls: reading the wider block interval
+        exactly when the ``lq`` set excluded the ATT (so mostly when it missed the truth) made it over-cover
+        (98.5 % at 95 %)."""
+        base = self.average.ci if self.average is not None else self.ci
+        if len(base.pieces) == 1 and base.bounded:
+            return base
+        het = self.heterogeneity
+        avg = het.average if het is not None else None
+        return avg.ci if avg is not None and avg.can_reject else base
 
     def describe(self) -> str:
         """The set as people read it, with the explanation whenever it is needed (never the set alone)."""
@@ -127,6 +144,16 @@ class ConformalResult:
             "att": _json_number(self.att),
             "att_pvalue": _json_number(self.att_pvalue),
             "coherent": self.coherent,
+            "average_effect_interval": self.average_effect_interval().to_dict(),
+            "average_effect": None
+            if self.average is None
+            else {
+                "statistic": "mean",
+                "pvalue": self.average.pvalue,
+                "estimate": _json_number(self.average.estimate),
+                "att_pvalue": _json_number(self.average.att_pvalue),
+                "ci": self.average.ci.to_dict(),
+            },
             "min_pvalue": self.min_pvalue,
             "explanation": self.explanation,
             "heterogeneity": self.heterogeneity.to_dict() if self.heterogeneity else None,

@@ -531,6 +531,21 @@ def _conformal(
         statistic=statistic,
         grid_size=grid_size,
     )
+    if statistic == "lq":  # its set holds constant effects; the average effect is the mean statistic's
+        mean = conformal_inference(
+            pb.y1[keep],
+            post,
+            refit,
+            att,
+            alpha=alpha,
+            permutations=permutations,
+            draws=draws,
+            seed=seed,
+            scale=scale,
+            statistic="mean",
+            grid_size=grid_size,
+        )
+        res = replace(res, average=mean)
     if not heterogeneity.needs_explanation(res):
         return res
     het = None

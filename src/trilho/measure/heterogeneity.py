@@ -10,7 +10,10 @@ or away from the ATT — an artefact, not an answer. This module adds, from the 
   Algorithm 1) — valid whatever the other periods' effects are;
 - an average-effect interval valid under heterogeneity: pre- and post-periods collapsed into non-overlapping
   blocks of the post-period's length, the post block's mean effect tested against the pre blocks (CWZ
-  Appendix A.1) — it needs at least ``1/alpha`` blocks to reject anything, and says so when there are fewer.
+  Appendix A.1) — with ``B`` pre-period blocks its smallest p-value is ``1/(B+1)``, so it needs
+  ``B >= floor(1/alpha)``; with fewer it is not computed and :func:`average_effect` says what would make it
+  possible (a shorter post-period window, more pre-periods, or a larger alpha) instead of printing
+  ``(-inf, inf)``.
 """
 
 from __future__ import annotations
@@ -57,6 +60,7 @@ class Heterogeneity:
     average: ConformalResult | None
     blocks: int
     block_length: int
+    average_note: str | None = None  # why there is no average-effect interval (too few blocks)
 
     def to_dict(self) -> dict:
         """JSON-ready form."""
@@ -72,6 +76,7 @@ class Heterogeneity:
                 "ci": avg.ci.to_dict(),
                 "can_reject": avg.can_reject,
             },
+            "average_unavailable": self.average_note,
             "blocks": self.blocks,
             "block_length": self.block_length,
         }
@@ -81,6 +86,56 @@ def needs_explanation(res: ConformalResult) -> bool:
     """True when the set cannot be printed next to the ATT without a word: empty, disjoint, excluding the
     ATT, or unable to reject any effect."""
     return not res.coherent or not res.can_reject
+
+
+def min_blocks(alpha: float) -> int:
+    """Fewest pre-period blocks with which the block-average test can reject at ``alpha``: the smallest
+    p-value of ``B`` blocks and the post block is ``1/(B+1)``, which must be below ``alpha``."""
+    return math.floor(1 / alpha + 1e-9)
+
+
+def average_effect(
+    y1: np.ndarray,
+    Y0: np.ndarray,
+    post: np.ndarray,
+    make_refit: RefitFactory,
+    att: float,
+    *,
+    alpha: float,
+    scale: float,
+    grid_size: int = 31,
+) -> tuple[ConformalResult | None, int, int, str | None]:
+    """The block-average interval (CWZ Appendix A.1): ``(result, blocks, block_length, note)``; ``result`` is
+    None and ``note`` says why, and what would make it possible, when there are too few pre-period blocks."""
+    post = np.asarray(post, dtype=bool)
+    pre_idx = np.flatnonzero(~post)
+    length = int(post.sum())
+    blocks = len(pre_idx) // length
+    need = min_blocks(alpha)
+    if blocks < need:
+        longest = len(pre_idx) // need
+        shorter = (
+            f"analyse a post-period of at most {longest} period(s)"
+            if longest >= 1
+            else f"collect at least {need} pre-periods"
+        )
+        larger = f", or use alpha ≥ {math.floor(100 / (blocks + 1)) / 100 + 0.01:.2f}" if blocks else ""
+        note = (
+            f"no average-effect interval: the {len(pre_idx)} pre-periods make {blocks} block(s) of the "
+            f"post-period's {length} periods, and the block test needs at least {need} blocks to reject "
+            f"anything at {1 - alpha:.0%} (its smallest p-value is 1/(blocks+1) = {1 / (blocks + 1):.3g}); "
+            f"{shorter}{larger}"
+        )
+        return None, blocks, length, note
+    used = pre_idx[len(pre_idx) - blocks * length :]
+    yb = np.concatenate([y1[used].reshape(blocks, length).mean(axis=1), [y1[post].mean()]])
+    Yb = np.vstack([Y0[used].reshape(blocks, length, -1).mean(axis=1), Y0[post].mean(axis=0)])
+    last = np.zeros(blocks + 1, dtype=bool)
+    last[-1] = True
+    average = conformal_inference(
+        yb, last, make_refit(Yb), att, alpha=alpha, scale=scale / math.sqrt(length), grid_size=grid_size
+    )
+    return average, blocks, length, None
 
 
 def analyse(
@@ -106,7 +161,7 @@ def analyse(
             y1, post, make_refit(Y0), att, alpha=alpha, statistic="lq", scale=scale, grid_size=grid_size
         )
     pre_idx = np.flatnonzero(~post)
-    pointwise = []
+    periods = []
     for t in np.flatnonzero(post):
         rows = np.concatenate([pre_idx, [t]])
         one = np.zeros(len(rows), dtype=bool)
@@ -114,20 +169,11 @@ def analyse(
         r = conformal_inference(
             y1[rows], one, make_refit(Y0[rows]), float(gaps[t]), alpha=alpha, scale=scale, grid_size=grid_size
         )
-        pointwise.append(PeriodEffect(times[t], float(gaps[t]), r.ci.lower, r.ci.upper, r.pvalue))
-    length = int(post.sum())
-    blocks = len(pre_idx) // length
-    average = None
-    if blocks >= 1:
-        used = pre_idx[len(pre_idx) - blocks * length :]
-        yb = np.concatenate([y1[used].reshape(blocks, length).mean(axis=1), [y1[post].mean()]])
-        Yb = np.vstack([Y0[used].reshape(blocks, length, -1).mean(axis=1), Y0[post].mean(axis=0)])
-        last = np.zeros(blocks + 1, dtype=bool)
-        last[-1] = True
-        average = conformal_inference(
-            yb, last, make_refit(Yb), att, alpha=alpha, scale=scale / math.sqrt(length), grid_size=grid_size
-        )
-    return Heterogeneity(max(constant.grid_pvalues), tuple(pointwise), average, blocks, length)
+        periods.append(PeriodEffect(times[t], float(gaps[t]), r.ci.lower, r.ci.upper, r.pvalue))
+    average, blocks, length, note = average_effect(
+        y1, Y0, post, make_refit, att, alpha=alpha, scale=scale, grid_size=grid_size
+    )
+    return Heterogeneity(max(constant.grid_pvalues), tuple(periods), average, blocks, length, note)
 
 
 def explain(main: ConformalResult, het: Heterogeneity | None) -> str:
@@ -169,11 +215,6 @@ def explain(main: ConformalResult, het: Heterogeneity | None) -> str:
     read = (
         "read the per-period intervals and the average-effect interval, which do not assume a constant effect"
     )
-    avg = het.average
-    if avg is not None and not avg.can_reject:
-        read += (
-            f" (the average-effect interval uses {het.blocks} pre-period block(s) of {het.block_length} "
-            f"periods and cannot reject any value at {level}: it needs at least "
-            f"{math.ceil(1 / main.ci.alpha)} blocks)"
-        )
+    if het.average_note:
+        read += f" ({het.average_note})"
     return f"{what}. {why}; {read}."

@@ -154,6 +154,14 @@ def _geo_findings(res: dict) -> tuple[list[dict], list[dict]]:
         )
         if c.get("explanation"):
             prob += " " + c["explanation"]
+        mean = c.get("average_effect")
+        if mean:
+            a = mean["ci"]
+            prob += (
+                " That set holds constant effects (lq statistic); the average effect, from the mean "
+                f"statistic over the same permutations: {_end(a['lower'], '−∞')} to {_end(a['upper'], '∞')}"
+                f" (p = {mean['pvalue']:.3g})."
+            )
         het = c.get("heterogeneity")
         if het and het.get("average"):
             a = het["average"]["ci"]
@@ -162,6 +170,8 @@ def _geo_findings(res: dict) -> tuple[list[dict], list[dict]]:
                 f"{_end(a['lower'], '−∞')} to {_end(a['upper'], '∞')}"
                 f" ({het['blocks']} pre-period blocks of {het['block_length']})."
             )
+        elif het and het.get("average_unavailable") and het["average_unavailable"] not in prob:
+            prob += " Average effect, valid under a time-varying effect: " + het["average_unavailable"] + "."
     pl = res.get("placebo")
     if pl:
         prob += (

@@ -1,0 +1,78 @@
+"""Issue 21's first failure, on the panel it came from: classic synthetic control for West Germany (1990).
+
+Before: ATT −1297 (USD; the panel's ``gdp`` is in thousands) printed next to a bare 90 % conformal set of
+[0, 9212] with p = 0.909, while the same test gave the ATT itself p = 0.023. Now the set is printed with the
+reason it excludes the ATT, the per-period intervals, and — since 30 pre-years make only 2 blocks of the 14
+post-years — a refusal of the block-average interval that says what would make it possible, instead of an
+interval of (−inf, inf). Data: tests/measure/data/germany/README.md.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+GERMANY = Path(__file__).parent / "data" / "germany" / "scpi_germany.csv"
+
+
+def test_panel_is_the_published_copy():
+    lines = GERMANY.read_bytes().decode().splitlines()
+    assert len(lines) == 749 and GERMANY.stat().st_size == 50_750
+    assert lines[0] == "index,country,year,gdp,infrate,trade,schooling,invest60,invest70,invest80,industry"
+    assert "7,West Germany,1990,20.465,2.764423132,58.36149979,56.20000076,NA,NA,NA,NA" in lines
+    assert lines[-1] == "21,New Zealand,2003,23.728,1.75357604,NA,NA,NA,NA,NA,NA"
+
+
+def _geo(cli, *extra: str):
+    r = cli(
+        "measure",
+        "geo",
+        str(GERMANY),
+        "--unit-col",
+        "country",
+        "--time-col",
+        "year",
+        "--outcome-col",
+        "gdp",
+        "--treated",
+        "West Germany",
+        "--start",
+        "1990",
+        "--method",
+        "classic",
+        *extra,
+    )
+    assert r.exit_code == 0, r.output
+    return r
+
+
+def test_issue_case_reports_estimate_set_and_explanation_coherently(cli):
+    res = json.loads(_geo(cli, "--json").stdout)["result"]
+    c = res["conformal"]
+    assert res["att"] == pytest.approx(-1.297, abs=0.002)  # −1,297 USD per capita and year
+    assert c["pvalue"] == pytest.approx(0.909, abs=0.001)  # 40 of 44 shifts
+    assert c["att_pvalue"] == pytest.approx(0.023, abs=0.001)  # 1 of 44: the ATT is rejected as a constant
+    ci = c["ci"]
+    assert not c["coherent"] and not (ci["lower"] <= res["att"] <= ci["upper"])
+    assert ci["lower"] <= c["estimate"] <= ci["upper"]  # the set's own estimate comes from the same test
+    assert "excludes the ATT -1.297" in c["explanation"]
+    het = c["heterogeneity"]
+    assert [p["time"] for p in het["pointwise"]] == list(range(1990, 2004))
+    assert all(p["lower"] <= p["effect"] <= p["upper"] for p in het["pointwise"])
+    late = [p for p in het["pointwise"] if p["time"] >= 1997]
+    assert all(p["upper"] < 0 for p in late)  # the loss shows from 1997 on, period by period
+    # 30 pre-years / 14 post-years = 2 blocks: no average-effect interval, said with what would allow one
+    assert het["average"] is None and het["blocks"] == 2
+    note = het["average_unavailable"]
+    assert "needs at least 10 blocks" in note and "at most 3 period(s)" in note and "alpha ≥ 0.34" in note
+    assert note in c["explanation"]
+
+
+def test_issue_case_as_printed(cli):
+    out = _geo(cli).output
+    assert "ATT -1.297" in out and "conformal p = 0.909" in out
+    assert "excludes the ATT -1.297 (p = 0.0227" in out
+    assert "per-period effects" in out and "2003" in out
+    assert "no average-effect interval" in out and "[-inf, inf]" not in out
