@@ -169,6 +169,10 @@ def rollout_detail(service: RolloutService, model: str, *, since: timedelta = ti
         charts.append(
             ("shadow", series.line_figure(ss, "agreement", "Shadow agreement", "agreed", percent=True))
         )
+    mine = [e for e in timeline if latest is None or e.get("rollout_id") == latest.id]
+    bs = series.business_series(mine)  # the latest rollout's recorded decisions
+    if bs:
+        charts.append(("business", series.business_figure(bs)))
     return {
         "model": model,
         "rollout": _rollout_view(latest) if latest else None,
@@ -198,6 +202,7 @@ def _timeline_entry(e: dict[str, Any]) -> dict[str, Any]:
     state = e.get("state") or {}
     return {
         "seq": e["seq"],
+        "rollout_id": e.get("rollout_id"),
         "at": e["at"],
         "actor": e["actor"],
         "action": e["action"],

@@ -149,6 +149,54 @@ def interval_figure(rows: Sequence[Mapping[str, Any]], title: str) -> dict[str, 
     }
 
 
+def business_series(timeline: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, list[Any]]]:
+    """Per business metric (``business:<name>`` checks in the controller's recorded decisions): the decision
+    times, the relative lift and its always-valid interval, and the check's status."""
+    out: dict[str, dict[str, list[Any]]] = {}
+    for e in timeline:
+        for c in e.get("checks") or ():
+            name, ev = str(c.get("name", "")), c.get("evidence") or {}
+            if not name.startswith("business:") or ev.get("lower") is None or ev.get("upper") is None:
+                continue
+            s = out.setdefault(name.split(":", 1)[1], {k: [] for k in ("t", "lift", "low", "high", "status")})
+            s["t"].append(e["at"])
+            s["lift"].append(ev.get("relative"))
+            s["low"].append(ev["lower"])
+            s["high"].append(ev["upper"])
+            s["status"].append(c.get("status"))
+    return out
+
+
+def business_figure(series: Mapping[str, Mapping[str, list[Any]]]) -> dict[str, Any]:
+    """Each business metric's lift over the controller's decisions, with its always-valid interval as error
+    bars (the interval the guardrail or goal was judged by)."""
+    data = []
+    for i, (name, s) in enumerate(sorted(series.items())):
+        data.append(
+            {
+                "type": "scatter",
+                "mode": "lines+markers",
+                "name": name,
+                "x": s["t"],
+                "y": s["lift"],
+                "text": s["status"],
+                "line": {"color": PALETTE[i % len(PALETTE)]},
+                "error_y": {
+                    "type": "data",
+                    "symmetric": False,
+                    "array": [h - y for h, y in zip(s["high"], s["lift"], strict=True)],
+                    "arrayminus": [y - lo for lo, y in zip(s["low"], s["lift"], strict=True)],
+                },
+            }
+        )
+    layout = _layout(
+        "Business metrics: lift vs stable (always-valid interval)", "relative lift", percent=True
+    )
+    layout["yaxis"].update(rangemode="normal", zeroline=True, zerolinecolor="#888", zerolinewidth=2)
+    layout["showlegend"] = True  # the metric's name, even for one metric
+    return {"data": data, "layout": layout}
+
+
 def _layout(title: str, y_title: str, *, percent: bool = False) -> dict[str, Any]:
     yaxis: dict[str, Any] = {"title": {"text": y_title}, "rangemode": "tozero"}
     if percent:
