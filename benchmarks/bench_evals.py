@@ -24,7 +24,13 @@ Run: ``python -m benchmarks.bench_evals [--quick]`` (``make bench-evals [QUICK=1
    (``hallucination_judge_offered``).
 6. The judge path over HTTP: offline judge server calls/s, and a cached re-run (zero server calls).
 7. Multilingual rails: pt / es / de / fr injection and refusal precision / recall per language, and the
-   Brazilian PII recognizers (CPF, CNPJ, CEP, phones) per entity, on hand-written and generated cases.
+   Brazilian PII recognizers (CPF, CNPJ, CEP, phones) per entity, on hand-written and generated cases (the
+   cases the rules were written beside: not a held-out estimate), then on the held-out set of
+   ``benchmarks/multilingual_heldout.py`` (PromptInject attacks, XSTest safe prompts and Llama-2-orig XSTest
+   answers, translated; chosen mechanically and frozen before its first measurement): the targets.
+
+``figures`` in the results holds measured context the README quotes (not targets): the GPT-4 labels' agreement
+with the human labels on GPT-4's own XSTest answers.
 """
 
 from __future__ import annotations
@@ -432,6 +438,54 @@ def multilingual() -> list[dict[str, Any]]:
     return rows
 
 
+def multilingual_heldout() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Section 7b: the rails on the held-out multilingual set, per language, and its targets (goals fixed
+    before the first measurement: recall >= 0.8 and precision >= 0.9 in every language)."""
+    from benchmarks.multilingual_heldout import GOALS, LANGS, heldout
+    from trilho.evals.checks import CheckContext, make_check
+    from trilho.evals.checks.refusal import classify_refusal
+    from trilho.evals.validation import binary_scores
+
+    injection, ctx = make_check("prompt_injection"), CheckContext()
+    detect = {
+        "injection": lambda t: not injection.run(t, ctx).passed,
+        "refusal": lambda t: classify_refusal(t) == "refusal",
+    }
+    rows, targets = [], []
+    for kind, fn in detect.items():
+        recall, precision = [], []
+        for lang in LANGS:
+            labelled = heldout(kind, lang)
+            s = binary_scores([y for _, y in labelled], [fn(t) for t, _ in labelled], n_boot=1000)
+            rows.append({"rail": f"{kind} (held out)", "language": lang, "cases": s.n,
+                         "positives": s.positives, "precision": iv(s.precision),
+                         "recall": iv(s.recall)})  # fmt: skip
+            recall.append(round(s.recall.estimate, 3))
+            precision.append(None if np.isnan(s.precision.estimate) else round(s.precision.estimate, 3))
+        targets += [
+            target(f"held-out multilingual {kind} recall per language (pt, es, de, fr)",
+                   f">= {GOALS['recall']} each", recall, all(r >= GOALS["recall"] for r in recall)),
+            target(f"held-out multilingual {kind} precision per language (pt, es, de, fr)",
+                   f">= {GOALS['precision']} each", precision,
+                   all(p is not None and p >= GOALS["precision"] for p in precision)),
+        ]  # fmt: skip
+    return rows, targets
+
+
+def gpt4_label_figures() -> dict[str, Any]:
+    """The GPT-4 labels against the human labels on GPT-4's own XSTest answers (3 classes): the README's
+    reference figure for a judge's agreement with humans."""
+    from trilho.evals.agreement import pair_agreement
+    from trilho.evals.transfer import load_xstest_answers
+
+    a = load_xstest_answers(DATA, ["gpt4"])["gpt4"]
+    pa = pair_agreement(a.labels, a.reference, n_boot=2000, seed=0)
+    return {
+        "gpt4 labels agree with humans on gpt4 answers": f"{pa.agree}/{pa.n}",
+        "gpt4 labels kappa on gpt4 answers": round(pa.kappa.estimate, 3),
+    }
+
+
 def main() -> None:
     """Run every section and write ``benchmarks/results/evals.json``."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -458,6 +512,9 @@ def main() -> None:
     print_table("6. judge path over HTTP (offline judge server)", path_rows)
     lang_rows = multilingual()
     print_table("7. multilingual rails and Brazilian PII (hand-written + generated cases)", lang_rows)
+    held_rows, held_targets = multilingual_heldout()
+    print_table("7b. multilingual rails on the held-out set (translated PromptInject / XSTest)", held_rows)
+    figures = gpt4_label_figures()
 
     default_f2 = pii_rows[0]["f2_value"]
     ours_f2 = pii_rows[1]["f2_value"]
@@ -492,9 +549,10 @@ def main() -> None:
         ),
         *ref_targets,
         halu_target,
+        *held_targets,
     ]
     print_targets(targets)
-    table = over_rows + pii_rows + rail_rows + ref_rows + halu_rows + path_rows + lang_rows
+    table = over_rows + pii_rows + rail_rows + ref_rows + halu_rows + path_rows + lang_rows + held_rows
     path = write_results(
         "evals",
         table,
@@ -503,6 +561,7 @@ def main() -> None:
         extra={
             "load_average_1_5_15": load,
             "hallucination_judge_offered": halu_target["met"],
+            "figures": figures,
             "sections": {
                 "overhead": over_rows,
                 "pii": pii_rows,
@@ -511,6 +570,7 @@ def main() -> None:
                 "hallucination": halu_rows,
                 "judge_path": path_rows,
                 "multilingual": lang_rows,
+                "multilingual_heldout": held_rows,
             },
         },
     )

@@ -5,7 +5,8 @@ The README holds two kinds of generated text, each between markers so people nev
 * the benchmark table, between ``<!-- bench:table -->`` and ``<!-- /bench:table -->``: one row per results
   file with the run's date, quick/full, every target's measured value against its goal, and how many were met;
 * inline figures, ``<!-- fig NAME "TARGET" -->VALUE<!-- /fig -->``: the measured value of one target of
-  ``benchmarks/results/NAME.json``.
+  ``benchmarks/results/NAME.json``, or of one entry of its ``figures`` mapping (measured context a benchmark
+  records for the README that is not a target, e.g. a reference agreement).
 
 ``python -m benchmarks.readme_figures`` rewrites README.md; ``--check`` exits 1 and names each drift
 (the test suite runs the check, so a benchmark rerun without regenerating the README fails CI).
@@ -79,7 +80,10 @@ def figure(results: dict[str, dict[str, Any]], bench: str, target: str) -> str:
     for t in results[bench].get("targets", []):
         if t["name"] == target:
             return format_value(t["value"])
-    names = "; ".join(t["name"] for t in results[bench].get("targets", []))
+    figures = results[bench].get("figures") or {}
+    if target in figures:
+        return format_value(figures[target])
+    names = "; ".join([t["name"] for t in results[bench].get("targets", [])] + list(figures))
     raise KeyError(f"{bench}.json has no target {target!r} (has: {names})")
 
 

@@ -50,3 +50,11 @@ def test_every_target_is_measured_and_judged(name, results):
         assert set(t) >= {"name", "goal", "value", "met"}, t
         assert isinstance(t["met"], bool), t
         assert t["goal"].strip().lower() != "report", f"{name}: {t['name']!r} is a report, not a target"
+
+
+def test_an_inline_figure_may_name_a_recorded_figure(results):
+    """Context a benchmark measured for the README (its ``figures``) fills inline figures like a target."""
+    changed = copy.deepcopy(results)
+    changed["registry"]["figures"] = {"reference agreement": 0.873}
+    text = f'k <!-- fig registry "reference agreement" -->?<!-- /fig -->\n{rf.TABLE_START}\n{rf.TABLE_END}\n'
+    assert "-->0.873<!--" in rf.render(text, changed)
