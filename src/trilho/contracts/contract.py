@@ -11,6 +11,7 @@ from trilho.contracts.model import ROLES, Field, SchemaObject
 from trilho.errors import ContractError
 
 if TYPE_CHECKING:
+    from trilho.contracts.columns import ColumnValidator
     from trilho.contracts.frame import FrameReport
     from trilho.contracts.request import RequestValidator
 
@@ -40,7 +41,7 @@ class Contract:
         self.meta = dict(meta or {})
         self.warnings = warnings
         self.source = source
-        self._validators: dict[str, RequestValidator] = {}
+        self._validators: dict[str, Any] = {}
         self._schema_validators: dict[str, Any] = {}
 
     def __repr__(self) -> str:
@@ -121,6 +122,17 @@ class Contract:
 
             v = self._validators[key] = RequestValidator(self.object(role), engine=engine)
         return v
+
+    def column_validator(self, role: str | None = "input") -> ColumnValidator:
+        """The column-wise twin of ``request_validator`` for batches held as columns (compiled once per
+        role, then cached): it accepts what the record validator accepts, else defers to it."""
+        key = f"{role or 'input'}/columns"
+        v = self._validators.get(key)
+        if v is None:
+            from trilho.contracts.columns import ColumnValidator
+
+            v = self._validators[key] = ColumnValidator(self.object(role))
+        return v  # type: ignore[return-value]
 
     def validate_frame(self, df: Any, role: str | None = None) -> FrameReport:
         """Validate a pandas/polars frame; the report lists every failure (row, column, value, rule)."""

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from trilho.contracts.columns import ColumnBatch, as_records
 from trilho.errors import RegistryError
 from trilho.registry.io import columns_to_records, matrix_to_records, records_to_matrix
 
@@ -228,12 +229,17 @@ def _load_sklearn(spec: LoadSpec) -> BatchFn:
         if names is not None:
             import pandas as pd
 
-            frame = pd.DataFrame.from_records(records, columns=[str(n) for n in names])
+            columns = [str(n) for n in names]
+            if isinstance(records, ColumnBatch) and all(c in records.columns for c in columns):
+                frame = pd.DataFrame({c: records.column(c) for c in columns})
+            else:
+                frame = pd.DataFrame.from_records(as_records(records), columns=columns)
             result = method(frame)
         else:
             result = method(records_to_matrix(records, inputs))
         return matrix_to_records(result, outputs, len(records))
 
+    predict.columnar = True  # type: ignore[attr-defined]  # takes a ColumnBatch whole
     return predict
 
 
@@ -276,6 +282,7 @@ def _load_torch(spec: LoadSpec) -> BatchFn:
             return columns_to_records([t.numpy() for t in y], outputs, len(records))
         return matrix_to_records(y.numpy(), outputs, len(records))
 
+    predict.columnar = True  # type: ignore[attr-defined]
     return predict
 
 
@@ -319,6 +326,7 @@ def _load_onnx(spec: LoadSpec) -> BatchFn:
             return columns_to_records(result, outputs, len(records))
         return matrix_to_records(result[0], outputs, len(records))
 
+    predict.columnar = True  # type: ignore[attr-defined]
     return predict
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from trilho.contracts.columns import ColumnBatch
 from trilho.errors import RegistryError
 
 
@@ -29,11 +30,16 @@ def to_python(value: Any) -> Any:
 def records_to_matrix(
     records: Sequence[dict[str, Any]], fields: Sequence[str], dtype: Any = None
 ) -> np.ndarray:
-    """A ``(len(records), width)`` array with columns in ``fields`` order (one vector field is stacked)."""
+    """A ``(len(records), width)`` array with columns in ``fields`` order (one vector field is stacked);
+    a ``ColumnBatch`` holding every field is stacked column by column, without building its records."""
     if not fields:
         raise RegistryError(
             "the contract declares no input fields", fix="add input properties to the contract"
         )
+    if isinstance(records, ColumnBatch):
+        if all(f in records.columns for f in fields):
+            return records.matrix(fields, dtype or np.float64)
+        records = records.records()  # a field is missing: the record path names it
     missing = [(i, f) for i, r in enumerate(records) for f in fields if f not in r]
     if missing:
         i, f = missing[0]

@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from trilho.contracts.columns import ColumnBatch, as_records
 from trilho.contracts.request import Defaults, declared_defaults, with_defaults
 from trilho.errors import RegistryError
 from trilho.obs import histogram
@@ -32,6 +33,8 @@ class Predictor:
         self.contract = contract
         self.llm_spec = getattr(fn, "llm_spec", None)  # an ``llm`` version's spec (the gateway streams it)
         self._defaults = _input_defaults(contract)  # filled in before the model sees a record
+        #: The model takes a ``ColumnBatch`` whole (its function says ``columnar = True``).
+        self.accepts_columns = bool(getattr(fn, "columnar", False))
         self._timer = _latency.labels(model=model_version.name, version=str(model_version.version))
 
     @property
@@ -42,9 +45,12 @@ class Predictor:
     def predict(self, records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
         """Predict a batch: one output record per input record, in order; a field the input contract gives a
         default is filled in where a record lacks it (the caller's records are not changed)."""
-        batch = list(records)
-        if self._defaults:  # the contract's declared defaults, as the gateway's validators fill them
-            batch = [with_defaults(r, self._defaults) for r in batch]
+        if isinstance(records, ColumnBatch) and self.accepts_columns and not self._missing(records):
+            batch: Any = records  # every defaulted field is a column: nothing to fill
+        else:
+            batch = list(as_records(records))  # the caller's list is not changed
+            if self._defaults:  # the contract's declared defaults, as the gateway's validators fill them
+                batch = [with_defaults(r, self._defaults) for r in batch]
         start = time.perf_counter()
         out = self._fn(batch)
         self._timer.observe(time.perf_counter() - start)
@@ -55,6 +61,9 @@ class Predictor:
                 fix="predict must return a list with one record per input record",
             )
         return out
+
+    def _missing(self, batch: ColumnBatch) -> bool:
+        return any(name not in batch.columns for name, _ in self._defaults)
 
     def predict_one(self, record: dict[str, Any]) -> dict[str, Any]:
         """Predict a single record (a batch of one)."""

@@ -28,6 +28,7 @@ from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Any
 
+from trilho.contracts.columns import join
 from trilho.errors import ServingError
 
 
@@ -88,8 +89,10 @@ class MicroBatcher:
         concurrency: int = 1,
         executor: Executor | None = None,
         on_batch: BatchHook | None = None,
+        columnar: bool = False,
     ) -> None:
         self.call = call
+        self.columnar = columnar  # ``call`` takes a ColumnBatch whole (else column batches become records)
         self.max_batch_size = max_batch_size
         self.max_wait_s = max_wait_ms / 1000.0
         self.max_queue = max_queue
@@ -197,9 +200,7 @@ class MicroBatcher:
             size += len(item.records)
         if not items:
             return
-        records: list[Any] = []
-        for it in items:
-            records.extend(it.records)
+        records = join([it.records for it in items], columns=self.columnar)
         sent = time.perf_counter()
         waits = [sent - it.queued_at for it in items]
         try:

@@ -12,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+from trilho.contracts.columns import ColumnBatch
 from trilho.errors import SchemaViolation, ServingError, TrilhoError
 from trilho.obs import get_logger
 from trilho.serving import metrics as m
@@ -110,7 +111,10 @@ class VersionRuntime:
         else:
             if self.batcher is None:
                 self.batcher = MicroBatcher(
-                    self.loaded.predict, executor=self.gateway.executor, on_batch=self._on_batch
+                    self.loaded.predict,
+                    executor=self.gateway.executor,
+                    on_batch=self._on_batch,
+                    columnar=self.loaded.accepts_columns,
                 )
             self.batcher.max_batch_size = b.max_batch_size if b.enabled else 1
             self.batcher.max_wait_s = b.max_wait_ms / 1000.0 if b.enabled else 0.0
@@ -911,6 +915,13 @@ def _validating_runtime(mr: ModelRuntime, vr: VersionRuntime | None) -> VersionR
 
 
 def _validate_inputs(vr: VersionRuntime | None, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    if isinstance(records, ColumnBatch):  # binary tensors: the contract checked column-wise when it can
+        check = vr.loaded.validate_columns if vr is not None else None
+        checked = check(records) if check is not None else None
+        if checked is not None:
+            return checked  # type: ignore[return-value]  # a Sequence of records, columns inside
+        if vr is not None and vr.loaded.validate_input is not None:
+            records = records.records()  # not vouched for: record by record, the same errors as JSON
     validate = vr.loaded.validate_input if vr is not None else None
     if validate is None:
         return records

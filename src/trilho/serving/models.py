@@ -1,6 +1,11 @@
 """The seam between the gateway and model loading: a ``ModelProvider`` turns (model, version) into a
 ``LoadedVersion`` (a batch predict function, its contract's validators and warm-up records).
 
+A batch may reach ``predict`` as a ``ColumnBatch`` (binary tensor requests: records held as columns). Only a
+predictor that says it takes one (``accepts_columns``: the registry's sklearn, torch and ONNX flavours, a
+python model whose predict function has ``columnar = True``) gets it as is (the micro-batcher hands every
+other one a list of records, as always).
+
 ``RegistryProvider`` is the production one (``trilho.registry``); ``StaticProvider`` serves plain Python
 callables (tests, benchmarks, embedding trilho in another service)."""
 
@@ -11,10 +16,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from trilho.contracts.columns import ColumnBatch
 from trilho.errors import RegistryError
 
 Records = list[dict[str, Any]]
 Validate = Callable[[dict[str, Any]], dict[str, Any]]
+ValidateColumns = Callable[[ColumnBatch], "ColumnBatch | None"]
 
 
 @dataclass
@@ -27,10 +34,12 @@ class LoadedVersion:
     contract: Any | None = None
     warmup_records: Records = field(default_factory=list)
     accepts_shadow: bool = True
+    accepts_columns: bool = False  # predict takes a ColumnBatch whole (else it gets records)
 
     def __post_init__(self) -> None:
         self.validate_input: Validate | None = _validator(self.contract, "input")
         self.validate_output: Validate | None = _validator(self.contract, "output")
+        self.validate_columns: ValidateColumns | None = _column_validator(self.contract)
 
     def fields(self, role: str) -> list[dict[str, Any]]:
         """The contract's fields for ``role`` as ``{name, type}`` (empty without a contract)."""
@@ -49,6 +58,17 @@ class ModelProvider(Protocol):
     def load(self, model: str, version: str) -> LoadedVersion:
         """Load ``model@version`` (may be slow: the gateway calls it off the event loop)."""
         ...
+
+
+def _column_validator(contract: Any) -> ValidateColumns | None:
+    make = getattr(contract, "column_validator", None)
+    if contract is None or not callable(make):
+        return None
+    try:
+        validator = make("input")
+    except Exception:  # no input role: records are validated (or not) as before
+        return None
+    return validator.validate if validator.supported else None
 
 
 def _validator(contract: Any, role: str) -> Validate | None:
@@ -90,6 +110,9 @@ def as_loaded(model: str, version: str, predictor: Any, warmup: Records | None =
         contract=contract,
         warmup_records=list(warmup) if warmup is not None else _examples(contract),
         accepts_shadow=bool(getattr(predictor, "accepts_shadow", True)),
+        accepts_columns=bool(
+            getattr(predictor, "accepts_columns", False) or getattr(predict, "columnar", False)
+        ),
     )
 
 

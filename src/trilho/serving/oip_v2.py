@@ -21,6 +21,7 @@ from typing import Any
 import msgspec
 import numpy as np
 
+from trilho.contracts.columns import ColumnBatch
 from trilho.serving.protocols import BadRequest, nonempty_list, short
 
 #: The protocol's datatypes and their little-endian numpy layout (``BYTES``: length-prefixed elements).
@@ -77,7 +78,7 @@ class FramingError(BadRequest):
 class V2Request:
     """A parsed inference request: records, the request's id and parameters, and what outputs to send how."""
 
-    records: list[dict[str, Any]]
+    records: list[dict[str, Any]] | ColumnBatch  # columns when every input came as a binary 1-D number tensor
     id: str | None = None
     parameters: dict[str, Any] = field(default_factory=dict)
     datatypes: dict[str, str] = field(default_factory=dict)  # input name → datatype
@@ -215,6 +216,9 @@ def decode_tensor(raw: bytes | memoryview, datatype: str, shape: list[int], wher
     """A tensor's raw bytes → Python values nested by ``shape`` (BYTES: UTF-8 strings)."""
     count = math.prod(shape)
     layout = DATATYPES.get(datatype, "")
+    if layout:
+        array = decode_array(raw, datatype, shape, where)
+        return array.reshape(shape).tolist() if len(shape) > 1 else array.tolist()
     if layout is None:
         elements = unpack_bytes(raw, count, where)
         try:
@@ -227,14 +231,18 @@ def decode_tensor(raw: bytes | memoryview, datatype: str, shape: list[int], wher
                 rule="utf-8",
             ) from None
         return _nest(flat, shape)
-    if not layout:
-        raise FramingError(
-            f"{where}: {datatype!r} is not a V2 datatype",
-            field=where,
-            value=short(datatype),
-            rule=f"enum:{','.join(DATATYPES)}",
-        )
-    dtype = np.dtype(layout)
+    raise FramingError(
+        f"{where}: {datatype!r} is not a V2 datatype",
+        field=where,
+        value=short(datatype),
+        rule=f"enum:{','.join(DATATYPES)}",
+    )
+
+
+def decode_array(raw: bytes | memoryview, datatype: str, shape: list[int], where: str) -> np.ndarray:
+    """A numeric tensor's raw bytes → a flat, read-only numpy array over them (no copy)."""
+    count = math.prod(shape)
+    dtype = np.dtype(DATATYPES[datatype] or "")
     if len(raw) != count * dtype.itemsize:
         raise FramingError(
             f"{where} has {len(raw)} bytes but {datatype} shape {shape} needs {count * dtype.itemsize}",
@@ -243,8 +251,7 @@ def decode_tensor(raw: bytes | memoryview, datatype: str, shape: list[int], wher
             value=len(raw),
             rule=f"bytes:{count * dtype.itemsize}",
         )
-    array = np.frombuffer(raw, dtype=dtype)
-    return array.reshape(shape).tolist() if len(shape) > 1 else array.tolist()
+    return np.frombuffer(raw, dtype=dtype)
 
 
 def encode_tensor(values: list[Any], datatype: str) -> bytes:
@@ -286,7 +293,7 @@ def parse_v2(body: Any, max_instances: int, binary: bytes | memoryview = b"") ->
     if request_id is not None and not isinstance(request_id, str):
         raise BadRequest("'id' must be a string", field="id", value=short(request_id), rule="type:string")
     parameters = _parameters(body.get("parameters"), "parameters")
-    columns: dict[str, list[Any]] = {}
+    columns: dict[str, list[Any] | np.ndarray] = {}
     datatypes: dict[str, str] = {}
     rows = None
     offset = 0
@@ -318,8 +325,12 @@ def parse_v2(body: Any, max_instances: int, binary: bytes | memoryview = b"") ->
                     value=size,
                     rule=f"maximum:{len(binary) - offset}",
                 )
-            data = decode_tensor(binary[offset : offset + size], dtype, shape, where)
+            raw = binary[offset : offset + size]
             offset += size
+            if DATATYPES[dtype] and (len(shape) == 1 or (len(shape) == 2 and shape[1] == 1)):
+                data = decode_array(raw, dtype, shape, where)  # one value per row: kept as a column
+            else:
+                data = decode_tensor(raw, dtype, shape, where)
         else:
             data = t.get("data")
             if not isinstance(data, list):
@@ -339,7 +350,7 @@ def parse_v2(body: Any, max_instances: int, binary: bytes | memoryview = b"") ->
                 value=shape,
                 rule="same-batch-size",
             )
-        columns[name] = _rows(data, shape, where)
+        columns[name] = data if isinstance(data, np.ndarray) else _rows(data, shape, where)
         datatypes[name] = dtype
     if offset != len(binary):
         raise FramingError(
@@ -360,9 +371,13 @@ def parse_v2(body: Any, max_instances: int, binary: bytes | memoryview = b"") ->
             value=rows,
             rule=f"maxItems:{max_instances}",
         )
-    names = list(columns)
-    cols = [columns[n] for n in names]
-    records = [dict(zip(names, row, strict=True)) for row in zip(*cols, strict=True)]
+    records: list[dict[str, Any]] | ColumnBatch
+    if all(isinstance(c, np.ndarray) for c in columns.values()):  # every input binary, numeric, 1 per row
+        records = ColumnBatch(columns)  # type: ignore[arg-type]  # validated column-wise, records on demand
+    else:
+        names = list(columns)
+        cols = [c.tolist() if isinstance(c, np.ndarray) else c for c in columns.values()]
+        records = [dict(zip(names, row, strict=True)) for row in zip(*cols, strict=True)]
     binary_output = parameters.get("binary_data_output") is True
     return V2Request(
         records,
