@@ -15,8 +15,8 @@ from trilho.clock import ManualClock
 from trilho.rollout.controller import Controller
 from trilho.rollout.gates import skip_gates
 from trilho.rollout.plan import load_plan
-from trilho.store.routing import Deployment, Route, set_deployment, write_windows
-from trilho.testing.exposures import Exposures
+from trilho.store.routing import Deployment, Route, set_deployment
+from trilho.testing.exposures import Exposures, write_live_windows
 from trilho.web.screenshots import chrome, sign_in, wait_for_charts
 from trilho.web.series import business_figure, business_series
 
@@ -84,14 +84,8 @@ def rolled_back(tmp_path_factory):
 
     def tick(_c=None) -> None:  # the gateway's users (exposures, events) and its serving windows
         sim()
-        now, hist = clock.now(), {"bounds": [0.01], "counts": [100, 0]}
-        rows = [
-            dict(gateway="g1", model="shop", version=v, variant=role, window_start=last[0], window_end=now,
-                 requests=100, errors=0, fallbacks=0, shed=0, latency_sum_s=0.4, latency_histogram=hist)
-            for v, role in (("1", "stable"), ("2", "canary"))
-        ]  # fmt: skip
-        write_windows(store, rows)
-        last[0] = now
+        write_live_windows(store, "shop", last[0], clock.now(), {"1": "stable", "2": "canary"})
+        last[0] = clock.now()
 
     ctl.run(seconds=600, tick_every=5, on_tick=tick)
     assert ctl.service.latest("shop").state.phase.value == "rolled_back"

@@ -19,7 +19,7 @@ def demo(
     ctx: typer.Context,
     quick: Annotated[bool, typer.Option("--quick", help="Reduced scale (what CI runs).")] = False,
     act: Annotated[
-        list[int], typer.Option("--act", help="Run only this act (1-6, repeatable) to tell one part again.")
+        list[int], typer.Option("--act", help="Run only this act (1-7, repeatable) to tell one part again.")
     ] = [],  # noqa: B006
     json_out: JsonFlag = False,
 ) -> None:

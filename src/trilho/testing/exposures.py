@@ -74,3 +74,20 @@ class Exposures:
                       "orders": np.concatenate([self.rng.poisson(lam), self.rng.poisson(lam * (1 + lift))])}),
             self.outcomes / f"events-{self.seq:06d}.parquet",
         )  # fmt: skip
+
+
+def write_live_windows(store, model: str, start, end, versions: dict[str, str], requests: int = 100) -> None:
+    """One healthy serving window per version (``versions``: version → role) from ``start`` to ``end``: what
+    a gateway reports while its users are simulated, so the controller's operational checks have data."""
+    from trilho.store.routing import write_windows
+
+    hist = {"bounds": [0.01], "counts": [requests, 0]}
+    write_windows(
+        store,
+        [
+            dict(gateway="sim", model=model, version=v, variant=role, window_start=start, window_end=end,
+                 requests=requests, errors=0, fallbacks=0, shed=0, latency_sum_s=0.004 * requests,
+                 latency_histogram=hist)
+            for v, role in versions.items()
+        ],
+    )  # fmt: skip
