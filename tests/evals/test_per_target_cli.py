@@ -174,6 +174,17 @@ def test_judge_from_another_model_refuses_then_decides_after_labelling(
     assert jg2["use_judge"] == (low >= 0.6)
     assert code == (0 if jg2["use_judge"] else 1), data
 
+    # the stored populations are listed and exported through the CLI
+    r = cli("eval", "calibrations", "refusal-judge", "--json")
+    listed = json.loads(r.stdout)["calibrations"]
+    assert r.exit_code == 0 and [c["population"]["model"] for c in listed] == ["gpt4", "copilot"]
+    assert [c["items_stored"] for c in listed] == [N, jg["items_to_label"]]
+    r = cli("eval", "calibrations", "refusal-judge", "--items", str(jg["reference_calibration_id"]))
+    exported = [json.loads(line) for line in r.stdout.splitlines()]
+    assert len(exported) == N and all(e["agree"] == (e["human"] == e["judge"]) for e in exported)
+    r = cli("eval", "calibrations", "refusal-judge", "--items", "999", "--json")
+    assert r.exit_code == 2 and json.loads(r.stdout)["field"] == "items"
+
     # 5. both stored decisions replay from the stored populations alone (audit)
     from trilho.evals.per_target import replay
 

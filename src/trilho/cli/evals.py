@@ -398,6 +398,85 @@ def annotate_export(
     )
 
 
+@app.command("calibrations")
+@handles_errors
+def calibrations_cmd(
+    ctx: typer.Context,
+    judge: Annotated[str, typer.Argument(help="Judge (calibration) name given to `eval calibrate --save`.")],
+    items: Annotated[
+        int | None,
+        typer.Option("--items", help="Print the labelled items of this calibration record id (JSON Lines)."),
+    ] = None,
+    json_out: JsonFlag = False,
+) -> None:
+    """A judge's stored calibrations: the population each was measured on, κ, and how many labelled items are
+    kept (what a gate decision that used it can be re-derived from)."""
+    import json as _json
+
+    from trilho.errors import EvalError
+    from trilho.evals.records import calibration_items, calibrations_of, population_of
+
+    store = open_store(ctx)
+    records = calibrations_of(store, judge)
+    if not records:
+        raise EvalError(
+            f"judge {judge!r} has no stored calibration",
+            fix=f"run `trilho eval calibrate FILE --human COL --judge COL --save {judge}`",
+            field="judge",
+            value=judge,
+        )
+    if items is not None:
+        if items not in {r["id"] for r in records}:
+            raise EvalError(
+                f"calibration record {items} is not one of judge {judge!r}'s",
+                fix=f"use one of: {', '.join(str(r['id']) for r in records)}",
+                field="items",
+                value=items,
+            )
+        rows = calibration_items(store, items)
+        if json_out:
+            emit({"judge": judge, "calibration_id": items, "items": rows}, True, lambda c: None)
+        else:
+            typer.echo("".join(_json.dumps(r, sort_keys=True, default=str) + "\n" for r in rows), nl=False)
+        return
+    data = {
+        "judge": judge,
+        "calibrations": [
+            {
+                "id": r["id"],
+                "created_at": str(r["created_at"]),
+                "population": (pop.to_dict() if (pop := population_of(r)) is not None else None),
+                "n": r["n"],
+                "kappa": {"estimate": r["kappa"], "low": r["kappa_low"], "high": r["kappa_high"]},
+                "items_stored": len(calibration_items(store, r["id"])),
+            }
+            for r in records
+        ],
+    }
+
+    def render(console) -> None:
+        from rich.table import Table
+
+        tab = Table(title=f"calibrations of {judge}")
+        for col in ("id", "population", "n", "κ [95 %]", "items stored"):
+            tab.add_column(col)
+        for c in data["calibrations"]:
+            pop = c["population"]
+            where = (
+                "–"
+                if pop is None
+                else f"{pop['model']}@{pop['version']}" + (f" ({pop['suite']})" if pop["suite"] else "")
+            )
+            k = c["kappa"]
+            tab.add_row(
+                str(c["id"]), where, str(c["n"]), f"{k['estimate']:.3f} [{k['low']:.3f}, {k['high']:.3f}]",
+                str(c["items_stored"]),
+            )  # fmt: skip
+        console.print(tab)
+
+    emit(data, json_out, render)
+
+
 @app.command("online")
 @handles_errors
 def online_cmd(
