@@ -127,3 +127,20 @@ def test_block_average_interval_needs_floor_one_over_alpha_blocks(T0, available)
     else:
         assert avg is None and "make 9 block(s)" in note and "needs at least 10 blocks" in note
         assert "post-period of at most 4 period(s)" in note and "alpha ≥ 0.11" in note
+
+
+@given(st.floats(0.001, 0.999))
+def test_min_blocks_is_the_fewest_that_can_reject(alpha):
+    b = heterogeneity.min_blocks(alpha)
+    assert 1 / (b + 1) < alpha + 1e-12  # b blocks and the post block: the smallest p-value is 1/(b+1)
+    assert b == 0 or 1 / b >= alpha - 1e-12  # one block fewer could not reject
+
+
+@given(st.lists(st.tuples(st.floats(-100, 100), st.floats(0, 50)), min_size=0, max_size=12))
+def test_disjoint_periods_is_no_constant_in_every_interval(spans):
+    periods = [heterogeneity.PeriodEffect(i, lo, lo, lo + w, 0.5) for i, (lo, w) in enumerate(spans)]
+    apart = heterogeneity.disjoint_periods(periods)
+    common = max((p.lower for p in periods), default=0) <= min((p.upper for p in periods), default=0)
+    assert (apart is None) == (len(periods) < 2 or common)
+    if apart is not None:
+        assert apart[0].lower > apart[1].upper

@@ -59,6 +59,9 @@ def test_issue_case_reports_estimate_set_and_explanation_coherently(cli):
     assert not c["coherent"] and not (ci["lower"] <= res["att"] <= ci["upper"])
     assert ci["lower"] <= c["estimate"] <= ci["upper"]  # the set's own estimate comes from the same test
     assert "excludes the ATT -1.297" in c["explanation"]
+    # the Σ|u| test does not reject a constant effect, but the boom years and the later loss do not overlap
+    assert "per-period intervals of 1991" in c["explanation"] and "1998" in c["explanation"]
+    assert "do not overlap" in c["explanation"] and "not a joint test" in c["explanation"]
     het = c["heterogeneity"]
     assert [p["time"] for p in het["pointwise"]] == list(range(1990, 2004))
     assert all(p["lower"] <= p["effect"] <= p["upper"] for p in het["pointwise"])

@@ -176,6 +176,17 @@ def analyse(
     return Heterogeneity(max(constant.grid_pvalues), tuple(periods), average, blocks, length, note)
 
 
+def disjoint_periods(periods: Sequence[PeriodEffect]) -> tuple[PeriodEffect, PeriodEffect] | None:
+    """The period with the highest lower end and the one with the lowest upper end when their intervals do
+    not overlap (no constant lies in both), else None."""
+    bounded = [p for p in periods if math.isfinite(p.lower) and math.isfinite(p.upper)]
+    if len(bounded) < 2:
+        return None
+    hi = max(bounded, key=lambda p: p.lower)
+    lo = min(bounded, key=lambda p: p.upper)
+    return (hi, lo) if hi.lower > lo.upper else None
+
+
 def explain(main: ConformalResult, het: Heterogeneity | None) -> str:
     """Why the set reads as it does, and what to read instead."""
     level = f"{1 - main.ci.alpha:.0%}"
@@ -212,6 +223,14 @@ def explain(main: ConformalResult, het: Heterogeneity | None) -> str:
             "periods the test needs and the pre-period fit give different counterfactuals, so the ATT "
             "depends on the fit window — trust it less"
         )
+        apart = disjoint_periods(het.pointwise)
+        if apart is not None:
+            hi, lo = apart
+            why += (
+                f". Yet the per-period intervals of {hi.time} [{hi.lower:.4g}, {hi.upper:.4g}] and {lo.time} "
+                f"[{lo.lower:.4g}, {lo.upper:.4g}] do not overlap: the effect looks time-varying "
+                f"(descriptive — {len(het.pointwise)} intervals at {level} each, not a joint test)"
+            )
     read = (
         "read the per-period intervals and the average-effect interval, which do not assume a constant effect"
     )
