@@ -259,3 +259,46 @@ def test_business_plan_round_trips_and_takes_the_step_minimum():
     assert load_plan(plan.to_yaml()) == plan
     metrics = plan.analysis_for(0).business.metrics
     assert metrics[0].min_units == 100 and metrics[1].min_units == 500
+
+
+# --- calibration of the gate itself: the interval on the relative lift, looked at every interval ---
+
+
+def gate_calibration(reps: int, lift: float, *, units: int = 4000, looks: int = 24, seed: int = 0):
+    """Simulated 50/50 rollouts (``trilho.measure.exposure_sim``, CUPED on the week before) judged by the
+    guardrail and the goal at ``looks`` looks; returns (rollbacks, goal passes, covered at every look)."""
+    from trilho.measure.estimators import estimate
+    from trilho.measure.exposure_sim import simulate_rollout
+    from trilho.measure.metrics import mean
+
+    metric = mean("orders", "orders_pre")
+    guard, goal = cfg(), cfg(role="goal")  # 100 units per arm before either decides
+    rollbacks = passes = covered = 0
+    for r in range(reps):
+        sim = simulate_rollout(
+            units, {"1": 0.5, "2": 0.5}, stable="1", lifts={"2": lift}, seed=seed * 7919 + r
+        )
+        failed = passed = False
+        held = True
+        for k in range(1, looks + 1):
+            m = sim.moments(units * k // looks)
+            reading = LiftReading.from_effect(estimate(metric, m["1"], m["2"], alpha=0.05))
+            failed = failed or check_business_metric(reading, guard, 0.05, units)[0] == "fail"
+            passed = passed or check_business_metric(reading, goal, 0.05, units)[0] == "pass"
+            lo, hi = lift_interval(reading, 0.05, units)
+            held = held and lo <= lift <= hi
+        rollbacks += failed
+        passes += passed
+        covered += held
+    return rollbacks, passes, covered
+
+
+@pytest.mark.slow  # ~10 s: 100 simulated rollouts x 24 looks, twice
+def test_the_gate_rolls_back_an_aa_candidate_at_most_alpha_and_covers_the_true_lift():
+    reps = 100
+    rollbacks, passes, covered = gate_calibration(reps, 0.0, seed=1)
+    assert rollbacks / reps <= 0.05 + 2 * math.sqrt(0.05 * 0.95 / reps)  # ≤ 0.094 with 100 reps
+    assert passes / reps <= 0.05 + 2 * math.sqrt(0.05 * 0.95 / reps)  # a goal at 0 is a one-sided test too
+    assert covered / reps >= 0.93
+    harm, _, covered = gate_calibration(reps, -0.10, seed=2)
+    assert harm / reps >= 0.5 and covered / reps >= 0.93  # a 10 % loss is caught in most rollouts

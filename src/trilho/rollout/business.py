@@ -41,6 +41,23 @@ class LiftReading:
         """JSON-ready."""
         return asdict(self)
 
+    @classmethod
+    def from_effect(cls, e: Any, srm: Any = None) -> LiftReading:
+        """The reading of a :class:`trilho.measure.estimators.Effect` (its delta-method relative lift, the
+        estimate its interval is centred on) and an optional sample-ratio result."""
+        lo, hi = e.relative_delta_ci_lower, e.relative_delta_ci_upper
+        return cls(
+            n_base=e.n_control,
+            n_cand=e.n_treatment,
+            base_mean=e.control_mean,
+            cand_mean=e.treatment_mean,
+            relative=(lo + hi) / 2 if lo is not None and hi is not None else math.nan,
+            relative_se=e.relative_se if e.relative_se is not None else math.nan,
+            variance_reduction=e.variance_reduction,
+            srm_pvalue=srm.pvalue if srm is not None else None,
+            srm_passed=srm.passed if srm is not None else True,
+        )
+
 
 @dataclass(frozen=True)
 class StepLifts:
@@ -160,21 +177,5 @@ def read_lifts(
     ab = result.ab
     if candidate not in ab.arms or baseline not in ab.arms:
         return StepLifts({}, "no unit exposed to both versions since the step began", insufficient=True)
-    srm = ab.srm
-    out: dict[str, LiftReading] = {}
-    for m in cfg.metrics:
-        e = ab.effect(m.label, candidate)
-        lo, hi = e.relative_delta_ci_lower, e.relative_delta_ci_upper
-        relative = (lo + hi) / 2 if lo is not None and hi is not None else math.nan
-        out[m.label] = LiftReading(
-            n_base=e.n_control,
-            n_cand=e.n_treatment,
-            base_mean=e.control_mean,
-            cand_mean=e.treatment_mean,
-            relative=relative,
-            relative_se=e.relative_se if e.relative_se is not None else math.nan,
-            variance_reduction=e.variance_reduction,
-            srm_pvalue=srm.pvalue if srm is not None else None,
-            srm_passed=srm.passed if srm is not None else True,
-        )
+    out = {m.label: LiftReading.from_effect(ab.effect(m.label, candidate), ab.srm) for m in cfg.metrics}
     return StepLifts(out)
