@@ -50,6 +50,13 @@ def _contract(tmp_path):
         ({**BASE, "params": {"model": "other"}}, "params"),
         ({**BASE, "timeout_s": 0}, "timeout_s"),
         ({**BASE, "prices": {"input_per_1k": -1}}, "prices"),
+        ({**BASE, "fallbacks": {"upstream": "x"}}, "fallbacks"),
+        ({**BASE, "fallbacks": [{"upstream": "http://b:1/v1"}]}, "fallbacks[0]"),
+        (
+            {**BASE, "fallbacks": [{"upstream": "http://b:1/v1", "model": "m", "api_key": "sk-live"}]},
+            "fallbacks[0]",
+        ),
+        ({**BASE, "fallbacks": [{"upstream": "b:1", "model": "m"}]}, "upstream"),
     ],
 )
 def test_bad_specs_name_the_field(doc, field):
@@ -67,6 +74,28 @@ def test_key_comes_from_the_named_variable_only(monkeypatch):
     monkeypatch.setenv("TRILHO_TEST_LLM_KEY", "k-1")
     assert spec.api_key() == "k-1"
     assert "k-1" not in repr(spec)
+
+
+def test_fallbacks_keep_the_prompt_and_inherit_what_they_do_not_name():
+    spec = parse_spec(
+        {
+            **BASE,
+            "system": "be brief",
+            "params": {"temperature": 0.1},
+            "api_key_env": "PRIMARY_KEY",
+            "prices": {"input_per_1k": 1.0},
+            "fallbacks": [
+                {"upstream": "http://b:1/v1/", "model": "big", "prices": {"input_per_1k": 5.0}},
+                {"upstream": "http://c:1/v1", "model": "small", "api_key_env": "OTHER_KEY"},
+            ],
+        }
+    )
+    first, second, third = spec.targets()
+    assert first is spec and (second.upstream, second.model, third.model) == ("http://b:1/v1", "big", "small")
+    assert second.system == third.system == "be brief" and second.params == {"temperature": 0.1}
+    assert second.api_key_env == "PRIMARY_KEY" and third.api_key_env == "OTHER_KEY"
+    assert second.cost(1000, 0) == 5.0 and third.cost(1000, 0) == 1.0
+    assert second.fallbacks == () and parse_spec(BASE).targets() == (parse_spec(BASE),)
 
 
 def test_cost_from_usage():

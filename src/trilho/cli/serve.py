@@ -70,6 +70,14 @@ def serve(
             "writes the home's Parquet log) instead of writing it under the home.",
         ),
     ] = None,
+    llm_keys: Annotated[
+        str | None,
+        typer.Option(
+            "--llm-keys",
+            help="Keys file of the LLM routes: per API key, requests/tokens per minute and a spend budget "
+            "(see trilho.serving.llm.limits); unknown keys get 401, limits 429 with Retry-After.",
+        ),
+    ] = None,
     evals: Annotated[
         str | None,
         typer.Option(
@@ -86,6 +94,10 @@ def serve(
     from trilho.serving.settings import parse_cpus
 
     cpus = parse_cpus(shadow_cpus)  # a bad list is an error before anything starts
+    if llm_keys is not None:
+        from trilho.serving.llm.limits import KeyLimits
+
+        KeyLimits.load(llm_keys)  # so is a bad keys file
 
     stop_controller = _embedded_controller(ctx, host, port, interval) if controller else None
     try:
@@ -101,6 +113,7 @@ def serve(
                 shadow_cpus=cpus,
                 model_thread_sched=model_thread_sched,
                 exposures_redis_url=exposures_redis_url,
+                llm_keys=llm_keys,
             ),
             evals,
         )

@@ -10,11 +10,15 @@ The artifact is a YAML or JSON file::
     api_key_env: SUPPORT_LLM_KEY            # the NAME of the environment variable holding the key
     timeout_s: 30
     prices: {input_per_1k: 0.15, output_per_1k: 0.6}   # optional, for cost accounting
+    fallbacks:                              # optional: tried in order when the upstream fails first
+      - {upstream: http://backup:8000/v1, model: gpt-4o-mini, api_key_env: BACKUP_KEY}
 
-The artifact store hashes the file, so a prompt or parameter change is a new artifact and a new version. The
-pure parts (parse, the messages and body sent upstream) are separate from the one blocking call
-(:class:`LlmModel`, the batch function ``[{"input": str} | {"messages": [...]}] -> [{"output": str}]`` that
-registration, golden runs and eval gates call). The gateway's streaming proxy reads ``llm_spec``.
+A fallback names another upstream and model (with ``api_key_env``, ``timeout_s``, ``prices`` — the version's
+when not given); the prompt and parameters are the version's. The artifact store hashes the file, so a prompt
+or parameter change is a new artifact and a new version. The pure parts (parse, the messages and body sent
+upstream) are separate from the one blocking call (:class:`LlmModel`, the batch function ``[{"input": str} |
+{"messages": [...]}] -> [{"output": str}]`` that registration, golden runs and eval gates call; it calls the
+first upstream only). The gateway's streaming proxy reads ``llm_spec`` and falls back in order.
 """
 
 from __future__ import annotations
@@ -30,7 +34,8 @@ import yaml
 
 from trilho.errors import ConfigError, RegistryError
 
-_KEYS = {"upstream", "model", "system", "template", "params", "api_key_env", "timeout_s", "prices"}
+_FALLBACK_KEYS = {"upstream", "model", "api_key_env", "timeout_s", "prices"}
+_KEYS = _FALLBACK_KEYS | {"system", "template", "params", "fallbacks"}
 _ENV_NAME = re.compile(r"[A-Z_][A-Z0-9_]*")
 _PRICE_KEYS = {"input_per_1k", "output_per_1k"}
 _RESERVED_PARAMS = {"model", "messages", "stream", "stream_options"}
@@ -48,6 +53,11 @@ class LlmSpec:
     api_key_env: str | None = None
     timeout_s: float = 30.0
     prices: Mapping[str, float] = field(default_factory=dict)
+    fallbacks: tuple[LlmSpec, ...] = ()
+
+    def targets(self) -> tuple[LlmSpec, ...]:
+        """The upstreams to try, in order: this one, then its fallbacks."""
+        return (self, *self.fallbacks)
 
     def api_key(self) -> str | None:
         """The key from ``api_key_env`` (``None`` when the spec names no variable); a named but unset
@@ -138,6 +148,23 @@ def parse_spec(doc: Any, source: str = "<spec>") -> LlmSpec:
         or not all(isinstance(v, int | float) and not isinstance(v, bool) and v >= 0 for v in prices.values())
     ):
         raise _bad(f"{source}: prices must map {sorted(_PRICE_KEYS)} to numbers >= 0", "prices", prices, "")
+    fallbacks = doc.get("fallbacks") or []
+    if not isinstance(fallbacks, list):
+        raise _bad(f"{source}: fallbacks must be a list", "fallbacks", fallbacks, "fallbacks: [{…}, …]")
+    parsed = []
+    for i, fb in enumerate(fallbacks):
+        where = f"fallbacks[{i}]"
+        if not isinstance(fb, Mapping) or set(fb) - _FALLBACK_KEYS or not {"upstream", "model"} <= set(fb):
+            raise _bad(
+                f"{source}: {where} must be a mapping with upstream and model (and optionally "
+                f"api_key_env, timeout_s, prices)",
+                where,
+                sorted(fb) if isinstance(fb, Mapping) else type(fb).__name__,  # the keys: never a value
+                "e.g. {upstream: http://backup:8000/v1, model: gpt-4o-mini}",
+            )
+        inherited = {k: doc.get(k) for k in ("system", "template", "params", "api_key_env", "timeout_s")}
+        inherited["prices"] = doc.get("prices")
+        parsed.append(parse_spec({**{k: v for k, v in inherited.items() if v is not None}, **fb}, where))
     return LlmSpec(
         upstream.rstrip("/"),
         model,
@@ -147,6 +174,7 @@ def parse_spec(doc: Any, source: str = "<spec>") -> LlmSpec:
         env,
         float(timeout),
         {k: float(v) for k, v in prices.items()},
+        tuple(parsed),
     )
 
 

@@ -29,6 +29,7 @@ from trilho.obs.metrics import CONTENT_TYPE, render_latest
 from trilho.obs.tracing import parent_context, tracing_enabled
 from trilho.serving.batching import QueueFull
 from trilho.serving.gateway import Answer, Gateway, RecordUnanswered, Unavailable, UnknownModel
+from trilho.serving.llm.limits import KeyLimits
 from trilho.serving.llm.proxy import LlmRoutes
 from trilho.serving.oip_meta import contract_tensors, model_metadata, v2_unit
 from trilho.serving.oip_v2 import (
@@ -545,7 +546,9 @@ def create_app(gateway: Gateway, *, lifespan: bool = True) -> GatewayASGI:
         Route("/metrics", h.metrics, methods=["GET"]),
         Route("/openapi.json", h.openapi, methods=["GET"]),
     ]
-    llm = LlmRoutes(gateway)  # OpenAI-compatible chat completions over llm versions, under /openai/v1
+    keys = gateway.settings.llm_keys
+    # OpenAI-compatible chat completions over llm versions, under /openai/v1
+    llm = LlmRoutes(gateway, limits=KeyLimits.load(keys) if keys else None)
     routes += llm.routes()
 
     @contextlib.asynccontextmanager

@@ -135,6 +135,8 @@ class GatewaySettings:
     # exposure log (trilho.serving.exposures): every routed request's unit, version, variant and generation,
     # as Parquet parts in this folder (None: not logged; ``gateway_from_settings`` puts it under the home's
     # exposures/ unless ``exposures`` is False). Cost measured by ``make bench-exposure``.
+    # the LLM routes' keys file: per-key rate limits and spend budgets (trilho.serving.llm.limits); None: off
+    llm_keys: str | None = None
     exposures: bool = True
     exposures_dir: str | None = None
     exposures_buffer: int = 100_000  # exposures waiting for the writer; beyond this, dropped and counted

@@ -27,3 +27,17 @@ RAILS = counter(
 RETRIES = counter(
     "trilho_llm_upstream_retries_total", "Upstream calls retried (5xx, 429, connection errors).", MVV
 )
+FALLBACKS = counter(
+    "trilho_llm_upstream_fallbacks_total",
+    "Upstream targets given up for the version's next fallback, by the status that failed (before any byte).",
+    (*MVV, "status"),
+)
+KEY_REFUSALS = counter(
+    "trilho_llm_key_refusals_total",
+    "Requests refused by the keys file, by key name and reason (requests, tokens, budget, key).",
+    ("key", "reason"),
+)
+KEY_TOKENS = counter(
+    "trilho_llm_key_tokens_total", "Tokens charged to each key (prompt + completion).", ("key",)
+)
+KEY_SPEND = counter("trilho_llm_key_spend_usd_total", "Upstream cost charged to each key.", ("key",))

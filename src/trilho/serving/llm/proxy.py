@@ -36,7 +36,8 @@ from trilho.obs import get_logger
 from trilho.registry.llm import LlmSpec, upstream_body
 from trilho.serving.gateway import UnknownModel
 from trilho.serving.llm import metrics as m
-from trilho.serving.llm.upstream import Upstream, UpstreamError
+from trilho.serving.llm.limits import KeyLimits, KeyPolicy, Refusal
+from trilho.serving.llm.upstream import Hooks, Upstream, UpstreamError
 
 log = get_logger("serving.llm")
 PREFIX = "/openai/v1"
@@ -53,6 +54,13 @@ def _error(status: int, message: str, kind: str, headers: dict[str, str] | None 
     return JSONResponse(wire.error_body(message, kind, status), status_code=status, headers=headers)
 
 
+def _refused(refusal: Refusal) -> JSONResponse:
+    """A key refusal in OpenAI's error shape (429s with ``Retry-After`` when waiting helps)."""
+    body = wire.error_body(refusal.message, refusal.kind, refusal.code)
+    headers = {"Retry-After": str(refusal.retry_after_s)} if refusal.retry_after_s is not None else None
+    return JSONResponse(body, status_code=refusal.status, headers=headers)
+
+
 def _with_last_user(messages: list[dict[str, Any]], text: str) -> list[dict[str, Any]]:
     """``messages`` with the last user message's content replaced by ``text``."""
     out = list(messages)
@@ -61,16 +69,27 @@ def _with_last_user(messages: list[dict[str, Any]], text: str) -> list[dict[str,
     return out
 
 
-class _Routed:
-    """One request's route: the version, its role, spec and metric labels."""
+class _Routed(Hooks):
+    """One request's route: the version, its role, spec, metric labels, key, and the upstream target that
+    answered (the spec or one of its fallbacks: its prices make the cost)."""
 
     def __init__(self, model: str, version: str, role: str, spec: LlmSpec) -> None:
         self.model, self.version, self.role, self.spec = model, version, role, spec
         self.labels = (model, version, role)
+        self.target = spec
+        self.key: KeyPolicy | None = None
 
     def retried(self) -> None:
         """Count one upstream retry for this version."""
         m.RETRIES.labels(*self.labels).inc()
+
+    def fell_back(self, status: int) -> None:
+        """Count one fallback to the version's next upstream."""
+        m.FALLBACKS.labels(*self.labels, str(status)).inc()
+
+    def served(self, target: LlmSpec) -> None:
+        """Remember which upstream answered."""
+        self.target = target
 
 
 class LlmRoutes:
@@ -82,8 +101,12 @@ class LlmRoutes:
         upstream: Upstream | None = None,
         holdback: int = DEFAULT_HOLDBACK,
         rail: Callable[[Policy, int, CheckContext], Any] = StreamRail,
+        limits: KeyLimits | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.gateway = gateway
+        self.limits = limits  # per-key rate limits and budgets (None: every request is served)
+        self.clock = clock
         self.upstream = upstream or Upstream()
         self.holdback = holdback
         self.rail = rail  # the stream rail's class (the benchmark swaps in its old fixed-holdback baseline)
@@ -179,9 +202,13 @@ class LlmRoutes:
         unit = request.headers.get("x-trilho-unit") or (
             body.get("user") if isinstance(body.get("user"), str) else None
         )
+        key, refusal = self._key(request)
+        if refusal is not None:
+            return refusal
         routed = self._route(body.get("model"), unit or request_id, request_id)
         if isinstance(routed, Response):
             return routed
+        routed.key = key
         stream = bool(body.get("stream"))
         if stream and body.get("n") not in (None, 1):  # one rail per stream: not several choices yet
             return _error(400, "'n' must be 1 when 'stream' is true", "invalid_request_error")
@@ -204,7 +231,7 @@ class LlmRoutes:
         if stream:
             wants_usage = bool((body.get("stream_options") or {}).get("include_usage"))
             upstream["stream_options"] = {"include_usage": True}
-            opened = self.upstream.stream(routed.spec, upstream, routed.retried)
+            opened = self.upstream.stream(routed.spec, upstream, routed)
             try:  # open before answering, so an upstream refusal keeps its HTTP status
                 chunks = await opened.__aenter__()
             except UpstreamError as exc:
@@ -212,13 +239,15 @@ class LlmRoutes:
             except TrilhoError as exc:
                 m.REQUESTS.labels(*routed.labels, "config_error", "true").inc()
                 return _error(500, exc.message, "server_error")
+            if routed.target is not routed.spec:
+                headers["x-trilho-upstream-model"] = routed.target.model
             return StreamingResponse(
                 self._stream(routed, opened, chunks, policy, ctx, request_id, start, wants_usage),
                 media_type="text/event-stream",
                 headers={**headers, "Cache-Control": "no-cache"},
             )
         try:
-            answer = await self.upstream.complete(routed.spec, upstream, routed.retried)
+            answer, _ = await self.upstream.complete(routed.spec, upstream, routed)
         except UpstreamError as exc:
             return self._upstream_failed(routed, exc, False)
         except TrilhoError as exc:
@@ -238,6 +267,8 @@ class LlmRoutes:
         m.TTFT.labels(*routed.labels).observe(time.perf_counter() - start)
         m.REQUESTS.labels(*routed.labels, "ok", "false").inc()
         answer["model"] = routed.model
+        if routed.target is not routed.spec:
+            headers["x-trilho-upstream-model"] = routed.target.model
         return JSONResponse(answer, headers=headers)
 
     async def _stream(
@@ -351,9 +382,26 @@ class LlmRoutes:
         prompt, completion = int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0)
         m.TOKENS.labels(*routed.labels, "prompt").inc(prompt)
         m.TOKENS.labels(*routed.labels, "completion").inc(completion)
-        cost = routed.spec.cost(prompt, completion)
+        cost = routed.target.cost(prompt, completion)
         if cost:
             m.COST.labels(*routed.labels).inc(cost)
+        if routed.key is not None and self.limits is not None:
+            self.limits.charge(routed.key, prompt + completion, cost, self.clock())
+            m.KEY_TOKENS.labels(routed.key.name).inc(prompt + completion)
+            if cost:
+                m.KEY_SPEND.labels(routed.key.name).inc(cost)
+
+    def _key(self, request: Request) -> tuple[KeyPolicy | None, Response | None]:
+        """The request's key policy, or the refusal (unknown key, rate limit, spent budget) as a response."""
+        if self.limits is None:
+            return None, None
+        key, refusal = self.limits.identify(request.headers.get("authorization"))
+        if refusal is None and key is not None:
+            refusal = self.limits.admit(key, self.clock())
+        if refusal is None:
+            return key, None
+        m.KEY_REFUSALS.labels(key.name if key else "", refusal.reason).inc()
+        return key, _refused(refusal)
 
     def _decided(self, routed: _Routed, request_id: str, record: RailRecord) -> None:
         entry = {

@@ -1,14 +1,16 @@
 """The edge client to OpenAI-compatible upstreams: one pooled ``httpx.AsyncClient``, the version's timeout,
 retries on 429 / 5xx / connection errors with backoff under a shared retry budget (retries never add more than
-``ratio`` of the calls, so a failing upstream is not hammered), and SSE parsing of streamed answers. A stream
-is retried only before its response starts; closing it closes the upstream connection (the upstream sees the
-client go away)."""
+``ratio`` of the calls, so a failing upstream is not hammered), fallbacks to the spec's next upstream/model
+when one fails (429, 5xx, connection error, timeout) before its answer starts — a stream counts as started at
+its first event, read here before anything is sent to the client, so a fallback never follows sent bytes —
+and SSE parsing of streamed answers. Closing a stream closes the upstream connection (the upstream sees the
+client go away). :class:`Hooks` hears of retries, fallbacks and which target answered."""
 
 from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -18,7 +20,24 @@ from trilho.errors import ServingError
 from trilho.registry.llm import LlmSpec
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
-OnRetry = Callable[[], None] | None
+FALLBACK_STATUSES = RETRY_STATUSES  # (connection errors are 502, timeouts 504)
+
+
+class Hooks:
+    """What the caller hears of one call: each retry, each fallback (with the failed status) and the target
+    that answered (no-ops here; the LLM routes count them)."""
+
+    def retried(self) -> None:
+        """One retry of the same target."""
+
+    def fell_back(self, status: int) -> None:
+        """The target failed with ``status``; the next one is tried."""
+
+    def served(self, target: LlmSpec) -> None:
+        """``target`` answered."""
+
+
+_NO_HOOKS = Hooks()
 
 
 class UpstreamError(ServingError):
@@ -80,29 +99,68 @@ class Upstream:
             await self._client.aclose()
             self._client = None
 
-    async def complete(self, spec: LlmSpec, body: dict[str, Any], on_retry: OnRetry = None) -> dict[str, Any]:
-        """A non-streaming chat completion; raises :class:`UpstreamError` (``on_retry``: called per retry)."""
-        resp = await self._send(spec, {**body, "stream": False}, on_retry)
-        try:
-            await resp.aread()
-            return resp.json()
-        except (ValueError, httpx.HTTPError) as exc:
-            raise UpstreamError(502, {"error": {"message": f"unreadable upstream answer: {exc}"}}) from exc
-        finally:
-            await resp.aclose()
+    async def complete(
+        self, spec: LlmSpec, body: dict[str, Any], hooks: Hooks = _NO_HOOKS
+    ) -> tuple[dict[str, Any], LlmSpec]:
+        """A non-streaming chat completion and the target that gave it (falling back in order); raises the
+        last target's :class:`UpstreamError`."""
+        targets = spec.targets()
+        for i, target in enumerate(targets):
+            try:
+                resp = await self._send(target, _for(target, body, stream=False), hooks)
+                try:
+                    await resp.aread()
+                    answer = resp.json()
+                except (ValueError, httpx.HTTPError) as exc:
+                    raise UpstreamError(
+                        502, {"error": {"message": f"unreadable upstream answer: {exc}"}}
+                    ) from exc
+                finally:
+                    await resp.aclose()
+            except UpstreamError as exc:
+                if i == len(targets) - 1 or exc.status not in FALLBACK_STATUSES:
+                    raise
+                hooks.fell_back(exc.status)
+                continue
+            hooks.served(target)
+            return answer, target
+        raise AssertionError("unreachable")  # pragma: no cover
 
     @asynccontextmanager
     async def stream(
-        self, spec: LlmSpec, body: dict[str, Any], on_retry: OnRetry = None
+        self, spec: LlmSpec, body: dict[str, Any], hooks: Hooks = _NO_HOOKS
     ) -> AsyncIterator[AsyncIterator[dict[str, Any]]]:
-        """A streaming chat completion: ``async with up.stream(spec, body) as chunks`` (parsed chunks)."""
-        resp = await self._send(spec, {**body, "stream": True}, on_retry)
-        try:
-            yield _events(resp)
-        finally:
-            await resp.aclose()
+        """A streaming chat completion: ``async with up.stream(spec, body) as chunks`` (parsed chunks). The
+        first event is awaited here (within the target's timeout), so a target that fails before it — or
+        sends nothing in time — is replaced by the next one before the caller sends a byte."""
+        targets = spec.targets()
+        for i, target in enumerate(targets):
+            try:
+                resp = await self._send(target, _for(target, body, stream=True), hooks)
+                events = _events(resp)
+                try:
+                    first = await asyncio.wait_for(anext(events, None), target.timeout_s)
+                except TimeoutError as exc:
+                    await resp.aclose()
+                    raise UpstreamError(504, {"error": {"message": "no first event in time"}}) from exc
+                except httpx.HTTPError as exc:
+                    await resp.aclose()
+                    raise UpstreamError(
+                        502, {"error": {"message": f"upstream stream broke: {exc!r}"}}
+                    ) from exc
+            except UpstreamError as exc:
+                if i == len(targets) - 1 or exc.status not in FALLBACK_STATUSES:
+                    raise
+                hooks.fell_back(exc.status)
+                continue
+            hooks.served(target)
+            try:
+                yield _chain(first, events)
+            finally:
+                await resp.aclose()
+            return
 
-    async def _send(self, spec: LlmSpec, body: dict[str, Any], on_retry: OnRetry) -> httpx.Response:
+    async def _send(self, spec: LlmSpec, body: dict[str, Any], hooks: Hooks) -> httpx.Response:
         client = self.client()
         key = spec.api_key()
         headers = {"Authorization": f"Bearer {key}"} if key else {}
@@ -140,9 +198,23 @@ class Upstream:
             if attempt >= self.retries or not self.budget.try_spend():
                 raise failure
             attempt += 1
-            if on_retry is not None:
-                on_retry()
+            hooks.retried()
             await asyncio.sleep(self.backoff_s * 2 ** (attempt - 1))
+
+
+def _for(target: LlmSpec, body: dict[str, Any], stream: bool) -> dict[str, Any]:
+    """The body for one target: its model name (the prompt and parameters are the version's)."""
+    return {**body, "model": target.model, "stream": stream}
+
+
+async def _chain(
+    first: dict[str, Any] | None, rest: AsyncIterator[dict[str, Any]]
+) -> AsyncIterator[dict[str, Any]]:
+    if first is None:
+        return
+    yield first
+    async for event in rest:
+        yield event
 
 
 async def _events(resp: httpx.Response) -> AsyncIterator[dict[str, Any]]:
