@@ -805,6 +805,12 @@ def rollout_cmd(
         ),
     ] = None,
     schema: Annotated[str | None, typer.Option("--schema", help="The database schema of --table.")] = None,
+    engine: Annotated[
+        str,
+        typer.Option(
+            "--engine", help="duckdb (files; --table: SQLAlchemy URL) | spark (local Spark session)."
+        ),
+    ] = "duckdb",
     metric: Annotated[
         list[str], typer.Option("--metric", help="Outcome column summed after exposure; repeatable.")
     ] = [],  # noqa: B006
@@ -847,7 +853,6 @@ def rollout_cmd(
     from trilho.cli._common import settings
     from trilho.measure.api import build_metrics, open_source
     from trilho.measure.exposure import analyze_rollout, parse_weights
-    from trilho.measure.sql import DuckDBSource
 
     s = settings(ctx)
     shares, control = (parse_weights(weights) if weights else None), stable
@@ -863,10 +868,10 @@ def rollout_cmd(
             control = control or dep.stable.version
             history = shares_by_generation(store, model) or None
     if table:
-        source = open_source(outcomes, table=table, schema=schema)
+        source = open_source(outcomes, table=table, schema=schema, engine=engine)
         where: str | Path = exposures or "exposures"
     else:
-        source, where = DuckDBSource(outcomes), exposures or s.home / "exposures"
+        source, where = open_source(outcomes, engine=engine), exposures or s.home / "exposures"
     res = analyze_rollout(
         source,
         where,

@@ -20,6 +20,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from trilho.errors import MeasurementError
 from trilho.measure.ab import ABResult, analyze_moments
@@ -398,6 +399,8 @@ def _exposures_in(outcomes: Source, exposures: str | Path) -> str:
         outcomes.query("SET TimeZone = 'UTC'")  # outcome times without a zone are UTC, as the log's
         return exposures_relation(exposures)
     q = outcomes.dialect.quote
+    if outcomes.dialect.name == "spark" and Path(str(exposures)).exists():
+        return _spark_log_view(outcomes, exposures)
     schema = getattr(outcomes, "schema", None)
     name = str(exposures)
     if not is_identifier(name):
@@ -409,6 +412,15 @@ def _exposures_in(outcomes: Source, exposures: str | Path) -> str:
             value=name,
         )
     return f"{q(schema)}.{q(name)}" if schema else q(name)
+
+
+def _spark_log_view(outcomes: Any, exposures: str | Path) -> str:
+    """The exposure log folder as a Spark temporary view (``day``/``model`` from the Hive folders; hidden
+    parts still being written are skipped, as Spark skips dot files)."""
+    spark = outcomes.spark
+    view = f"trilho_exposures_{abs(hash(str(exposures))):x}"
+    spark.read.option("basePath", str(exposures)).parquet(str(exposures)).createOrReplaceTempView(view)
+    return outcomes.dialect.quote(view)
 
 
 def _unit_covariates(outcomes, metrics, units_table, units_time, unit, have) -> UnitCovariates | None:

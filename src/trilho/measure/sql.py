@@ -27,6 +27,7 @@ class Dialect:
     double: str = "DOUBLE PRECISION"
     text: str = "VARCHAR"
     time_fn: str | None = None  # an engine without a time type compares times through this function
+    time_type: str = "TIMESTAMPTZ"  # the instant type times are cast to otherwise
 
     def quote(self, name: str) -> str:
         """``name`` as a quoted identifier, the quote character doubled inside it."""
@@ -35,11 +36,11 @@ class Dialect:
 
     def as_time(self, expr: str) -> str:
         """``expr`` (a time column or an ISO-8601 literal) as a comparable instant."""
-        return f"{self.time_fn}({expr})" if self.time_fn else f"CAST({expr} AS TIMESTAMPTZ)"
+        return f"{self.time_fn}({expr})" if self.time_fn else f"CAST({expr} AS {self.time_type})"
 
 
 ANSI = Dialect("ansi")  # DuckDB, PostgreSQL and ANSI warehouses
-SPARK = Dialect("spark", quote_char="`", double="DOUBLE", text="STRING")
+SPARK = Dialect("spark", quote_char="`", double="DOUBLE", text="STRING", time_type="TIMESTAMP")  # UTC session
 SQLITE = Dialect("sqlite", double="REAL", text="TEXT", time_fn="julianday")  # times as ISO-8601 text
 
 
