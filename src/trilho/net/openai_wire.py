@@ -1,7 +1,8 @@
-"""The OpenAI chat-completions wire shape, shared by every trilho server that speaks it (the offline judge's
-server, the loopback upstream in :mod:`trilho.testing.fake_openai`, the gateway's LLM routes): completion and
-chunk bodies, the error body, the model list and Server-Sent-Events framing (``data: …\\n\\n``, ending with
-``data: [DONE]\\n\\n``). Pure functions over dicts and bytes; nothing here does I/O."""
+"""The OpenAI wire shape (chat completions, legacy completions, embeddings), shared by every trilho server
+that speaks it (the offline judge's server, the loopback upstream in :mod:`trilho.testing.fake_openai`, the
+gateway's LLM routes): completion and chunk bodies, the error body, the model list and Server-Sent-Events
+framing (``data: …\\n\\n``, ending with ``data: [DONE]\\n\\n``). Pure functions over dicts and bytes; nothing
+here does I/O."""
 
 from __future__ import annotations
 
@@ -75,6 +76,40 @@ def chunk(
         delta["content"] = content
     body["choices"] = [{"index": 0, "delta": delta, "finish_reason": finish_reason}]
     return body
+
+
+def text_completion(
+    id: str,
+    model: str,
+    text: str | None,
+    *,
+    finish_reason: str | None = None,
+    usage_: dict[str, int] | None = None,
+) -> dict[str, Any]:
+    """A legacy ``text_completion`` body (or, streamed, one chunk: ``text`` then a ``finish_reason``; with
+    ``usage_`` and no text the final usage chunk whose ``choices`` is empty)."""
+    body: dict[str, Any] = {
+        "id": id,
+        "object": "text_completion",
+        "created": int(time.time()),
+        "model": model,
+    }
+    if usage_ is not None and text is None and finish_reason is None:
+        return {**body, "choices": [], "usage": usage_}
+    body["choices"] = [{"index": 0, "text": text or "", "finish_reason": finish_reason, "logprobs": None}]
+    if usage_ is not None:
+        body["usage"] = usage_
+    return body
+
+
+def embeddings(model: str, vectors: list[Any], prompt_tokens: int) -> dict[str, Any]:
+    """The ``/v1/embeddings`` body (``vectors``: float lists, or base64 strings when asked for)."""
+    return {
+        "object": "list",
+        "data": [{"object": "embedding", "index": i, "embedding": v} for i, v in enumerate(vectors)],
+        "model": model,
+        "usage": {"prompt_tokens": prompt_tokens, "total_tokens": prompt_tokens},
+    }
 
 
 def error_body(message: str, kind: str, code: int | str | None = None) -> dict[str, Any]:

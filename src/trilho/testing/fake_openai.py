@@ -1,14 +1,17 @@
 """A loopback OpenAI-compatible upstream: deterministic generation with real SSE streaming.
 
-``POST /v1/chat/completions`` answers every request with the same text for the same (model, messages): a
-scripted reply when the last user message contains one of ``script``'s triggers, else ``You said: <last user
-message>`` padded with words drawn from a hash of the prompt up to ``tokens`` words. A token is a word with
-its leading space. ``stream: true`` sends one SSE chunk per token: the first after ``ttft_s``, each next one
-after ``token_delay_s`` (then a ``finish_reason`` chunk, a ``usage`` chunk when
-``stream_options.include_usage``, and ``data: [DONE]``). ``max_tokens`` cuts the reply with ``finish_reason:
-length``; ``n`` (non-streaming) repeats the choice. ``GET /v1/models`` lists the served models (any model
-name is served when none are given). With ``tools``, a last user message ``call <text>`` is answered by a call
-of the first tool with ``{"text": "<text>"}`` (streamed as ``tool_calls`` deltas).
+``POST /v1/chat/completions`` (and the legacy ``/v1/completions``, prompt as the one user message) answers
+every request with the same text for the same (model, messages): a scripted reply when the last user message
+contains one of ``script``'s triggers, else ``You said: <last user message>`` padded with words drawn from a
+hash of the prompt up to ``tokens`` words. A token is a word with its leading space. ``stream: true`` sends
+one SSE chunk per token: the first after ``ttft_s``, each next one after ``token_delay_s`` (then a
+``finish_reason`` chunk, a ``usage`` chunk when ``stream_options.include_usage``, and ``data: [DONE]``).
+``max_tokens`` cuts the reply with ``finish_reason: length``; ``n`` (non-streaming) repeats the choice.
+``GET /v1/models`` lists the served models (any model name is served when none are given). ``POST
+/v1/embeddings`` gives each input a deterministic unit vector (floats, or base64 float32 with
+``encoding_format: base64`` as the ``openai`` client asks). With ``tools``, a last user message ``call
+<text>`` is answered by a call of the first tool with ``{"text": "<text>"}`` (streamed as ``tool_calls``
+deltas).
 
 For tests: ``POST /admin/faults`` with ``{"responses": [429, 500]}`` makes the next requests fail with those
 statuses; ``GET /admin/stats`` reports hits, streams started / finished / cancelled (the client went away)
@@ -18,8 +21,10 @@ and the last request bodies, so a test can see what the upstream was really sent
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import json
+import struct
 from collections import deque
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -78,6 +83,14 @@ def reply_tokens(state: FakeOpenAIState, model: str, messages: list[dict[str, An
     return [w if i == 0 else " " + w for i, w in enumerate(words)]
 
 
+def embed(text: str, dim: int = 8) -> list[float]:
+    """A deterministic unit vector for ``text`` (from its SHA-256): equal texts, equal vectors."""
+    digest = hashlib.sha256(text.encode()).digest()
+    raw = [(b - 127.5) / 127.5 for b in digest[:dim]]
+    norm = sum(x * x for x in raw) ** 0.5 or 1.0
+    return [x / norm for x in raw]
+
+
 def _error(status: int, message: str, kind: str) -> JSONResponse:
     return JSONResponse(wire.error_body(message, kind, status), status_code=status)
 
@@ -134,6 +147,70 @@ def make_fake_openai_app(
             headers={"Cache-Control": "no-cache"},
         )
 
+    async def _body(request: Request) -> dict[str, Any] | Response:
+        state.hits += 1
+        if state.faults:
+            fault = state.faults.popleft()
+            return _error(fault, "injected fault", "rate_limit_exceeded" if fault == 429 else "server_error")
+        try:
+            body = await request.json()
+        except ValueError:
+            return _error(400, "the body is not JSON", "invalid_request_error")
+        if not isinstance(body, dict):
+            return _error(400, "the body must be a JSON object", "invalid_request_error")
+        state.requests.append(body)
+        model = body.get("model")
+        if not isinstance(model, str) or (state.models and model not in state.models):
+            return _error(404, f"model {model!r} is not served here; try {state.models}", "model_not_found")
+        return body
+
+    async def completions(request: Request) -> Response:
+        body = await _body(request)
+        if isinstance(body, Response):
+            return body
+        prompt = body.get("prompt")
+        if not isinstance(prompt, str):
+            return _error(400, "'prompt' must be a string here", "invalid_request_error")
+        messages = [{"role": "user", "content": prompt}]
+        tokens = reply_tokens(state, body["model"], messages)
+        n_prompt, cid = wire.prompt_tokens(messages), wire.completion_id()
+        if not body.get("stream"):
+            await asyncio.sleep(state.ttft_s + state.token_delay_s * max(len(tokens) - 1, 0))
+            usage = wire.usage(n_prompt, len(tokens))
+            return JSONResponse(
+                wire.text_completion(cid, body["model"], "".join(tokens), finish_reason="stop", usage_=usage)
+            )
+        include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+
+        async def events() -> AsyncIterator[bytes]:
+            for i, token in enumerate(tokens):
+                await asyncio.sleep(state.ttft_s if i == 0 else state.token_delay_s)
+                yield wire.sse(wire.text_completion(cid, body["model"], token))
+            yield wire.sse(wire.text_completion(cid, body["model"], "", finish_reason="stop"))
+            if include_usage:
+                yield wire.sse(
+                    wire.text_completion(cid, body["model"], None, usage_=wire.usage(n_prompt, len(tokens)))
+                )
+            yield wire.SSE_DONE
+
+        return StreamingResponse(events(), media_type="text/event-stream")
+
+    async def embeddings(request: Request) -> Response:
+        body = await _body(request)
+        if isinstance(body, Response):
+            return body
+        texts = body.get("input")
+        texts = [texts] if isinstance(texts, str) else texts
+        if not isinstance(texts, list) or not texts or not all(isinstance(t, str) for t in texts):
+            return _error(400, "'input' must be a string or a list of strings", "invalid_request_error")
+        vectors = [embed(t) for t in texts]
+        if body.get("encoding_format") == "base64":
+            out: list[Any] = [base64.b64encode(struct.pack(f"<{len(v)}f", *v)).decode() for v in vectors]
+        else:
+            out = vectors
+        n = sum(len(t.split()) for t in texts)
+        return JSONResponse(wire.embeddings(body["model"], out, n))
+
     async def list_models(request: Request) -> JSONResponse:
         return JSONResponse(wire.models_list(state.models, owned_by="trilho-fake"))
 
@@ -148,6 +225,8 @@ def make_fake_openai_app(
     app = Starlette(
         routes=[
             Route("/v1/chat/completions", chat, methods=["POST"]),
+            Route("/v1/completions", completions, methods=["POST"]),
+            Route("/v1/embeddings", embeddings, methods=["POST"]),
             Route("/v1/models", list_models, methods=["GET"]),
             Route("/admin/faults", faults, methods=["POST"]),
             Route("/admin/stats", stats, methods=["GET"]),

@@ -15,6 +15,7 @@ answer text sent is ``trilho_llm_ttft_seconds``.
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 import time
 import uuid
@@ -36,6 +37,7 @@ from trilho.obs import get_logger
 from trilho.registry.llm import LlmSpec, upstream_body
 from trilho.serving.gateway import UnknownModel
 from trilho.serving.llm import metrics as m
+from trilho.serving.llm import text_routes
 from trilho.serving.llm.limits import KeyLimits, KeyPolicy, Refusal
 from trilho.serving.llm.upstream import Hooks, Upstream, UpstreamError
 
@@ -50,7 +52,9 @@ def llm_spec_of(loaded: Any) -> LlmSpec | None:
     return spec if isinstance(spec, LlmSpec) else None
 
 
-def _error(status: int, message: str, kind: str, headers: dict[str, str] | None = None) -> JSONResponse:
+def error_response(
+    status: int, message: str, kind: str, headers: dict[str, str] | None = None
+) -> JSONResponse:
     return JSONResponse(wire.error_body(message, kind, status), status_code=status, headers=headers)
 
 
@@ -120,6 +124,10 @@ class LlmRoutes:
         return [
             Route(PREFIX + "/chat/completions", self.chat, methods=["POST"]),
             Route(PREFIX + "/models", self.models, methods=["GET"]),
+            Route(
+                PREFIX + "/completions", functools.partial(text_routes.completions, self), methods=["POST"]
+            ),
+            Route(PREFIX + "/embeddings", functools.partial(text_routes.embeddings, self), methods=["POST"]),
         ]
 
     def warm(self) -> None:
@@ -160,25 +168,25 @@ class LlmRoutes:
 
     def _route(self, name: Any, unit: str, request_id: str) -> _Routed | Response:
         if not isinstance(name, str):
-            return _error(400, "'model' must name a trilho model", "invalid_request_error")
+            return error_response(400, "'model' must name a trilho model", "invalid_request_error")
         try:
             mr = self.gateway.model(name)
         except UnknownModel as exc:
-            return _error(404, exc.message, "model_not_found")
+            return error_response(404, exc.message, "model_not_found")
         dep = mr.deployment
         if dep.kill == "all":
-            return _error(
+            return error_response(
                 503, f"model {name!r} is killed (kill switch)", "service_unavailable", {"Retry-After": "5"}
             )
         route = mr.assigner.route_for(unit)
         vr = mr.versions.get(route.version)
         if vr is None or not vr.ready:
-            return _error(
+            return error_response(
                 503, f"{name}@{route.version} is not ready", "service_unavailable", {"Retry-After": "1"}
             )
         spec = llm_spec_of(vr.loaded)
         if spec is None:
-            return _error(
+            return error_response(
                 400,
                 f"model {name!r} is not an llm model; use /v1/models/{name}:predict",
                 "invalid_request_error",
@@ -187,17 +195,9 @@ class LlmRoutes:
             self.gateway.exposures.record(unit, name, route.version, route.role, mr.generation, request_id)
         return _Routed(name, route.version, route.role, spec)
 
-    async def chat(self, request: Request) -> Response:
-        """``POST /openai/v1/chat/completions`` (``stream`` true or false)."""
-        start = time.perf_counter()
-        try:
-            body = await request.json()
-        except ValueError:
-            return _error(400, "the body is not JSON", "invalid_request_error")
-        if not isinstance(body, dict) or not isinstance(body.get("messages"), list) or not body["messages"]:
-            return _error(400, "'messages' must be a non-empty list", "invalid_request_error")
-        if not all(isinstance(msg, dict) for msg in body["messages"]):
-            return _error(400, "each message must be an object", "invalid_request_error")
+    def begin(self, request: Request, body: dict[str, Any]) -> tuple[_Routed, str, dict[str, str]] | Response:
+        """What every LLM route does first: the request id, the key's limits, the route (sticky on the
+        ``x-trilho-unit`` header, else ``user``), and the response headers naming the version."""
         request_id = request.headers.get("x-request-id", "")[:128] or f"{self._prefix}-{next(self._ids):x}"
         unit = request.headers.get("x-trilho-unit") or (
             body.get("user") if isinstance(body.get("user"), str) else None
@@ -209,18 +209,35 @@ class LlmRoutes:
         if isinstance(routed, Response):
             return routed
         routed.key = key
-        stream = bool(body.get("stream"))
-        if stream and body.get("n") not in (None, 1):  # one rail per stream: not several choices yet
-            return _error(400, "'n' must be 1 when 'stream' is true", "invalid_request_error")
         headers = {
             "x-request-id": request_id,
             "x-trilho-version": routed.version,
             "x-trilho-variant": routed.role,
         }
+        return routed, request_id, headers
+
+    async def chat(self, request: Request) -> Response:
+        """``POST /openai/v1/chat/completions`` (``stream`` true or false)."""
+        start = time.perf_counter()
+        try:
+            body = await request.json()
+        except ValueError:
+            return error_response(400, "the body is not JSON", "invalid_request_error")
+        if not isinstance(body, dict) or not isinstance(body.get("messages"), list) or not body["messages"]:
+            return error_response(400, "'messages' must be a non-empty list", "invalid_request_error")
+        if not all(isinstance(msg, dict) for msg in body["messages"]):
+            return error_response(400, "each message must be an object", "invalid_request_error")
+        begun = self.begin(request, body)
+        if isinstance(begun, Response):
+            return begun
+        routed, request_id, headers = begun
+        stream = bool(body.get("stream"))
+        if stream and body.get("n") not in (None, 1):  # one rail per stream: not several choices yet
+            return error_response(400, "'n' must be 1 when 'stream' is true", "invalid_request_error")
         policy = await self.policy_for(routed.model)
         users = [wire.message_text(msg) for msg in body["messages"] if msg.get("role") == "user"]
         verdict, record = check_text(policy, users[-1] if users else "", "input")
-        self._decided(routed, request_id, record)
+        self.decided(routed, request_id, record)
         if verdict.blocked:
             m.REQUESTS.labels(*routed.labels, "input_blocked", str(stream).lower()).inc()
             return self._canned(routed, verdict.text, stream, headers)
@@ -235,10 +252,10 @@ class LlmRoutes:
             try:  # open before answering, so an upstream refusal keeps its HTTP status
                 chunks = await opened.__aenter__()
             except UpstreamError as exc:
-                return self._upstream_failed(routed, exc, True)
+                return self.upstream_failed(routed, exc, True)
             except TrilhoError as exc:
                 m.REQUESTS.labels(*routed.labels, "config_error", "true").inc()
-                return _error(500, exc.message, "server_error")
+                return error_response(500, exc.message, "server_error")
             if routed.target is not routed.spec:
                 headers["x-trilho-upstream-model"] = routed.target.model
             return StreamingResponse(
@@ -249,21 +266,21 @@ class LlmRoutes:
         try:
             answer, _ = await self.upstream.complete(routed.spec, upstream, routed)
         except UpstreamError as exc:
-            return self._upstream_failed(routed, exc, False)
+            return self.upstream_failed(routed, exc, False)
         except TrilhoError as exc:
             m.REQUESTS.labels(*routed.labels, "config_error", "false").inc()
-            return _error(500, exc.message, "server_error")
+            return error_response(500, exc.message, "server_error")
         for choice in answer.get("choices") or []:  # every choice is railed (n > 1 included)
             message = choice.get("message") if isinstance(choice, dict) else None
             content = message.get("content") if isinstance(message, dict) else None
             if isinstance(content, str):
                 out, record = check_text(policy, content, "output", ctx)
-                self._decided(routed, request_id, record)
+                self.decided(routed, request_id, record)
                 if out.action in (Action.BLOCK, Action.REDACT):
                     message["content"] = out.text
                 if out.blocked:
                     choice["finish_reason"] = "content_filter"
-        self._account(routed, answer.get("usage"))
+        self.account(routed, answer.get("usage"))
         m.TTFT.labels(*routed.labels).observe(time.perf_counter() - start)
         m.REQUESTS.labels(*routed.labels, "ok", "false").inc()
         answer["model"] = routed.model
@@ -308,7 +325,7 @@ class LlmRoutes:
             finish = "stop"
             async for chunk in chunks:
                 if chunk.get("usage"):
-                    self._account(routed, chunk["usage"])
+                    self.account(routed, chunk["usage"])
                     if wants_usage:  # sent last, as the upstream would
                         usage_event = wire.sse({**chunk, "id": cid, "model": model})
                     continue
@@ -341,7 +358,7 @@ class LlmRoutes:
         finally:
             # closes the upstream connection: a client gone away cancels the upstream request too
             await opened.__aexit__(None, None, None)
-            self._decided(routed, request_id, rail.record)
+            self.decided(routed, request_id, rail.record)
             m.REQUESTS.labels(*routed.labels, outcome, "true").inc()
 
     def _blocked_events(self, cid: str, model: str, rail: StreamRail) -> bytes:
@@ -366,7 +383,8 @@ class LlmRoutes:
         ]
         return Response(b"".join(events), media_type="text/event-stream", headers=headers)
 
-    def _upstream_failed(self, routed: _Routed, exc: UpstreamError, stream: bool) -> Response:
+    def upstream_failed(self, routed: _Routed, exc: UpstreamError, stream: bool) -> Response:
+        """The upstream's refusal passed on (its status, body and Retry-After), counted."""
         m.REQUESTS.labels(*routed.labels, f"upstream_{exc.status}", str(stream).lower()).inc()
         headers = {"Retry-After": exc.retry_after} if exc.retry_after else None
         body = (
@@ -376,7 +394,8 @@ class LlmRoutes:
         )
         return JSONResponse(body, status_code=exc.status, headers=headers)
 
-    def _account(self, routed: _Routed, usage: Any) -> None:
+    def account(self, routed: _Routed, usage: Any) -> None:
+        """Count an answer's ``usage``: tokens and cost per version, and against the request's key."""
         if not isinstance(usage, dict):
             return
         prompt, completion = int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0)
@@ -403,7 +422,8 @@ class LlmRoutes:
         m.KEY_REFUSALS.labels(key.name if key else "", refusal.reason).inc()
         return key, _refused(refusal)
 
-    def _decided(self, routed: _Routed, request_id: str, record: RailRecord) -> None:
+    def decided(self, routed: _Routed, request_id: str, record: RailRecord) -> None:
+        """Keep, count and (unless it allowed) log one rail decision."""
         entry = {
             "request_id": request_id,
             "model": routed.model,

@@ -100,14 +100,16 @@ class Upstream:
             self._client = None
 
     async def complete(
-        self, spec: LlmSpec, body: dict[str, Any], hooks: Hooks = _NO_HOOKS
+        self, spec: LlmSpec, body: dict[str, Any], hooks: Hooks = _NO_HOOKS, path: str = "/chat/completions"
     ) -> tuple[dict[str, Any], LlmSpec]:
-        """A non-streaming chat completion and the target that gave it (falling back in order); raises the
-        last target's :class:`UpstreamError`."""
+        """A non-streaming call (a chat completion; ``path`` ``/completions`` or ``/embeddings`` for the
+        others) and the target that answered (falling back in order); raises the last target's
+        :class:`UpstreamError`."""
         targets = spec.targets()
         for i, target in enumerate(targets):
             try:
-                resp = await self._send(target, _for(target, body, stream=False), hooks)
+                sent = _for(target, body, stream=None if path == "/embeddings" else False)
+                resp = await self._send(target, sent, hooks, path)
                 try:
                     await resp.aread()
                     answer = resp.json()
@@ -128,7 +130,7 @@ class Upstream:
 
     @asynccontextmanager
     async def stream(
-        self, spec: LlmSpec, body: dict[str, Any], hooks: Hooks = _NO_HOOKS
+        self, spec: LlmSpec, body: dict[str, Any], hooks: Hooks = _NO_HOOKS, path: str = "/chat/completions"
     ) -> AsyncIterator[AsyncIterator[dict[str, Any]]]:
         """A streaming chat completion: ``async with up.stream(spec, body) as chunks`` (parsed chunks). The
         first event is awaited here (within the target's timeout), so a target that fails before it — or
@@ -136,7 +138,7 @@ class Upstream:
         targets = spec.targets()
         for i, target in enumerate(targets):
             try:
-                resp = await self._send(target, _for(target, body, stream=True), hooks)
+                resp = await self._send(target, _for(target, body, stream=True), hooks, path)
                 events = _events(resp)
                 try:
                     first = await asyncio.wait_for(anext(events, None), target.timeout_s)
@@ -160,7 +162,9 @@ class Upstream:
                 await resp.aclose()
             return
 
-    async def _send(self, spec: LlmSpec, body: dict[str, Any], hooks: Hooks) -> httpx.Response:
+    async def _send(
+        self, spec: LlmSpec, body: dict[str, Any], hooks: Hooks, path: str = "/chat/completions"
+    ) -> httpx.Response:
         client = self.client()
         key = spec.api_key()
         headers = {"Authorization": f"Bearer {key}"} if key else {}
@@ -169,7 +173,7 @@ class Upstream:
         attempt = 0
         while True:
             request = client.build_request(
-                "POST", spec.upstream + "/chat/completions", json=body, headers=headers, timeout=timeout
+                "POST", spec.upstream + path, json=body, headers=headers, timeout=timeout
             )
             try:
                 resp = await client.send(request, stream=True)
@@ -202,9 +206,12 @@ class Upstream:
             await asyncio.sleep(self.backoff_s * 2 ** (attempt - 1))
 
 
-def _for(target: LlmSpec, body: dict[str, Any], stream: bool) -> dict[str, Any]:
+def _for(target: LlmSpec, body: dict[str, Any], stream: bool | None) -> dict[str, Any]:
     """The body for one target: its model name (the prompt and parameters are the version's)."""
-    return {**body, "model": target.model, "stream": stream}
+    out = {**body, "model": target.model}
+    if stream is not None:
+        out["stream"] = stream
+    return out
 
 
 async def _chain(
