@@ -19,7 +19,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from trilho.measure.sequential import sequential_interval
 from trilho.rollout.plan import BusinessAnalysis, BusinessMetricCheck
 
 
@@ -74,6 +73,8 @@ def _pct(x: float) -> str:
 
 def lift_interval(reading: LiftReading, alpha: float, planned_units: float) -> tuple[float, float]:
     """The (1 − α) always-valid interval of the relative lift at this look."""
+    from trilho.measure.sequential import sequential_interval  # the measure package loads ~1 s: on use only
+
     n = reading.n_base + reading.n_cand
     return sequential_interval(reading.relative, reading.relative_se, n, alpha, planned_units)
 
