@@ -36,8 +36,8 @@ from trilho.net import openai_wire as wire
 from trilho.obs import get_logger
 from trilho.registry.llm import LlmSpec, upstream_body
 from trilho.serving.gateway import UnknownModel
+from trilho.serving.llm import anthropic, text_routes
 from trilho.serving.llm import metrics as m
-from trilho.serving.llm import text_routes
 from trilho.serving.llm.limits import KeyLimits, KeyPolicy, Refusal
 from trilho.serving.llm.upstream import Hooks, Upstream, UpstreamError
 
@@ -128,6 +128,7 @@ class LlmRoutes:
                 PREFIX + "/completions", functools.partial(text_routes.completions, self), methods=["POST"]
             ),
             Route(PREFIX + "/embeddings", functools.partial(text_routes.embeddings, self), methods=["POST"]),
+            Route(anthropic.PATH, functools.partial(anthropic.messages, self), methods=["POST"]),
         ]
 
     def warm(self) -> None:
@@ -414,7 +415,9 @@ class LlmRoutes:
         """The request's key policy, or the refusal (unknown key, rate limit, spent budget) as a response."""
         if self.limits is None:
             return None, None
-        key, refusal = self.limits.identify(request.headers.get("authorization"))
+        api_key = request.headers.get("x-api-key")  # the Anthropic clients' header
+        auth = request.headers.get("authorization") or (f"Bearer {api_key}" if api_key else None)
+        key, refusal = self.limits.identify(auth)
         if refusal is None and key is not None:
             refusal = self.limits.admit(key, self.clock())
         if refusal is None:
