@@ -41,6 +41,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    field_validator,
     model_validator,
 )
 from pydantic_core import PydanticCustomError
@@ -291,7 +292,15 @@ class BusinessAnalysis(_Model):
     planned_units: int = Field(
         10_000, ge=10, description="exposed units the confidence sequence is tightest at (valid at any count)"
     )
-    metrics: tuple[BusinessMetricCheck, ...] = Field(min_length=1)
+    metrics: tuple[BusinessMetricCheck, ...]
+
+    @field_validator("metrics")
+    @classmethod
+    def _some_metric(cls, value: tuple[BusinessMetricCheck, ...]) -> tuple[BusinessMetricCheck, ...]:
+        """At least one metric (checked after the items, so a bad item is the only error it shows)."""
+        if not value:
+            raise ValueError("give at least one metric: {metric: COLUMN, role: guardrail|goal}")
+        return value
 
     @model_validator(mode="after")
     def _unique_labels(self) -> BusinessAnalysis:
