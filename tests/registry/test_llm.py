@@ -51,6 +51,7 @@ def _contract(tmp_path):
         ({**BASE, "timeout_s": 0}, "timeout_s"),
         ({**BASE, "prices": {"input_per_1k": -1}}, "prices"),
         ({**BASE, "fallbacks": {"upstream": "x"}}, "fallbacks"),
+        ({**BASE, "cache_ttl_s": 0}, "cache_ttl_s"),
         ({**BASE, "fallbacks": [{"upstream": "http://b:1/v1"}]}, "fallbacks[0]"),
         (
             {**BASE, "fallbacks": [{"upstream": "http://b:1/v1", "model": "m", "api_key": "sk-live"}]},

@@ -10,6 +10,7 @@ The artifact is a YAML or JSON file::
     api_key_env: SUPPORT_LLM_KEY            # the NAME of the environment variable holding the key
     timeout_s: 30
     prices: {input_per_1k: 0.15, output_per_1k: 0.6}   # optional, for cost accounting
+    cache_ttl_s: 300                        # optional: exact-match cache of non-streaming answers
     fallbacks:                              # optional: tried in order when the upstream fails first
       - {upstream: http://backup:8000/v1, model: gpt-4o-mini, api_key_env: BACKUP_KEY}
 
@@ -35,7 +36,7 @@ import yaml
 from trilho.errors import ConfigError, RegistryError
 
 _FALLBACK_KEYS = {"upstream", "model", "api_key_env", "timeout_s", "prices"}
-_KEYS = _FALLBACK_KEYS | {"system", "template", "params", "fallbacks"}
+_KEYS = _FALLBACK_KEYS | {"system", "template", "params", "fallbacks", "cache_ttl_s"}
 _ENV_NAME = re.compile(r"[A-Z_][A-Z0-9_]*")
 _PRICE_KEYS = {"input_per_1k", "output_per_1k"}
 _RESERVED_PARAMS = {"model", "messages", "stream", "stream_options"}
@@ -54,6 +55,7 @@ class LlmSpec:
     timeout_s: float = 30.0
     prices: Mapping[str, float] = field(default_factory=dict)
     fallbacks: tuple[LlmSpec, ...] = ()
+    cache_ttl_s: float | None = None  # exact-match cache of non-streaming answers (trilho.serving.llm.cache)
 
     def targets(self) -> tuple[LlmSpec, ...]:
         """The upstreams to try, in order: this one, then its fallbacks."""
@@ -148,6 +150,13 @@ def parse_spec(doc: Any, source: str = "<spec>") -> LlmSpec:
         or not all(isinstance(v, int | float) and not isinstance(v, bool) and v >= 0 for v in prices.values())
     ):
         raise _bad(f"{source}: prices must map {sorted(_PRICE_KEYS)} to numbers >= 0", "prices", prices, "")
+    cache_ttl = doc.get("cache_ttl_s")
+    if cache_ttl is not None and (
+        isinstance(cache_ttl, bool) or not isinstance(cache_ttl, int | float) or not 0 < cache_ttl <= 86400
+    ):
+        raise _bad(
+            f"{source}: cache_ttl_s must be in (0, 86400]", "cache_ttl_s", cache_ttl, "e.g. cache_ttl_s: 300"
+        )
     fallbacks = doc.get("fallbacks") or []
     if not isinstance(fallbacks, list):
         raise _bad(f"{source}: fallbacks must be a list", "fallbacks", fallbacks, "fallbacks: [{…}, …]")
@@ -175,6 +184,7 @@ def parse_spec(doc: Any, source: str = "<spec>") -> LlmSpec:
         float(timeout),
         {k: float(v) for k, v in prices.items()},
         tuple(parsed),
+        None if cache_ttl is None else float(cache_ttl),
     )
 
 

@@ -41,3 +41,8 @@ KEY_TOKENS = counter(
     "trilho_llm_key_tokens_total", "Tokens charged to each key (prompt + completion).", ("key",)
 )
 KEY_SPEND = counter("trilho_llm_key_spend_usd_total", "Upstream cost charged to each key.", ("key",))
+CACHE = counter(
+    "trilho_llm_cache_lookups_total",
+    "Exact-match response cache lookups (versions with cache_ttl_s), by result (hit, miss).",
+    (*MVV, "result"),
+)

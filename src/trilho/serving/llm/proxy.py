@@ -38,6 +38,7 @@ from trilho.registry.llm import LlmSpec, upstream_body
 from trilho.serving.gateway import UnknownModel
 from trilho.serving.llm import anthropic, text_routes
 from trilho.serving.llm import metrics as m
+from trilho.serving.llm.cache import ResponseCache
 from trilho.serving.llm.limits import KeyLimits, KeyPolicy, Refusal
 from trilho.serving.llm.upstream import Hooks, Upstream, UpstreamError
 
@@ -110,6 +111,7 @@ class LlmRoutes:
     ) -> None:
         self.gateway = gateway
         self.limits = limits  # per-key rate limits and budgets (None: every request is served)
+        self.cache = ResponseCache()  # used by versions whose spec sets cache_ttl_s
         self.clock = clock
         self.upstream = upstream or Upstream()
         self.holdback = holdback
@@ -264,13 +266,23 @@ class LlmRoutes:
                 media_type="text/event-stream",
                 headers={**headers, "Cache-Control": "no-cache"},
             )
-        try:
-            answer, _ = await self.upstream.complete(routed.spec, upstream, routed)
-        except UpstreamError as exc:
-            return self.upstream_failed(routed, exc, False)
-        except TrilhoError as exc:
-            m.REQUESTS.labels(*routed.labels, "config_error", "false").inc()
-            return error_response(500, exc.message, "server_error")
+        cache_key, answer = None, None
+        if routed.spec.cache_ttl_s:
+            cache_key = self.cache.key(routed.model, routed.version, upstream)
+            answer = self.cache.get(cache_key, self.clock())
+            m.CACHE.labels(*routed.labels, "miss" if answer is None else "hit").inc()
+            headers["x-trilho-cache"] = "miss" if answer is None else "hit"
+        if answer is None:
+            try:
+                answer, _ = await self.upstream.complete(routed.spec, upstream, routed)
+            except UpstreamError as exc:
+                return self.upstream_failed(routed, exc, False)
+            except TrilhoError as exc:
+                m.REQUESTS.labels(*routed.labels, "config_error", "false").inc()
+                return error_response(500, exc.message, "server_error")
+            self.account(routed, answer.get("usage"))
+            if cache_key is not None and routed.spec.cache_ttl_s:
+                self.cache.put(cache_key, answer, self.clock() + routed.spec.cache_ttl_s)
         for choice in answer.get("choices") or []:  # every choice is railed (n > 1 included)
             message = choice.get("message") if isinstance(choice, dict) else None
             content = message.get("content") if isinstance(message, dict) else None
@@ -281,7 +293,6 @@ class LlmRoutes:
                     message["content"] = out.text
                 if out.blocked:
                     choice["finish_reason"] = "content_filter"
-        self.account(routed, answer.get("usage"))
         m.TTFT.labels(*routed.labels).observe(time.perf_counter() - start)
         m.REQUESTS.labels(*routed.labels, "ok", "false").inc()
         answer["model"] = routed.model
