@@ -49,7 +49,9 @@ def shop(client: httpx.Client, events, batch: int, rng, lift: dict[str, float], 
             "orders": np.concatenate([rng.poisson(lam), rng.poisson(lam * factor)]),
         }
     )
-    pq.write_table(table, events / f"batch-{batch:05d}.parquet")
+    tmp = events / f".batch-{batch:05d}.tmp"  # renamed into place: the controller never reads half a file
+    pq.write_table(table, tmp)
+    tmp.rename(events / f"batch-{batch:05d}.parquet")
 
 
 @pytest.mark.slow  # ~30-60 s of real time: a gateway, the controller and a shop loop
