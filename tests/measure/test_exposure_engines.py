@@ -150,6 +150,21 @@ def test_postgresql_join_gives_the_in_python_numbers(rollout, pg_schema):
     since = EPOCH + timedelta(hours=12)
     windowed = analyze_rollout(source, "exposures", "rec", METRICS, since=since)
     assert windowed.exposure.units == int((sim.arrival >= 12 * 3600 - 300).sum())
+    with engine.begin() as conn:  # CUPAC from a table of the same database
+        conn.execute(
+            text(f'CREATE TABLE "{schema}".preds (unit text, pred double precision, at timestamptz)')
+        )
+        cur = conn.connection.driver_connection.cursor()
+        with cur.copy(f'COPY "{schema}".preds (unit, pred, at) FROM STDIN') as copy:
+            for r in _predictions(sim):
+                copy.write_row(r)
+    metric = [parse_metric("orders", "pred")]
+    cupac = analyze_rollout(source, "exposures", "rec", metric, units_table="preds", units_time="at")
+    data = np.column_stack([sim.orders, [p for _, p, _ in _predictions(sim)]]).astype(float)
+    ref = {v: Moments.from_array(("orders", "pred"), data[sim.version == v]) for v in ("1", "2", "3")}
+    want = analyze_moments(metric, ref, control="1", variants=["1", "2", "3"]).effects
+    for got, exp in zip(cupac.ab.effects, want, strict=True):
+        assert got.effect == pytest.approx(exp.effect, rel=1e-9) and got.se == pytest.approx(exp.se, rel=1e-9)
     engine.dispose()
 
 
@@ -203,3 +218,40 @@ def test_spark_join_over_the_parquet_log_gives_the_in_python_numbers(rollout):
     out = CliRunner().invoke(app, args)
     assert out.exit_code == 0, out.output
     assert json.loads(out.stdout)["result"]["rollout"]["units"] == len(sim.version)
+
+
+def _predictions(sim):
+    """(unit, a CUPAC-like prediction, when it was computed: before any exposure) per simulated unit."""
+    at = EPOCH - timedelta(days=2)
+    return [(f"u{i}", 0.8 * float(p) + 0.3, at) for i, p in enumerate(sim.orders_pre)]
+
+
+def test_cupac_from_a_table_of_the_database_matches_the_parquet_units_file(rollout, tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    sim, exposures, outcomes, exp_rows, out_rows = rollout
+    preds = _predictions(sim)
+    units_file = tmp_path / "units.parquet"
+    u, p, at = zip(*preds, strict=True)
+    pq.write_table(
+        pa.table({"unit": u, "pred": p, "at": pa.array(at, pa.timestamp("us", tz="UTC"))}), units_file
+    )
+    metric = [parse_metric("orders", "pred")]
+    duck = analyze_rollout(
+        DuckDBSource(outcomes), exposures, "rec", metric, units_table=units_file, units_time="at"
+    )
+    source = sqlite_source(tmp_path, exp_rows, out_rows)
+    with sqlite3.connect(tmp_path / "warehouse.db") as con:
+        con.execute("CREATE TABLE preds (unit TEXT, pred REAL, at TEXT)")
+        con.executemany("INSERT INTO preds VALUES (?, ?, ?)", [_iso(r, 2) for r in preds])
+    lite = analyze_rollout(source, "exposures", "rec", metric, units_table="preds", units_time="at")
+    for a, b in zip(duck.ab.effects, lite.ab.effects, strict=True):
+        assert a.covariate == b.covariate == "pred"
+        assert a.effect == pytest.approx(b.effect, rel=1e-9) and a.se == pytest.approx(b.se, rel=1e-9)
+        assert (
+            a.variance_reduction == pytest.approx(b.variance_reduction, rel=1e-9) and a.variance_reduction > 0
+        )
+    with pytest.raises(MeasurementError) as err:
+        analyze_rollout(source, "exposures", "rec", metric, units_table="preds; --", units_time="at")
+    assert err.value.fields["field"] == "units"

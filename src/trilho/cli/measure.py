@@ -827,8 +827,8 @@ def rollout_cmd(
         str | None,
         typer.Option(
             "--units",
-            help="One row per unit of pre-exposure covariates (CUPAC predictions), Parquet/CSV; "
-            "a --covariate may name its columns.",
+            help="One row per unit of pre-exposure covariates (CUPAC predictions): Parquet/CSV, or with "
+            "--table a table of that database; a --covariate may name its columns.",
         ),
     ] = None,
     units_time: Annotated[

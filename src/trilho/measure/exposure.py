@@ -25,7 +25,15 @@ from typing import Any
 from trilho.errors import MeasurementError
 from trilho.measure.ab import ABResult, analyze_moments
 from trilho.measure.metrics import Covariate, Metric
-from trilho.measure.sql import ANSI, Dialect, DuckDBSource, Source, read_moments, require_columns
+from trilho.measure.sql import (
+    ANSI,
+    Dialect,
+    DuckDBSource,
+    Source,
+    SQLAlchemySource,
+    read_moments,
+    require_columns,
+)
 from trilho.measure.srm import srm_by_generation, srm_test
 
 PRE = "_pre"
@@ -423,18 +431,39 @@ def _spark_log_view(outcomes: Any, exposures: str | Path) -> str:
     return outcomes.dialect.quote(view)
 
 
+def _units_relation(outcomes: Source, units_table: str | Path) -> tuple[str, list[str]]:
+    """The units table's FROM clause and columns: a Parquet/CSV file beside DuckDB, else a table of the
+    outcomes' database (or Spark catalogue)."""
+    if isinstance(outcomes, DuckDBSource):
+        rel = table_relation(units_table)
+        return rel, [r[0] for r in outcomes.query(f"DESCRIBE SELECT * FROM {rel}")]
+    name = str(units_table)
+    if not is_identifier(name):
+        raise MeasurementError(
+            f"units {name!r} is not a table name of the outcomes' database",
+            fix="load the predictions into a table there (unit, prediction columns, computed-at time)",
+            field="units",
+            value=name,
+        )
+    q = outcomes.dialect.quote
+    if isinstance(outcomes, SQLAlchemySource):
+        cols = SQLAlchemySource(outcomes.engine, name, schema=outcomes.schema).columns()
+        return (f"{q(outcomes.schema)}.{q(name)}" if outcomes.schema else q(name)), cols
+    spark = getattr(outcomes, "spark", None)
+    if spark is not None:
+        return q(name), list(spark.table(name).columns)
+    raise MeasurementError(
+        f"a units table cannot be read beside {type(outcomes).__name__}",
+        fix="put the prediction in the outcomes as a column",
+        field="units",
+    )
+
+
 def _unit_covariates(outcomes, metrics, units_table, units_time, unit, have) -> UnitCovariates | None:
     """The unit covariates table the metrics' covariates read (None without one), checked for its columns."""
     if units_table is None:
         return None
-    if not isinstance(outcomes, DuckDBSource):
-        raise MeasurementError(
-            "a units table (CUPAC) is read from files, beside outcomes read by DuckDB",
-            fix="read the outcomes from a Parquet/CSV file, or add the prediction as an outcomes column",
-            field="units",
-        )
-    rel = table_relation(units_table)
-    ucols = [r[0] for r in outcomes.query(f"DESCRIBE SELECT * FROM {rel}")]
+    rel, ucols = _units_relation(outcomes, units_table)
     named = [c for m in metrics if m.covariate for c in m.covariate.columns]
     used = tuple(dict.fromkeys(c for c in named if c in ucols and c != unit))
     if not used:
