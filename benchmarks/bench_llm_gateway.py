@@ -42,7 +42,7 @@ def serve_gateway(upstream: str, port: int, old_rail: bool = False) -> None:
 
     model = LlmModel(parse_spec({"upstream": upstream + "/v1", "model": "tiny"}))
     provider = StaticProvider({"assistant@1": model}, {"assistant": [{"input": "warm"}]})
-    settings = GatewaySettings(port=port, access_log_sample=0.0)
+    settings = GatewaySettings(port=port, access_log_sample=0.0, freeze_gc=True)  # as `trilho serve` does
     running = run_in_thread(
         provider=provider, deployments=[Deployment("assistant", (Route("1"),))], settings=settings
     )

@@ -144,7 +144,19 @@ class LlmRoutes:
             for vr in mr.versions.values()
         )
         if needed and self._default_policy is None:
-            self._default_policy = asyncio.ensure_future(asyncio.to_thread(default_policy))
+            self._default_policy = asyncio.ensure_future(asyncio.to_thread(self._build_default))
+
+    def _build_default(self) -> Policy:
+        """The default policy; its detectors (presidio, detect-secrets: a large heap built after the routing
+        table froze the collector's view) are frozen out of garbage collection too when the gateway freezes
+        (``trilho serve``), else every full collection walks them: pauses that stalled streams under load."""
+        policy = default_policy()
+        if getattr(self.gateway.settings, "freeze_gc", False):
+            import gc
+
+            gc.collect()
+            gc.freeze()
+        return policy
 
     async def aclose(self) -> None:
         """Close the upstream connections."""
@@ -157,7 +169,7 @@ class LlmRoutes:
         if me is not None:
             return me.evaluator.policy
         if self._default_policy is None:
-            self._default_policy = asyncio.ensure_future(asyncio.to_thread(default_policy))
+            self._default_policy = asyncio.ensure_future(asyncio.to_thread(self._build_default))
         return await asyncio.shield(self._default_policy)
 
     async def models(self, request: Request) -> Response:
