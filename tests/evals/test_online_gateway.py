@@ -127,6 +127,19 @@ def deploy(store, *routes):
     set_deployment(store, Deployment("copilot", routes=tuple(Route(*r) for r in routes)))
 
 
+def counted(url: str, name: str, **labels: str) -> float:
+    """A counter's value on the gateway's /metrics (0 before its first increment). The registry is the
+    process's: read it before and after and assert the difference, never an absolute value, since other tests
+    in the same worker may count for the same labels."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    for family in text_string_to_metric_families(httpx.get(f"{url}/metrics").text):
+        for sample in family.samples:
+            if sample.name == name and sample.labels == labels:
+                return sample.value
+    return 0.0
+
+
 def ask(url, *prompts, tier=None):
     body = {"instances": [{"prompt": p, **({"tier": tier} if tier else {})} for p in prompts]}
     r = httpx.post(f"{url}/v1/models/copilot:predict", json=body, timeout=10)
@@ -139,7 +152,9 @@ def test_policy_enforced_on_every_answer_over_http(llm_registry, tmp_path, cli, 
     deploy(store, ("1",))
     evals = GatewayEvals.load(write_config(tmp_path, output_field="completion", fail="closed"))
     gw = start(store, root, evals)
+    blocked = dict(action="block", check="secrets", model="copilot", version="1")
     try:
+        blocked_before = counted(gw.url, "trilho_evals_online_violations_total", **blocked)
         r = ask(gw.url, "Which key do I use to deploy?")
         assert r.json()["predictions"] == [{"completion": DEFAULT_FALLBACK, "tokens": 9}]
         assert r.json()["fallback"] == {"reason": "policy_block", "source": "policy"}
@@ -162,9 +177,8 @@ def test_policy_enforced_on_every_answer_over_http(llm_registry, tmp_path, cli, 
             .json()["predictions"][0]["completion"]
             .startswith("Write to <EMAIL_ADDRESS>")
         )
-        metrics = httpx.get(f"{gw.url}/metrics").text
-        labels = 'action="block",check="secrets",model="copilot",version="1"'
-        assert f"trilho_evals_online_violations_total{{{labels}}} 1.0" in metrics
+        assert counted(gw.url, "trilho_evals_online_violations_total", **blocked) - blocked_before == 1
+        metrics = httpx.get(f"{gw.url}/metrics").text  # a gauge: this gateway's evaluator set it last
         assert 'trilho_evals_online_coverage_ratio{model="copilot",version="1"} 1.0' in metrics
         s = evals.stats()["copilot"]["copilot@1"]
         assert s["seen"] == s["checked"] == 6 and s["coverage"] == 1.0

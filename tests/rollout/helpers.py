@@ -71,6 +71,8 @@ class Traffic:
                     shed=0,
                     latency_sum_s=n * self.latency.get(route.version, 0.004),
                     latency_histogram=hist(n, self.latency.get(route.version, 0.004)),
+                    model_latency_sum_s=n * self.latency.get(route.version, 0.004),
+                    model_latency_histogram=hist(n, self.latency.get(route.version, 0.004)),
                 )
             )
         for route in dep.shadows if dep.kill == "off" else ():

@@ -90,8 +90,9 @@ def test_windows_drain_and_reset():
     agg.record("m", "1", "stable", 0.0005)
     agg.record("m", "1", "stable", 0.005, error=True, fallback=True)
     agg.record("m", "2", "canary", 0.5, shed=True)
-    agg.record_shadow("m", "1", "3", "exact", compared=2, agreed=1, score_sum=1.0, seconds=0.002)
+    agg.record_shadow("m", "1", "3", "exact", compared=2, agreed=1, score_sum=1.0, calls=((0.004, 2),))
     agg.record_drop("m", "1", "3", "exact")
+    agg.record_batch("m", "1", "stable", 0.004, 2)  # a call of 2 records: 2 observations of 2 ms per record
     clock.advance(5)
     rows, shadow_rows = agg.drain()
     by = {(r["version"]): r for r in rows}
@@ -101,6 +102,10 @@ def test_windows_drain_and_reset():
     assert (by["1"]["window_end"] - by["1"]["window_start"]).total_seconds() == 5
     (s,) = shadow_rows
     assert (s["compared"], s["agreed"], s["dropped"]) == (2, 1, 1)
+    assert by["1"]["model_latency_histogram"] == s["shadow_latency_histogram"] == {
+        "bounds": [0.001, 0.01], "counts": [0, 2, 0]}  # fmt: skip
+    assert by["1"]["model_latency_sum_s"] == pytest.approx(0.004) == s["shadow_latency_sum_s"]
+    assert by["2"]["model_latency_histogram"]["counts"] == [0, 0, 0]
     assert agg.drain() == ([], [])
 
 
@@ -113,7 +118,7 @@ def test_summarize_merges_windows_into_rates_percentiles_and_agreement():
         for i in range(100):
             agg.record("m", "1", "stable", 0.0005 if i < 98 else 0.05, error=i == 0)
         agg.record("m", "2", "canary", 0.005, fallback=True)
-        agg.record_shadow("m", "1", "3", "exact", compared=10, agreed=9, score_sum=9.0, seconds=0.002)
+        agg.record_shadow("m", "1", "3", "exact", compared=10, agreed=9, score_sum=9.0, calls=((0.02, 10),))
         clock.advance(5)
         rows, shadow_rows = agg.drain()
         if _ == 0:

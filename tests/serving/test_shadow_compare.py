@@ -59,6 +59,7 @@ def test_a_batch_is_called_in_order_in_chunks_of_at_most_the_batch_size(n, size)
     outcome = run_shadow_batch(predict, COMPARATORS[:1], batch)
     assert outcome.error is None
     assert max(calls) <= size and sum(calls) == n
+    assert [records for _, records in outcome.calls] == calls  # every call answered its whole chunk
     assert [(t.compared, t.agreed) for t in outcome.tallies] == [(n, n)]
 
 
@@ -152,6 +153,7 @@ def test_one_poisoned_record_among_n_in_a_chunk_leaves_n_minus_1_compared_pairs_
     (t,) = outcome.tallies
     assert (t.compared, t.agreed, t.errors) == (n - 1, n - 1, 1)
     assert "cannot score x=-1" in outcome.record_error
+    assert outcome.calls == ()  # calls spent isolating are no latency observation
 
 
 def test_a_shadow_version_that_is_down_is_one_step_error_after_one_probe_per_chunk():

@@ -1,9 +1,12 @@
 """Reading the gateways' windowed aggregates from the store into
 :class:`~trilho.rollout.analysis.VersionWindow`.
 
-Canary: the baseline's and the candidate's live windows. Shadow: the baseline's live windows against the
-candidate's shadow-call windows (one comparator's pairs; the shadow's requests are its records, each compared
-or failed — a record it failed on is one error — and its latency is per shadow call, from the histogram).
+Canary: the baseline's and the candidate's live windows, latency per request end to end. Shadow: the
+baseline's live windows against the candidate's shadow-call windows (one comparator's pairs; the shadow's
+requests are its records, each compared or failed — a record it failed on is one error). A shadow has no
+end-to-end latency — nobody waits for it — so in a shadow step both arms' latency is model time per record:
+the baseline's micro-batches and the shadow's calls, each call of ``n`` records ``n`` observations of its
+time over ``n`` (``serving.aggregates``; docs/decisions.md "Shadow latency is model time per record").
 :func:`with_online` adds each arm's online evaluation summary (guardrail violations, judge score) that the
 gateway's evaluator flushed to the store."""
 
@@ -47,7 +50,9 @@ def _newest(rows: list[dict[str, Any]], current: datetime | None) -> datetime | 
     return current
 
 
-def _live(rows: list[dict[str, Any]], version: str) -> VersionWindow:
+def _live(rows: list[dict[str, Any]], version: str, *, model_time: bool = False) -> VersionWindow:
+    """The version's live windows; its latency per request end to end, or with ``model_time`` its model
+    time per record (windows written before that was kept add no latency observation)."""
     docs: list[dict[str, Any]] = []
     n = e = fb = shed = 0
     lat = 0.0
@@ -58,12 +63,24 @@ def _live(rows: list[dict[str, Any]], version: str) -> VersionWindow:
         e += int(r["errors"])
         fb += int(r.get("fallbacks") or 0)
         shed += int(r.get("shed") or 0)
-        lat += float(r.get("latency_sum_s") or 0.0)
-        docs.append(r["latency_histogram"])
+        prefix = "model_latency" if model_time else "latency"
+        if r.get(f"{prefix}_histogram"):
+            lat += float(r.get(f"{prefix}_sum_s") or 0.0)
+            docs.append(r[f"{prefix}_histogram"])
     bounds, counts = _merged(docs)
+    seen = float(sum(counts)) if model_time else float(n)
     metrics = {"error_rate": (float(e), float(n)), "fallback_rate": (float(fb), float(n)),
-               "shed_rate": (float(shed), float(n)), "latency_mean_s": (lat, float(n))}  # fmt: skip
+               "shed_rate": (float(shed), float(n)), "latency_mean_s": (lat, seen)}  # fmt: skip
     return VersionWindow(version, n, e, bounds, counts, metrics=metrics)
+
+
+def _on_bounds(w: VersionWindow, other: VersionWindow) -> VersionWindow:
+    """``w`` with an empty histogram on ``other``'s buckets when it has no observation yet."""
+    from dataclasses import replace
+
+    if w.latency_bounds or not other.latency_bounds:
+        return w
+    return replace(w, latency_bounds=other.latency_bounds, latency_counts=(0.0,) * len(other.latency_bounds))
 
 
 def read_step(
@@ -78,19 +95,30 @@ def read_step(
 ) -> StepData:
     """Aggregate every window that ended after ``since`` (the step's start) for both arms."""
     rows = read_windows(store, model, since=since)
+    srows = read_shadow_windows(store, model, since=since) if shadow else []
+    return step_from_rows(rows, srows, baseline, candidate, shadow=shadow, comparator=comparator)
+
+
+def step_from_rows(
+    rows: list[dict[str, Any]],
+    shadow_rows: list[dict[str, Any]],
+    baseline: str,
+    candidate: str,
+    *,
+    shadow: bool,
+    comparator: str | None = None,
+) -> StepData:
+    """Both arms of a step from its windows (``serving_windows`` and ``serving_shadow_windows`` rows, as
+    ``WindowAggregator.drain`` makes them); pure."""
     newest = _newest(rows, None)
-    base = _live(rows, baseline)
+    base = _live(rows, baseline, model_time=shadow)
     if not shadow:
         return StepData(base, _live(rows, candidate), newest)
-    srows = [
-        r
-        for r in read_shadow_windows(store, model, since=since)
-        if r["shadow_version"] == candidate and r["primary_version"] == baseline
-    ]
+    srows = [r for r in shadow_rows if r["shadow_version"] == candidate and r["primary_version"] == baseline]
     newest = _newest(srows, newest)
     chosen = comparator or (sorted({r["comparator"] for r in srows})[0] if srows else None)
     docs: list[dict[str, Any]] = []
-    calls = errors = pairs = agree = 0
+    errors = pairs = agree = 0
     lat = 0.0
     for r in srows:
         if r["comparator"] != chosen:
@@ -99,18 +127,14 @@ def read_step(
         errors += int(r["shadow_errors"])
         pairs += int(r["compared"])
         agree += int(r["agreed"])
-        doc = r["shadow_latency_histogram"]
-        docs.append(doc)
-        calls += int(sum(doc.get("counts", ()))) if doc else 0
-    calls = max(calls, errors)
-    records = max(pairs + errors, calls)  # records the shadow was asked for: compared or failed, one each
-    if any(docs):
-        bounds, counts = _merged(docs)
-    else:  # no shadow call timed yet: an empty histogram on the baseline's buckets
-        bounds, counts = base.latency_bounds, (0.0,) * len(base.latency_bounds)
-    metrics = {"error_rate": (float(errors), float(records)), "latency_mean_s": (lat, float(calls))}
+        if r["shadow_latency_histogram"]:
+            docs.append(r["shadow_latency_histogram"])
+    bounds, counts = _merged(docs)
+    timed = float(sum(counts))  # records answered by a call that answered its whole chunk
+    records = max(pairs + errors, int(timed))  # records the shadow was asked for: compared or failed
+    metrics = {"error_rate": (float(errors), float(records)), "latency_mean_s": (lat, timed)}
     cand = VersionWindow(candidate, records, errors, bounds, counts, pairs, agree, metrics)
-    return StepData(base, cand, newest)
+    return StepData(_on_bounds(base, cand), _on_bounds(cand, base), newest)
 
 
 def with_prometheus(window: VersionWindow, model: str, checks, client) -> VersionWindow:

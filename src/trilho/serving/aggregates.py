@@ -1,7 +1,10 @@
-"""Windowed per-version aggregates (requests, errors, fallbacks, shed, latency histogram) and per shadow pair
-(compared, agreed, score, errors, drops, latency), drained every few seconds into rows for the store, where
-the rollout analysis reads them. Pure accumulation; writing is the gateway's job. Shadow records come from the
-shadow pump's thread: they and the drain's swap hold a lock."""
+"""Windowed per-version aggregates (requests, errors, fallbacks, shed, latency histogram, model time per
+record) and per shadow pair (compared, agreed, score, errors, drops, model time per record), drained every few
+seconds into rows for the store, where the rollout analysis reads them. Model time per record is the one
+latency both arms of a shadow step measure alike: a model call of ``n`` records that took ``s`` seconds is
+``n`` observations of ``s / n``, on the primary's batches and the shadow's calls alike. Pure accumulation;
+writing is the gateway's job. Shadow records come from the shadow pump's thread: they and the drain's swap
+hold a lock."""
 
 from __future__ import annotations
 
@@ -25,9 +28,14 @@ class _Hist:
     def __post_init__(self) -> None:
         self.counts = [0] * (len(self.bounds) + 1)
 
-    def add(self, seconds: float) -> None:
-        self.counts[bisect.bisect_left(self.bounds, seconds)] += 1
-        self.total += seconds
+    def add(self, seconds: float, times: int = 1) -> None:
+        self.counts[bisect.bisect_left(self.bounds, seconds)] += times
+        self.total += seconds * times
+
+    def add_call(self, seconds: float, records: int) -> None:
+        """A model call that answered ``records`` records: that many observations of its time per record."""
+        if records > 0:
+            self.add(seconds / records, records)
 
     def doc(self) -> dict[str, Any]:
         return {"bounds": list(self.bounds), "counts": list(self.counts)}
@@ -36,6 +44,7 @@ class _Hist:
 @dataclass
 class _VersionWindow:
     hist: _Hist
+    model: _Hist
     requests: int = 0
     errors: int = 0
     fallbacks: int = 0
@@ -67,7 +76,7 @@ class WindowAggregator:
     def _v(self, key: tuple[str, str, str]) -> _VersionWindow:
         w = self._versions.get(key)
         if w is None:
-            w = self._versions[key] = _VersionWindow(_Hist(self.bounds))
+            w = self._versions[key] = _VersionWindow(_Hist(self.bounds), _Hist(self.bounds))
         return w
 
     def _s(self, key: tuple[str, str, str, str]) -> _ShadowWindow:
@@ -95,6 +104,10 @@ class WindowAggregator:
         w.shed += shed
         w.hist.add(seconds)
 
+    def record_batch(self, model: str, version: str, variant: str, seconds: float, records: int) -> None:
+        """One model call (a micro-batch of ``records`` records) that answered, timed around the call."""
+        self._v((model, version, variant)).model.add_call(seconds, records)
+
     def record_shadow(
         self,
         model: str,
@@ -106,17 +119,18 @@ class WindowAggregator:
         agreed: int = 0,
         score_sum: float = 0.0,
         errors: int = 0,
-        seconds: float | None = None,
+        calls: tuple[tuple[float, int], ...] = (),
     ) -> None:
-        """One shadow call's comparisons and failed records for a (primary, shadow, comparator) pair."""
+        """One shadow step's comparisons and failed records for a (primary, shadow, comparator) pair, and
+        its model calls that answered a whole chunk as (seconds, records)."""
         with self._shadow_lock:
             w = self._s((model, primary, shadow, comparator))
             w.compared += compared
             w.agreed += agreed
             w.score_sum += score_sum
             w.errors += errors
-            if seconds is not None:
-                w.hist.add(seconds)
+            for seconds, records in calls:
+                w.hist.add_call(seconds, records)
 
     def record_drop(self, model: str, primary: str, shadow: str, comparator: str) -> None:
         """A shadow copy dropped because the queue was full."""
@@ -144,6 +158,8 @@ class WindowAggregator:
                 shed=w.shed,
                 latency_sum_s=w.hist.total,
                 latency_histogram=w.hist.doc(),
+                model_latency_sum_s=w.model.total,
+                model_latency_histogram=w.model.doc(),
             )
             for (m, v, var), w in versions.items()
         ]

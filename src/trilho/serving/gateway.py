@@ -137,6 +137,8 @@ class VersionRuntime:
         for w in waits:
             self._queue_wait.observe(w)
         self._model_duration.observe(duration)
+        if self.ready:  # the warm-up call is no traffic (the shadow's is not counted either)
+            self.gateway.aggregator.record_batch(self.model, self.version, self.role, duration, size)
 
     def breaker_changed(self) -> None:
         """Export the breaker state."""
@@ -828,9 +830,7 @@ class Gateway:
             log.debug("shadow step failed", model=mr.name, version=svr.version, error=outcome.error)
             for primary_version, n in jobs:
                 for spec, _ in mr.comparators:
-                    self.aggregator.record_shadow(
-                        mr.name, primary_version, svr.version, spec, errors=n, seconds=outcome.seconds
-                    )
+                    self.aggregator.record_shadow(mr.name, primary_version, svr.version, spec, errors=n)
             return
         m.SHADOW_DURATION.labels(*svr.labels).observe(outcome.seconds)
         if outcome.record_error is not None and outcome.tallies:
@@ -849,7 +849,7 @@ class Gateway:
                 agreed=t.agreed,
                 score_sum=t.score_sum,
                 errors=t.errors,
-                seconds=outcome.seconds,
+                calls=outcome.calls,
             )
             key = (mr.name, svr.version, t.primary_version, t.comparator)
             running = self._agreement.setdefault(key, [0, 0])

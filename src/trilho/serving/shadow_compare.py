@@ -14,6 +14,11 @@ Both sides of every comparison are first put in the shadow version's output-cont
 contract's types, as the live path does to the primary's answers): comparators compare contract values, so a
 float64 field compares as float64 whatever numpy or int type the model returned.
 
+Latency: the outcome's ``calls`` hold (seconds, records) for each model call that answered a whole chunk at
+once — the same unit as the primary's batches (``WindowAggregator.record_batch``), so the controller compares
+the two arms' model time per record (docs/decisions.md "Shadow latency is model time per record"). Calls
+spent isolating a failing chunk are not latency observations, as a primary batch that raised is not.
+
 Pure logic apart from the model call it is given; property-tested in tests/serving/test_shadow_compare.py."""
 
 from __future__ import annotations
@@ -59,10 +64,11 @@ class Tally:
 class ShadowOutcome:
     """What a shadow step reports: the tallies, or the error that stopped it, and the model's time."""
 
-    seconds: float
+    seconds: float  # the whole step (every chunk, isolation included)
     tallies: tuple[Tally, ...] = ()
     error: str | None = None
     record_error: str | None = None  # the first record failure among the tallies' errors (for the log)
+    calls: tuple[tuple[float, int], ...] = ()  # (seconds, records) of each call that answered a whole chunk
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,14 +140,22 @@ def isolated(
     predict: Callable[[list[dict[str, Any]]], Any],
     records: list[dict[str, Any]],
     good: dict[str, Any] | None = None,
+    calls: list[tuple[float, int]] | None = None,
+    timer: Callable[[], float] = time.perf_counter,
 ) -> list[Any]:
     """``predict``'s outputs for ``records``, one per record, a record the model fails on as :class:`Failed`
     (bisected out of a failing call). Every record is Failed with the call's error when the model is down:
-    it fails on ``good`` (a record it answered before) or, with no good record known, on both halves."""
+    it fails on ``good`` (a record it answered before) or, with no good record known, on both halves.
+    When the first call answers every record, its (seconds by ``timer``, records) is appended to ``calls``."""
+    start = timer()
     try:
-        return _call(predict, records)
+        outputs = _call(predict, records)
     except Exception as exc:
         first = exc
+    else:
+        if calls is not None:
+            calls.append((timer() - start, len(records)))
+        return outputs
     if len(records) == 1:
         return [_failed(first)]
     healthy: bool | None = None
@@ -185,19 +199,22 @@ def run_shadow_batch(
     batch: ShadowBatch,
     normalise: Normalise | None = None,
     good: dict[str, Any] | None = None,
+    timer: Callable[[], float] = time.perf_counter,
 ) -> ShadowOutcome:
     """Call ``predict`` on the batch's records in chunks of ``max_batch_size`` and tally the comparisons of
     both sides in ``normalise``'s form (the shadow version's output contract). A record the model fails on
     (isolated from its chunk, see :func:`isolated`; ``good``: a record it answered before) or whose output
     the contract rejects is one error of its pair; when no record was answered the step's failure is the
-    outcome's error. Never raises: the shadow model's failure is data for the control plane."""
-    start = time.perf_counter()
+    outcome's error. Never raises: the shadow model's failure is data for the control plane. ``timer`` times
+    the calls (seconds; tests pass a model-driven clock)."""
+    start = timer()
     size = max(1, batch.max_batch_size)
+    calls: list[tuple[float, int]] = []
     try:
         outputs: list[Any] = []
         for i in range(0, len(batch.records), size):
-            outputs += isolated(predict, batch.records[i : i + size], good)
-        seconds = time.perf_counter() - start
+            outputs += isolated(predict, batch.records[i : i + size], good, calls, timer)
+        seconds = timer() - start
         if normalise is not None:
             outputs = [o if isinstance(o, Failed) else _normalised(normalise, o) for o in outputs]
         failures = [o.error for o in outputs if isinstance(o, Failed)]
@@ -205,9 +222,10 @@ def run_shadow_batch(
             return ShadowOutcome(seconds, error=failures[0])
         primary = in_contract_form(normalise, batch.primary)
         tallies = tally(comparators, batch.jobs, primary, outputs)
-        return ShadowOutcome(seconds, tallies, record_error=failures[0] if failures else None)
+        error = failures[0] if failures else None
+        return ShadowOutcome(seconds, tallies, record_error=error, calls=tuple(calls))
     except Exception as exc:  # the shadow model's failure is data for the control plane, not a crash
-        return ShadowOutcome(time.perf_counter() - start, error=f"{type(exc).__name__}: {exc}")
+        return ShadowOutcome(timer() - start, error=f"{type(exc).__name__}: {exc}")
 
 
 def _normalised(normalise: Normalise, output: dict[str, Any]) -> Any:

@@ -68,6 +68,9 @@ serving_windows = Table(
     Column("latency_sum_s", Float, nullable=False),
     # {"bounds": [...upper bounds in s...], "counts": [...same length + 1 for +Inf...]}
     Column("latency_histogram", JSON, nullable=False),
+    # model time per record of the version's micro-batches, same shape (routing_0003_model_time; None before)
+    Column("model_latency_sum_s", Float, nullable=True),
+    Column("model_latency_histogram", JSON, nullable=True),
     Index("ix_serving_windows_model_end", "model", "window_end"),
 )
 
@@ -88,6 +91,7 @@ serving_shadow_windows = Table(
     Column("score_sum", Float, nullable=False),
     Column("shadow_errors", Integer, nullable=False),
     Column("dropped", Integer, nullable=False),
+    # model time per record of the shadow's calls that answered a whole chunk (see serving.aggregates)
     Column("shadow_latency_sum_s", Float, nullable=False),
     Column("shadow_latency_histogram", JSON, nullable=False),
     Index("ix_serving_shadow_windows_model_end", "model", "window_end"),
