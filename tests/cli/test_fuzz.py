@@ -47,6 +47,7 @@ def test_long_running_commands_are_found_from_their_mark():
     assert {"serve", "web", "controller", "rollout api", "eval annotate serve", "ct watch"} <= LONG_RUNNING
     assert "exposures consume" in LONG_RUNNING and "measure ab" not in LONG_RUNNING
 
+
 CSV_LIKE = st.lists(
     st.lists(
         st.sampled_from(["v", "m", "a", "b", "1", "2.5", "-3", "", "x,y", '"q', "nan", "1e308"]), max_size=4
