@@ -137,3 +137,25 @@ def test_every_protocol_and_streaming_mode_is_railed(gateway):
     assert len(outputs) >= 6 and all(
         d["action"] == "block" and "secrets" in d["checks"] for d in outputs[-6:]
     )
+
+
+def test_llm_requests_reach_the_windows_the_controller_judges(gateway):
+    """Each answered LLM request is counted like any model's: in the gateway's request metrics and in its
+    window rows (latency = time to first text for streams), so a canary's error-rate and latency checks see
+    LLM versions."""
+    rg, fake = gateway
+    rg.gateway.aggregator.drain()  # a fresh window
+    _post(rg.url + "/anthropic/v1/messages", json=_ask("hello"))
+    _post(rg.url + "/anthropic/v1/messages", json=_ask("hello", stream=True))
+    _post(rg.url + "/openai/v1/completions", json={"model": "assistant", "prompt": "hi", "stream": True})
+    fake.faults.extend([500, 500, 500])
+    r = _post(
+        rg.url + "/openai/v1/chat/completions",
+        json={"model": "assistant", "messages": [{"role": "user", "content": "x"}]},
+    )
+    assert r.status_code == 500
+    rows, _ = rg.gateway.aggregator.drain()
+    (row,) = [x for x in rows if x["model"] == "assistant"]
+    assert (row["version"], row["requests"], row["errors"]) == ("1", 4, 1)
+    assert sum(row["latency_histogram"]["counts"]) == 4
+    assert 'transport="llm"' in httpx.get(rg.url + "/metrics").text

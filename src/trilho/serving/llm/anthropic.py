@@ -147,6 +147,7 @@ async def messages(routes: LlmRoutes, request: Request) -> Response:
     routes.decided(routed, request_id, record)
     if verdict.blocked:
         m.REQUESTS.labels(*routed.labels, "input_blocked", str(stream).lower()).inc()
+        routes.finished(routed, 200)
         return _canned(msg_id, routed.model, verdict.text, stream, headers)
     if verdict.action is Action.REDACT and users:
         chat["messages"][users[-1]] = {"role": "user", "content": verdict.text}
@@ -184,6 +185,7 @@ async def messages(routes: LlmRoutes, request: Request) -> Response:
     routes.account(routed, answer.get("usage"))
     m.TTFT.labels(*routed.labels).observe(time.perf_counter() - start)
     m.REQUESTS.labels(*routed.labels, "ok", "false").inc()
+    routes.finished(routed, 200)
     return JSONResponse(
         message(msg_id, routed.model, text, stop, _usage(answer.get("usage"))), headers=headers
     )
@@ -246,14 +248,16 @@ async def _stream(
     msg_id: str,
 ) -> AsyncIterator[bytes]:
     rail = routes.rail(policy, routes.holdback, ctx)
+    ttft: float | None = None
     first, outcome, output_tokens = True, "cancelled", 0
 
     def emit(step: RailStep) -> tuple[bytes, bool]:
-        nonlocal first
+        nonlocal first, ttft
         out = b""
         if step.release:
             if first:
-                m.TTFT.labels(*routed.labels).observe(time.perf_counter() - start)
+                ttft = time.perf_counter() - start
+                m.TTFT.labels(*routed.labels).observe(ttft)
                 first = False
             out = _delta(step.release)
         if step.blocked is None:
@@ -295,3 +299,4 @@ async def _stream(
         await opened.__aexit__(None, None, None)
         routes.decided(routed, request_id, rail.record)
         m.REQUESTS.labels(*routed.labels, outcome, "true").inc()
+        routes.finished(routed, 502 if outcome == "upstream_broken" else 200, ttft)

@@ -83,6 +83,7 @@ class _Routed(Hooks):
         self.labels = (model, version, role)
         self.target = spec
         self.key: KeyPolicy | None = None
+        self.start = time.perf_counter()
 
     def retried(self) -> None:
         """Count one upstream retry for this version."""
@@ -255,6 +256,7 @@ class LlmRoutes:
         self.decided(routed, request_id, record)
         if verdict.blocked:
             m.REQUESTS.labels(*routed.labels, "input_blocked", str(stream).lower()).inc()
+            self.finished(routed, 200)
             return self._canned(routed, verdict.text, stream, headers)
         if verdict.action is Action.REDACT:  # the upstream gets the redacted question
             body = {**body, "messages": _with_last_user(body["messages"], verdict.text)}
@@ -307,6 +309,7 @@ class LlmRoutes:
                     choice["finish_reason"] = "content_filter"
         m.TTFT.labels(*routed.labels).observe(time.perf_counter() - start)
         m.REQUESTS.labels(*routed.labels, "ok", "false").inc()
+        self.finished(routed, 200)
         answer["model"] = routed.model
         if routed.target is not routed.spec:
             headers["x-trilho-upstream-model"] = routed.target.model
@@ -329,10 +332,13 @@ class LlmRoutes:
         outcome = "cancelled"  # until the stream ends on its own
         model = routed.model
 
+        ttft: float | None = None
+
         def text_chunk(text: str) -> bytes:
-            nonlocal first
+            nonlocal first, ttft
             if first:
-                m.TTFT.labels(*routed.labels).observe(time.perf_counter() - start)
+                ttft = time.perf_counter() - start
+                m.TTFT.labels(*routed.labels).observe(ttft)
             role = "assistant" if first else None
             first = False
             return wire.sse(wire.chunk(cid, model, content=text, role=role))
@@ -384,6 +390,7 @@ class LlmRoutes:
             await opened.__aexit__(None, None, None)
             self.decided(routed, request_id, rail.record)
             m.REQUESTS.labels(*routed.labels, outcome, "true").inc()
+            self.finished(routed, 502 if outcome == "upstream_broken" else 200, ttft)
 
     def _blocked_events(self, cid: str, model: str, rail: StreamRail) -> bytes:
         message = f"the answer was stopped by the output rails ({', '.join(rail.record.violations)})"
@@ -407,8 +414,16 @@ class LlmRoutes:
         ]
         return Response(b"".join(events), media_type="text/event-stream", headers=headers)
 
+    def finished(self, routed: _Routed, code: int, ttft: float | None = None) -> None:
+        """Count one answered request in the gateway's metrics and in the window the controller judges
+        (latency: the time to the first answer text for streams, the whole answer otherwise; a 5xx is an
+        error), as every other model's requests are."""
+        seconds = ttft if ttft is not None else time.perf_counter() - routed.start
+        self.gateway.account(routed.model, routed.version, routed.role, code, seconds, transport="llm")
+
     def upstream_failed(self, routed: _Routed, exc: UpstreamError, stream: bool) -> Response:
         """The upstream's refusal passed on (its status, body and Retry-After), counted."""
+        self.finished(routed, exc.status)
         m.REQUESTS.labels(*routed.labels, f"upstream_{exc.status}", str(stream).lower()).inc()
         headers = {"Retry-After": exc.retry_after} if exc.retry_after else None
         body = (

@@ -76,6 +76,7 @@ async def completions(routes: LlmRoutes, request: Request) -> Response:
     cid = wire.completion_id().replace("chatcmpl", "cmpl")
     if verdict.blocked:
         m.REQUESTS.labels(*routed.labels, "input_blocked", str(stream).lower()).inc()
+        routes.finished(routed, 200)
         canned = wire.text_completion(cid, routed.model, verdict.text, finish_reason="content_filter")
         if not stream:
             return JSONResponse({**canned, "usage": wire.usage(0, 0)}, headers=headers)
@@ -116,6 +117,7 @@ async def completions(routes: LlmRoutes, request: Request) -> Response:
     routes.account(routed, answer.get("usage"))
     m.TTFT.labels(*routed.labels).observe(time.perf_counter() - start)
     m.REQUESTS.labels(*routed.labels, "ok", "false").inc()
+    routes.finished(routed, 200)
     return JSONResponse({**answer, "model": routed.model}, headers=headers)
 
 
@@ -132,14 +134,16 @@ async def _stream(
     wants_usage: bool,
 ) -> AsyncIterator[bytes]:
     rail = routes.rail(policy, routes.holdback, ctx)
+    ttft: float | None = None
     model, first, outcome, usage_event = routed.model, True, "cancelled", b""
 
     def emit(step: RailStep) -> tuple[bytes, bool]:
-        nonlocal first
+        nonlocal first, ttft
         out = b""
         if step.release:
             if first:
-                m.TTFT.labels(*routed.labels).observe(time.perf_counter() - start)
+                ttft = time.perf_counter() - start
+                m.TTFT.labels(*routed.labels).observe(ttft)
                 first = False
             out = wire.sse(wire.text_completion(cid, model, step.release))
         if step.blocked is None:
@@ -184,6 +188,7 @@ async def _stream(
         await opened.__aexit__(None, None, None)
         routes.decided(routed, request_id, rail.record)
         m.REQUESTS.labels(*routed.labels, outcome, "true").inc()
+        routes.finished(routed, 502 if outcome == "upstream_broken" else 200, ttft)
 
 
 async def embeddings(routes: LlmRoutes, request: Request) -> Response:
@@ -205,6 +210,7 @@ async def embeddings(routes: LlmRoutes, request: Request) -> Response:
         routes.decided(routed, request_id, record)
         if verdict.blocked:
             m.REQUESTS.labels(*routed.labels, "input_blocked", "false").inc()
+            routes.finished(routed, 200)
             message = f"input[{i}] was blocked by the input rails ({', '.join(record.violations)})"
             return JSONResponse(
                 wire.error_body(message, "invalid_request_error", "content_filter"),
@@ -221,4 +227,5 @@ async def embeddings(routes: LlmRoutes, request: Request) -> Response:
         return JSONResponse(wire.error_body(exc.message, "server_error", 500), status_code=500)
     routes.account(routed, answer.get("usage"))
     m.REQUESTS.labels(*routed.labels, "ok", "false").inc()
+    routes.finished(routed, 200)
     return JSONResponse({**answer, "model": routed.model}, headers=headers)
