@@ -25,33 +25,20 @@ from .conftest import chromium_or_skip, start_site
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
 
 
-def test_business_series_reads_the_recorded_business_checks():
-    check = {
-        "name": "business:orders",
-        "status": "fail",
-        "evidence": {"relative": -0.05, "lower": -0.08, "upper": -0.01},
-    }
-    other = {"name": "error_rate", "status": "pass", "evidence": {"p_value": 0.5}}
-    waiting = {"name": "business:orders", "status": "insufficient", "evidence": {}}  # no interval yet
-    timeline = [
-        {"at": "2026-12-08T03:00:00", "checks": [waiting]},
-        {"at": "2026-12-08T03:01:00", "checks": [other, check]},
-    ]
-    s = business_series(timeline)
-    assert s == {
-        "orders": {
-            "t": ["2026-12-08T03:01:00"],
-            "lift": [-0.05],
-            "low": [-0.08],
-            "high": [-0.01],
-            "status": ["fail"],
-        }
-    }
+def test_business_series_reads_the_stored_readings():
+    rows = [
+        {"metric": "orders", "at": "2026-12-08T03:00:05", "relative": -0.02, "lower": -0.09, "upper": 0.05,
+         "status": "pass"},
+        {"metric": "orders", "at": "2026-12-08T03:00:10", "relative": -0.05, "lower": -0.08, "upper": -0.01,
+         "status": "fail"},
+    ]  # fmt: skip
+    s = business_series(rows)
+    assert s["orders"]["t"] == ["2026-12-08T03:00:05", "2026-12-08T03:00:10"]
+    assert s["orders"]["status"] == ["pass", "fail"]
     (trace,) = business_figure(s)["data"]
-    assert trace["error_y"]["array"] == [pytest.approx(0.04)] and trace["error_y"]["arrayminus"] == [
-        pytest.approx(0.03)
-    ]
-    assert business_series([{"at": "x", "checks": [other]}]) == {}
+    assert trace["error_y"]["array"][1] == pytest.approx(0.04)
+    assert trace["error_y"]["arrayminus"][1] == pytest.approx(0.03)
+    assert business_series([]) == {}
 
 
 @pytest.fixture(scope="module")
@@ -88,7 +75,14 @@ def rolled_back(tmp_path_factory):
         last[0] = clock.now()
 
     ctl.run(seconds=600, tick_every=5, on_tick=tick)
-    assert ctl.service.latest("shop").state.phase.value == "rolled_back"
+    ro = ctl.service.latest("shop")
+    assert ro.state.phase.value == "rolled_back"
+    from trilho.rollout.business import read_readings
+
+    readings = read_readings(store, ro.id)
+    assert (
+        len(readings) >= 2 and readings[-1]["status"] == "fail"
+    )  # every tick with an interval, then the fail
     site, stop = start_site(store, home)
     yield site
     stop()
@@ -112,6 +106,7 @@ def test_the_business_lift_chart_is_drawn_in_chromium(rolled_back, tmp_path):
         wait_for_charts(driver)
         traces = driver.find_elements(By.CSS_SELECTOR, "#chart-business .scatterlayer .trace")
         assert len(traces) == 1
+        assert len(driver.find_elements(By.CSS_SELECTOR, "#chart-business .scatterlayer .point")) >= 2
         assert driver.find_elements(By.CSS_SELECTOR, "#chart-business .errorbar")  # the intervals are drawn
         assert "orders" in driver.find_element(By.ID, "chart-business").text
     finally:

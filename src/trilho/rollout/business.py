@@ -180,3 +180,47 @@ def read_lifts(
         return StepLifts({}, "no unit exposed to both versions since the step began", insufficient=True)
     out = {m.label: LiftReading.from_effect(ab.effect(m.label, candidate), ab.srm) for m in cfg.metrics}
     return StepLifts(out)
+
+
+def record_readings(store, rollout_id: int, step: int, at: datetime, results) -> int:
+    """Store the business checks of one tick that have an interval (``CheckResult`` with ``lower``/``upper``
+    evidence) for the dashboard's lift over time; returns how many rows were written."""
+    from trilho.store.tables.rollout import rollout_business_readings
+
+    rows = []
+    for r in results:
+        ev = r.evidence or {}
+        if not r.name.startswith("business:") or ev.get("lower") is None or ev.get("upper") is None:
+            continue
+        rel = ev.get("relative")
+        rows.append(
+            {
+                "rollout_id": rollout_id,
+                "step": step,
+                "at": at.isoformat(),
+                "metric": r.name.split(":", 1)[1][:200],
+                "status": r.status,
+                "relative": rel if isinstance(rel, float) and math.isfinite(rel) else None,
+                "lower": float(ev["lower"]),
+                "upper": float(ev["upper"]),
+                "n_base": int(ev.get("n_base") or 0),
+                "n_cand": int(ev.get("n_cand") or 0),
+            }
+        )
+    if rows:
+        from sqlalchemy import insert
+
+        with store.transaction() as conn:
+            conn.execute(insert(rollout_business_readings), rows)
+    return len(rows)
+
+
+def read_readings(store, rollout_id: int) -> list[dict[str, Any]]:
+    """Every stored business reading of a rollout, oldest first."""
+    from sqlalchemy import select
+
+    from trilho.store.tables.rollout import rollout_business_readings as t
+
+    q = select(t).where(t.c.rollout_id == rollout_id).order_by(t.c.at, t.c.id)
+    with store.connect() as conn:
+        return [dict(r) for r in conn.execute(q).mappings()]

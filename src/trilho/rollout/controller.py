@@ -24,7 +24,7 @@ from trilho.clock import Clock, ManualClock, SystemClock
 from trilho.errors import GateFailed, TrilhoError
 from trilho.obs import counter, get_logger, histogram
 from trilho.rollout.analysis import decide, run_checks
-from trilho.rollout.business import read_lifts
+from trilho.rollout.business import read_lifts, record_readings
 from trilho.rollout.gates import GateRunner
 from trilho.rollout.lease import Lease
 from trilho.rollout.machine import Phase
@@ -335,6 +335,13 @@ class Controller:
                 exposures=self.exposures,
             )
         results = run_checks(ro.plan, ro.state.step, base, cand, lifts)
+        if business is not None:
+            try:  # the dashboard's lift over time; never a reason to skip a decision
+                record_readings(self.store, ro.id, ro.state.step, now, results)
+            except Exception as exc:
+                log.warning(
+                    "business readings not stored", model=ro.model, error=f"{type(exc).__name__}: {exc}"
+                )
         decision = decide(
             ro.plan,
             ro.state.step,

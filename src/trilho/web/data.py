@@ -16,6 +16,7 @@ from sqlalchemy import desc, func, select
 
 from trilho.errors import InputError, TrilhoError
 from trilho.rollout import RolloutService
+from trilho.rollout.business import read_readings
 from trilho.rollout.service import Rollout, waits_for
 from trilho.store.routing import get_deployment, list_deployments, read_shadow_windows, read_windows
 from trilho.web import series, slo
@@ -169,8 +170,7 @@ def rollout_detail(service: RolloutService, model: str, *, since: timedelta = ti
         charts.append(
             ("shadow", series.line_figure(ss, "agreement", "Shadow agreement", "agreed", percent=True))
         )
-    mine = [e for e in timeline if latest is None or e.get("rollout_id") == latest.id]
-    bs = series.business_series(mine)  # the latest rollout's recorded decisions
+    bs = series.business_series(read_readings(service.store, latest.id)) if latest else {}
     if bs:
         charts.append(("business", series.business_figure(bs)))
     return {

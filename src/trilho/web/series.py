@@ -149,27 +149,24 @@ def interval_figure(rows: Sequence[Mapping[str, Any]], title: str) -> dict[str, 
     }
 
 
-def business_series(timeline: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, list[Any]]]:
-    """Per business metric (``business:<name>`` checks in the controller's recorded decisions): the decision
-    times, the relative lift and its always-valid interval, and the check's status."""
+def business_series(readings: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, list[Any]]]:
+    """Per business metric, from the controller's stored readings (one per tick,
+    :func:`trilho.rollout.business.read_readings`): times, the relative lift, its always-valid interval and
+    the check's status."""
     out: dict[str, dict[str, list[Any]]] = {}
-    for e in timeline:
-        for c in e.get("checks") or ():
-            name, ev = str(c.get("name", "")), c.get("evidence") or {}
-            if not name.startswith("business:") or ev.get("lower") is None or ev.get("upper") is None:
-                continue
-            s = out.setdefault(name.split(":", 1)[1], {k: [] for k in ("t", "lift", "low", "high", "status")})
-            s["t"].append(e["at"])
-            s["lift"].append(ev.get("relative"))
-            s["low"].append(ev["lower"])
-            s["high"].append(ev["upper"])
-            s["status"].append(c.get("status"))
+    for r in readings:
+        s = out.setdefault(str(r["metric"]), {k: [] for k in ("t", "lift", "low", "high", "status")})
+        s["t"].append(r["at"])
+        s["lift"].append(r.get("relative"))
+        s["low"].append(r["lower"])
+        s["high"].append(r["upper"])
+        s["status"].append(r.get("status"))
     return out
 
 
 def business_figure(series: Mapping[str, Mapping[str, list[Any]]]) -> dict[str, Any]:
-    """Each business metric's lift over the controller's decisions, with its always-valid interval as error
-    bars (the interval the guardrail or goal was judged by)."""
+    """Each business metric's lift at every controller tick, with its always-valid interval as error bars
+    (the interval the guardrail or goal was judged by)."""
     data = []
     for i, (name, s) in enumerate(sorted(series.items())):
         data.append(
@@ -184,8 +181,12 @@ def business_figure(series: Mapping[str, Mapping[str, list[Any]]]) -> dict[str, 
                 "error_y": {
                     "type": "data",
                     "symmetric": False,
-                    "array": [h - y for h, y in zip(s["high"], s["lift"], strict=True)],
-                    "arrayminus": [y - lo for lo, y in zip(s["low"], s["lift"], strict=True)],
+                    "array": [
+                        None if y is None else h - y for h, y in zip(s["high"], s["lift"], strict=True)
+                    ],
+                    "arrayminus": [
+                        None if y is None else y - lo for lo, y in zip(s["low"], s["lift"], strict=True)
+                    ],
                 },
             }
         )

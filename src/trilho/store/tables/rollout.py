@@ -93,4 +93,31 @@ rollout_leases = Table(
     Column("expires_at", Float, nullable=False),
 )
 
-__all__ = ["rollout_audit", "rollout_kills", "rollout_leases", "rollout_plans", "rollout_tokens", "rollouts"]
+# What the business-metric checks read at every controller tick (the audit log keeps decisions only): the
+# dashboard's lift-over-time chart. One row per rollout, tick and metric that had an interval.
+rollout_business_readings = Table(
+    "rollout_business_readings",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("rollout_id", Integer, nullable=False),
+    Column("step", Integer, nullable=False),
+    Column("at", String(40), nullable=False),
+    Column("metric", String(200), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("relative", Float, nullable=True),
+    Column("lower", Float, nullable=False),
+    Column("upper", Float, nullable=False),
+    Column("n_base", Integer, nullable=False),
+    Column("n_cand", Integer, nullable=False),
+    Index("ix_rollout_business_readings_rollout_at", "rollout_id", "at"),
+)
+
+__all__ = [
+    "rollout_audit",
+    "rollout_business_readings",
+    "rollout_kills",
+    "rollout_leases",
+    "rollout_plans",
+    "rollout_tokens",
+    "rollouts",
+]
