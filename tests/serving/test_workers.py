@@ -117,3 +117,23 @@ def test_grpc_port_refusals_name_the_flags(tmp_path):
             busy = serve("--workers", workers, "--grpc-port", str(port))
             said = busy.stderr.decode() + busy.stdout.decode()
             assert busy.returncode == 2 and f"--grpc-port {port}" in said and "in use" in said, said
+
+
+def test_every_worker_enforces_the_llm_keys_file(tmp_path):
+    """`--llm-keys` reaches the spawned workers (their settings come from the environment): a request with
+    no listed key is refused by whichever worker takes it, before any routing."""
+    import hashlib
+
+    import yaml
+
+    home = serving_home(tmp_path)
+    keys = tmp_path / "keys.yaml"
+    keys.write_text(yaml.safe_dump({"keys": [{"name": "a", "key_sha256": hashlib.sha256(b"k").hexdigest()}]}))
+    with serve_process(home, "--workers", "2", "--llm-keys", str(keys)) as (_proc, url):
+        time.sleep(1.0)  # let both workers be ready
+        for _ in range(12):  # new connections: the kernel spreads them over both workers
+            r = httpx.post(
+                url + "/openai/v1/chat/completions",
+                json={"model": "scorer", "messages": [{"role": "user", "content": "x"}]},
+            )
+            assert r.status_code == 401 and r.json()["error"]["code"] == "invalid_api_key"

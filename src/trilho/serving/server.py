@@ -61,6 +61,7 @@ def app_from_env():
         if os.environ.get("TRILHO_SERVING_GRPC_PORT")
         else None,
         workers=int(os.environ.get("TRILHO_SERVING_WORKERS") or 1),
+        llm_keys=os.environ.get("TRILHO_SERVING_LLM_KEYS") or None,
         freeze_gc=True,
     )
     return create_app(gateway_from_settings(None, gs, os.environ.get("TRILHO_SERVING_EVALS")))
@@ -122,6 +123,8 @@ def serve(
         # every worker binds the gRPC port too, with SO_REUSEPORT: the kernel spreads connections over them
         os.environ["TRILHO_SERVING_GRPC_PORT"] = "" if gs.grpc_port is None else str(gs.grpc_port)
         os.environ["TRILHO_SERVING_WORKERS"] = str(gs.workers)
+        # every worker enforces the keys file (each with its own counters: limits are per process)
+        os.environ["TRILHO_SERVING_LLM_KEYS"] = str(Path(gs.llm_keys).resolve()) if gs.llm_keys else ""
         if evals_config:
             os.environ["TRILHO_SERVING_EVALS"] = str(Path(evals_config).resolve())
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(_fresh_metrics_dir(settings.home))
