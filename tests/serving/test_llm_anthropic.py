@@ -158,4 +158,8 @@ def test_llm_requests_reach_the_windows_the_controller_judges(gateway):
     (row,) = [x for x in rows if x["model"] == "assistant"]
     assert (row["version"], row["requests"], row["errors"]) == ("1", 4, 1)
     assert sum(row["latency_histogram"]["counts"]) == 4
-    assert 'transport="llm"' in httpx.get(rg.url + "/metrics").text
+    metrics = httpx.get(rg.url + "/metrics").text
+    assert 'transport="llm"' in metrics
+    assert (
+        'trilho_llm_stream_tokens_per_second_count{model="assistant",variant="stable",version="1"}' in metrics
+    )

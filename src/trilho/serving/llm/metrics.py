@@ -46,3 +46,9 @@ CACHE = counter(
     "Exact-match response cache lookups (versions with cache_ttl_s), by result (hit, miss).",
     (*MVV, "result"),
 )
+TOKENS_PER_SECOND = histogram(
+    "trilho_llm_stream_tokens_per_second",
+    "Streamed answers' completion tokens per second after the first text (from the upstream's usage).",
+    MVV,
+    buckets=(5, 10, 20, 50, 100, 200, 500, 1000, 2000),
+)

@@ -84,6 +84,7 @@ class _Routed(Hooks):
         self.target = spec
         self.key: KeyPolicy | None = None
         self.start = time.perf_counter()
+        self.completion_tokens = 0
 
     def retried(self) -> None:
         """Count one upstream retry for this version."""
@@ -417,8 +418,12 @@ class LlmRoutes:
     def finished(self, routed: _Routed, code: int, ttft: float | None = None) -> None:
         """Count one answered request in the gateway's metrics and in the window the controller judges
         (latency: the time to the first answer text for streams, the whole answer otherwise; a 5xx is an
-        error), as every other model's requests are."""
-        seconds = ttft if ttft is not None else time.perf_counter() - routed.start
+        error), as every other model's requests are; a stream's tokens per second after its first text."""
+        now = time.perf_counter()
+        seconds = ttft if ttft is not None else now - routed.start
+        generating = now - routed.start - seconds
+        if ttft is not None and routed.completion_tokens and generating > 0:
+            m.TOKENS_PER_SECOND.labels(*routed.labels).observe(routed.completion_tokens / generating)
         self.gateway.account(routed.model, routed.version, routed.role, code, seconds, transport="llm")
 
     def upstream_failed(self, routed: _Routed, exc: UpstreamError, stream: bool) -> Response:
@@ -438,6 +443,7 @@ class LlmRoutes:
         if not isinstance(usage, dict):
             return
         prompt, completion = int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0)
+        routed.completion_tokens += completion
         m.TOKENS.labels(*routed.labels, "prompt").inc(prompt)
         m.TOKENS.labels(*routed.labels, "completion").inc(completion)
         cost = routed.target.cost(prompt, completion)
