@@ -163,3 +163,40 @@ def test_llm_requests_reach_the_windows_the_controller_judges(gateway):
     assert (
         'trilho_llm_stream_tokens_per_second_count{model="assistant",variant="stable",version="1"}' in metrics
     )
+
+
+def test_every_protocol_offers_its_answers_to_the_online_judge(upstream):
+    """With ``trilho serve --evals`` naming a judge, each answered LLM request — chat, completions, messages;
+    plain and streamed — is offered to the judge's weighted sample (at rate 1.0: all six are sampled)."""
+    from trilho.evals.online_gateway import GatewayEvals
+    from trilho.serving import GatewaySettings, run_in_thread
+    from trilho.serving.gateway import Gateway
+
+    url, _ = upstream
+    judge = {
+        "base_url": url + "/v1",
+        "model": "tiny",
+        "rubric": {"kind": "pass_fail", "criteria": "Pass when the response answers."},
+        "sample_rate": 1.0,
+    }
+    evals = GatewayEvals.from_dict({"models": {"assistant": {"policy": "default", "judge": judge}}})
+    spec = parse_spec({"upstream": url + "/v1", "model": "tiny"})
+    gateway = Gateway(
+        StaticProvider({"assistant@1": LlmModel(spec)}),
+        deployments=[Deployment("assistant", (Route("1"),))],
+        settings=GatewaySettings(port=0, access_log_sample=0.0),
+        evals=evals,
+    )
+    chat = {"model": "assistant", "messages": [{"role": "user", "content": "contact?"}]}
+    with run_in_thread(gateway) as rg:
+        for path, body in (
+            ("/openai/v1/chat/completions", chat),
+            ("/openai/v1/chat/completions", {**chat, "stream": True}),
+            ("/openai/v1/completions", {"model": "assistant", "prompt": "contact?"}),
+            ("/openai/v1/completions", {"model": "assistant", "prompt": "contact?", "stream": True}),
+            ("/anthropic/v1/messages", _ask("contact?")),
+            ("/anthropic/v1/messages", _ask("contact?", stream=True)),
+        ):
+            assert _post(rg.url + path, json=body).status_code == 200
+    stats = evals.stats()["assistant"]["assistant@1"]
+    assert stats["sampled"] == 6, stats

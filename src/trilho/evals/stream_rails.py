@@ -113,6 +113,11 @@ class StreamRail:
         self._spans: list[Finding] = []  # redactions decided in held text (positions in ``text``)
         self._sent: list[str] = []
 
+    @property
+    def sent(self) -> str:
+        """All the text let through so far (redactions applied): what the client received."""
+        return "".join(self._sent)
+
     def feed(self, piece: str) -> RailStep:
         """Add a piece of the answer; returns what may be sent now (or the block)."""
         if self.stopped or not piece:

@@ -186,6 +186,7 @@ async def messages(routes: LlmRoutes, request: Request) -> Response:
     m.TTFT.labels(*routed.labels).observe(time.perf_counter() - start)
     m.REQUESTS.labels(*routed.labels, "ok", "false").inc()
     routes.finished(routed, 200)
+    routes.judge_sample(routed, request_id, verdict.text, text)
     return JSONResponse(
         message(msg_id, routed.model, text, stop, _usage(answer.get("usage"))), headers=headers
     )
@@ -290,6 +291,7 @@ async def _stream(
             return
         yield _closing(STOP_REASONS.get(finish, "end_turn"), output_tokens)
         outcome = "ok"
+        routes.judge_sample(routed, request_id, ctx.input or "", getattr(rail, "sent", ""))
     except httpx.HTTPError as exc:  # the upstream broke off mid-stream
         outcome = "upstream_broken"
         yield event(

@@ -311,6 +311,10 @@ class LlmRoutes:
         m.TTFT.labels(*routed.labels).observe(time.perf_counter() - start)
         m.REQUESTS.labels(*routed.labels, "ok", "false").inc()
         self.finished(routed, 200)
+        first = (answer.get("choices") or [{}])[0]
+        content = (first.get("message") or {}).get("content") if isinstance(first, dict) else None
+        if isinstance(content, str):
+            self.judge_sample(routed, request_id, users[-1] if users else "", content)
         answer["model"] = routed.model
         if routed.target is not routed.spec:
             headers["x-trilho-upstream-model"] = routed.target.model
@@ -382,6 +386,7 @@ class LlmRoutes:
                 return
             yield wire.sse(wire.chunk(cid, model, finish_reason=finish)) + usage_event + wire.SSE_DONE
             outcome = "ok"
+            self.judge_sample(routed, request_id, ctx.input or "", getattr(rail, "sent", ""))
         except httpx.HTTPError as exc:  # the upstream broke off mid-stream
             outcome = "upstream_broken"
             yield wire.sse(wire.error_body(f"the upstream stream broke: {exc!r}", "upstream_error", 502))
@@ -425,6 +430,26 @@ class LlmRoutes:
         if ttft is not None and routed.completion_tokens and generating > 0:
             m.TOKENS_PER_SECOND.labels(*routed.labels).observe(routed.completion_tokens / generating)
         self.gateway.account(routed.model, routed.version, routed.role, code, seconds, transport="llm")
+
+    def judge_sample(self, routed: _Routed, request_id: str, question: str, answer: str) -> None:
+        """Offer the answer the client received to the model's online judge (``trilho serve --evals`` with a
+        ``judge``): sampled with its inverse-probability weight like the predict path's answers, judged off
+        the request path, scores into the windows the rollout analysis reads."""
+        me = (getattr(self.gateway.evals, "models", None) or {}).get(routed.model)
+        if me is None or me.evaluator.judge is None:
+            return
+        submit = functools.partial(
+            me.evaluator.submit_for_judging,
+            {"input": question},
+            {"output": answer},
+            model=routed.model,
+            version=routed.version,
+            key=f"{request_id}:0",
+        )
+        if me.submitter is None:
+            submit()
+        else:
+            me.submitter.submit(submit)
 
     def upstream_failed(self, routed: _Routed, exc: UpstreamError, stream: bool) -> Response:
         """The upstream's refusal passed on (its status, body and Retry-After), counted."""

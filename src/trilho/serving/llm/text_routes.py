@@ -118,6 +118,9 @@ async def completions(routes: LlmRoutes, request: Request) -> Response:
     m.TTFT.labels(*routed.labels).observe(time.perf_counter() - start)
     m.REQUESTS.labels(*routed.labels, "ok", "false").inc()
     routes.finished(routed, 200)
+    text = ((answer.get("choices") or [{}])[0] or {}).get("text")
+    if isinstance(text, str):
+        routes.judge_sample(routed, request_id, verdict.text, text)
     return JSONResponse({**answer, "model": routed.model}, headers=headers)
 
 
@@ -180,6 +183,7 @@ async def _stream(
             wire.sse(wire.text_completion(cid, model, "", finish_reason=finish)) + usage_event + wire.SSE_DONE
         )
         outcome = "ok"
+        routes.judge_sample(routed, request_id, ctx.input or "", getattr(rail, "sent", ""))
     except httpx.HTTPError as exc:  # the upstream broke off mid-stream
         outcome = "upstream_broken"
         yield wire.sse(wire.error_body(f"the upstream stream broke: {exc!r}", "upstream_error", 502))
