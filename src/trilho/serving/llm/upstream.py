@@ -150,6 +150,9 @@ class Upstream:
                     raise UpstreamError(
                         502, {"error": {"message": f"upstream stream broke: {exc!r}"}}
                     ) from exc
+                except BaseException:  # cancelled (the client went away): close the upstream request too
+                    await asyncio.shield(resp.aclose())
+                    raise
             except UpstreamError as exc:
                 if i == len(targets) - 1 or exc.status not in FALLBACK_STATUSES:
                     raise
