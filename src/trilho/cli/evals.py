@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -255,6 +257,10 @@ def run_cmd(
     from trilho.evals.service import evaluate_suite
 
     s = settings(ctx)
+    # like `python -m`, the folder the command runs in is importable: a suite's `callable` target names a
+    # module of the project (`eval_target:answer`), not an installed package
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
     outcome = evaluate_suite(
         suite,
         store=open_store(ctx),
