@@ -103,3 +103,29 @@ def test_rollback_clicked_in_the_ui_changes_routing_and_is_audited(site, driver)
     assert entry["actor"] == "token:alice"
     assert "token:alice" in driver.find_element(By.ID, "audit").text
     assert RolloutService(site.store).verify_audit().ok
+
+
+def test_confusion_matrix_axis_labels_are_drawn_inside_the_chart(site, driver):
+    sign_in(driver, site.base, site.tokens["viewer"], "/ui/evals")
+    wait_for_charts(driver)
+    clipped = driver.execute_script(
+        """
+        const chart = document.querySelector('#chart-confusion-1');
+        const box = chart.querySelector('.main-svg').getBoundingClientRect();
+        const texts = chart.querySelectorAll('.xtick text, .ytick text, .g-xtitle text, .g-ytitle text');
+        const out = [];
+        texts.forEach(t => { const r = t.getBoundingClientRect();
+          if (r.left < box.left - 0.5 || r.right > box.right + 0.5 || r.top < box.top - 0.5
+              || r.bottom > box.bottom + 0.5) out.push(t.textContent); });
+        return [texts.length, out];
+        """
+    )
+    assert clipped[0] >= 4 and clipped[1] == [], clipped  # tick labels and both titles, none outside the svg
+
+
+def test_experiment_report_plots_are_drawn_natively(site, driver):
+    sign_in(driver, site.base, site.tokens["viewer"], "/ui/experiments/checkout-button")
+    charts = wait_for_charts(driver)
+    assert not driver.find_elements(By.TAG_NAME, "iframe")
+    plots = driver.find_elements(By.CSS_SELECTOR, "#report-plots .chart.drawn")
+    assert len(plots) >= 1 and charts >= 1 + len(plots)

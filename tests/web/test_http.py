@@ -196,3 +196,35 @@ def test_pages_render_on_each_backend(store, tmp_path):
             assert "No data yet" in c.get("/ui/experiments").text
     finally:
         stop()
+
+
+def test_the_slo_page_shows_each_deployments_declared_slo(site):
+    """ranker declares 99.5 % within 250 ms (and pages); iris and churn declare none: the page says how."""
+    with client(site, "viewer") as c:
+        body = c.get("/ui/slos").text
+    ranker = body.split('id="slo-ranker"')[1].split("</section>")[0]
+    assert "99.50% of requests faster than 250 ms" in ranker and "page: 1h &amp; 5m" in ranker
+    iris = body.split('id="slo-iris"')[1].split("</section>")[0]
+    assert "No SLO declared" in iris and "<table" not in iris
+    assert "95.00%" not in body and "without error" not in body  # the old hard-coded objectives are gone
+
+
+def test_the_model_page_shows_lineage_as_a_table_and_each_contract_once(site):
+    with client(site, "viewer") as c:
+        body = c.get("/ui/models/iris").text
+    v2, v1 = body.split('id="version-2"')[1], body.split('id="version-1"')[1]
+    assert '<table class="grid lineage">' in v2 and "<pre" not in body
+    assert "<code>data" in v2 or "<code>git" in v2  # dotted lineage keys, not a JSON dump
+    assert body.count('<table class="grid contract">') == len(_roles(body))
+    assert "Same contract as" in v1.split("</section>")[0] and "tenure_months" in v2
+
+
+def _roles(body: str) -> list[str]:
+    return [s.split("</caption>")[0] for s in body.split('<table class="grid contract"><caption>')[1:]]
+
+
+def test_the_experiment_page_draws_the_reports_plots_itself(site):
+    with client(site, "viewer") as c:
+        body = c.get("/ui/experiments/checkout-button").text
+    assert "<iframe" not in body and 'id="chart-report-1"' in body
+    assert "Relative effects with intervals" in body

@@ -14,6 +14,7 @@ from trilho.web.slo import (
     Objective,
     burn,
     burn_rate,
+    declared,
     evaluate,
     events_from_windows,
     good_under,
@@ -92,3 +93,22 @@ def test_burn_properties(rows, target):
     for rule in status.firing:
         assert rule in DEFAULT_RULES
         assert burn(events, obj, rule.short, NOW).rate > rule.burn_rate
+
+
+def test_a_declared_slo_is_the_objective_and_rules_the_gateway_tracks():
+    from trilho.store.routing import SLOConfig
+
+    objective, rules = declared(SLOConfig(latency_ms=50, target=0.99, alerts=(("page", 600, 60, 10.0),)))
+    assert (objective.kind, objective.target, objective.threshold_s) == ("latency", 0.99, 0.05)
+    assert [(r.severity, r.long, r.short, r.burn_rate) for r in rules] == [
+        ("page", timedelta(minutes=10), timedelta(minutes=1), 10.0)
+    ]
+    default_objective, default_rules = declared(SLOConfig(latency_ms=250))
+    assert default_objective.target == 0.99 and [r.burn_rate for r in default_rules] == [14.4, 6.0]
+
+
+def test_errors_are_bad_events_of_a_latency_slo_even_when_fast():
+    hist = {"bounds": [0.1, 0.25, 0.5], "counts": [5, 3, 2, 1]}
+    lat = Objective("latency", "latency", 0.9, threshold_s=0.25)
+    rows = [{"window_end": NOW, "requests": 11, "errors": 3, "latency_histogram": hist}]
+    assert events_from_windows(rows, lat) == [Events(NOW, 5, 11)]

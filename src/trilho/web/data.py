@@ -53,18 +53,46 @@ def model_detail(registry, store, name: str) -> dict[str, Any]:
     if not versions:
         raise NotFound("model", name, "pick one of the models on the Models page")
     out = []
+    shown: dict[str, str] = {}  # contract text → the newest version that shows it
     for mv in sorted(versions, key=lambda v: v.version, reverse=True):
         gates = [g.to_dict() for g in registry.gate_records(mv.ref)]
         gates += _eval_gates(store, mv.name, str(mv.version))
+        same_as = shown.setdefault(mv.contract_text, mv.ref)
         out.append(
             {
                 "mv": mv,
-                "contract": render_contract(mv.contract_text),
+                "contract": render_contract(mv.contract_text) if same_as == mv.ref else None,
+                "contract_same_as": None if same_as == mv.ref else same_as,
                 "gates": gates,
-                "lineage": json.dumps(mv.lineage, indent=2, sort_keys=True, default=str),
+                "lineage": lineage_rows(mv.lineage),
             }
         )
     return {"name": name, "versions": out, "aliases": registry.aliases(name)}
+
+
+def lineage_rows(lineage: Any, prefix: str = "") -> list[tuple[str, str]]:
+    """A version's lineage as (dotted key, value) rows: nested mappings flattened, the rest as text."""
+    if not isinstance(lineage, dict):
+        return [(prefix or "lineage", _text(lineage))] if lineage not in (None, {}, []) else []
+    rows: list[tuple[str, str]] = []
+    for key in sorted(lineage, key=str):
+        value, name = lineage[key], f"{prefix}.{key}" if prefix else str(key)
+        if isinstance(value, dict) and value:
+            rows += lineage_rows(value, name)
+        elif isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+            for i, item in enumerate(value):
+                rows += lineage_rows(item, f"{name}[{i}]")
+        else:
+            rows.append((name, _text(value)))
+    return rows
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, str | int | float | bool):
+        return str(value)
+    return json.dumps(value, sort_keys=True, default=str)
 
 
 def _eval_gates(store, model: str, version: str) -> list[dict[str, Any]]:
@@ -216,19 +244,24 @@ def _timeline_entry(e: dict[str, Any]) -> dict[str, Any]:
 
 
 # --- SLOs ------------------------------------------------------------------------------------------------
-def slos_overview(
-    store, objectives: tuple[slo.Objective, ...] = slo.DEFAULT_OBJECTIVES, now: datetime | None = None
-) -> list[dict[str, Any]]:
-    """Per model with serving windows: every objective's burn rates, budget left and alerts firing."""
+def slos_overview(store, now: datetime | None = None) -> list[dict[str, Any]]:
+    """Per deployed model: its declared SLO's burn rates, budget left and alerts firing (the deployment's own
+    rules); a model whose deployment declares no SLO is listed with ``declared: False``."""
     out = []
     for dep in list_deployments(store):
+        if dep.slo is None:
+            out.append({"model": dep.model, "declared": False, "statuses": [], "as_of": None})
+            continue
+        objective, rules = slo.declared(dep.slo)
         rows = [{**r, "window_end": utc(r["window_end"])} for r in read_windows(store, dep.model)]
         if not rows:
-            out.append({"model": dep.model, "statuses": [], "as_of": None})
+            out.append({"model": dep.model, "declared": True, "statuses": [], "as_of": None})
             continue
         as_of = now or max(r["window_end"] for r in rows)
-        statuses = [slo.evaluate(slo.events_from_windows(rows, o), o, as_of) for o in objectives]
-        out.append({"model": dep.model, "statuses": statuses, "as_of": as_of})
+        windows = sorted(set(slo.WINDOWS) | {w for r in rules for w in (r.long, r.short)})
+        events = slo.events_from_windows(rows, objective)
+        status = slo.evaluate(events, objective, as_of, windows=windows, rules=rules)
+        out.append({"model": dep.model, "declared": True, "statuses": [status], "as_of": as_of})
     return out
 
 
@@ -382,11 +415,30 @@ def lifts(report: dict[str, Any]) -> list[dict[str, Any]]:
     return []
 
 
+def report_plots(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """The report's own plots (the figures its HTML page draws) as plotly JSON, drawn on the page itself."""
+    from trilho.measure.report import _figures  # the one place the report's plots are defined
+
+    plots = []
+    for title, fig in _figures(report):
+        fig.update_layout(
+            title={"text": title, "font": {"size": 14}},
+            height=320,
+            margin={"l": 20, "r": 20, "t": 40, "b": 30},
+            paper_bgcolor="rgba(0,0,0,0)",
+        )
+        fig.update_xaxes(automargin=True)
+        fig.update_yaxes(automargin=True)
+        plots.append({"title": title, "figure": json.loads(fig.to_json())})
+    return plots
+
+
 def experiment(reports_dir: Path, exp_id: str) -> dict[str, Any]:
     """One report by its folder (relative to ``reports_dir``); never outside it."""
     for e in experiments(reports_dir):
         if e["id"] == exp_id:
             e["figure"] = series.interval_figure(e["lifts"], "Lift with interval") if e["lifts"] else None
+            e["plots"] = report_plots(json.loads((reports_dir / exp_id / "report.json").read_text()))
             return e
     raise NotFound("experiment", exp_id, "pick one on the Experiments page")
 

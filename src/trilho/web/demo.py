@@ -20,7 +20,7 @@ import numpy as np
 from trilho.clock import ManualClock
 from trilho.rollout import Controller, load_plan
 from trilho.rollout.gates import skip_gates
-from trilho.store.routing import Deployment, Route, get_deployment, set_deployment, write_windows
+from trilho.store.routing import Deployment, Route, SLOConfig, get_deployment, set_deployment, write_windows
 
 BOUNDS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5]
 
@@ -194,8 +194,10 @@ def _rollout(store, clock: ManualClock, model: str, candidate: str, seconds: flo
 
 
 def _burning(store, clock: ManualClock, model: str) -> None:
-    """An hour of windows for a model whose stable version fails 9 % of requests: its SLO page fires."""
-    set_deployment(store, Deployment(model, routes=(Route("1"),)), actor="demo")
+    """An hour of windows for a model whose stable version fails 9 % of requests: its declared SLO (99.5 %
+    answered within 250 ms) pages."""
+    slo = SLOConfig(latency_ms=250, target=0.995)
+    set_deployment(store, Deployment(model, routes=(Route("1"),), slo=slo), actor="demo")
     rng = np.random.default_rng(7)
     end: datetime = clock.now()
     rows = []
@@ -254,7 +256,14 @@ def _evals(store, clock: ManualClock) -> None:
     labels = ["good", "bad", "unsure"]
     human = [labels[int(i)] for i in rng.choice(3, size=120, p=[0.6, 0.3, 0.1])]
     judge = [h if rng.random() < 0.82 else labels[int(rng.integers(3))] for h in human]
-    report = calibrate_labels(human, {"faithfulness-judge": judge}, n_boot=200, source="demo-labels.csv")
+    # calibrated under XSTest-style class names: long labels the confusion matrix must fit on its axes
+    named = dict(zip(labels, ("full_compliance", "full_refusal", "partial_refusal"), strict=True))
+    report = calibrate_labels(
+        [named[h] for h in human],
+        {"faithfulness-judge": [named[j] for j in judge]},
+        n_boot=200,
+        source="demo-labels.csv",
+    )
     save_calibration(store, "faithfulness-judge", report, clock=clock)
     base = clock.now()
     rows = []

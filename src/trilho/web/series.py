@@ -116,8 +116,15 @@ def heatmap_figure(matrix: Sequence[Sequence[int]], labels: Sequence[str], title
         ],
         "layout": {
             **_layout(title, "human (reference)"),
-            "xaxis": {"title": {"text": "judge"}},
-            "yaxis": {"title": {"text": "human (reference)"}, "autorange": "reversed"},
+            # automargin grows the margins to fit the tick labels and titles (long labels were clipped)
+            "margin": {"l": 20, "r": 15, "t": 40, "b": 20},
+            "xaxis": {"title": {"text": "judge", "standoff": 8}, "automargin": True, "type": "category"},
+            "yaxis": {
+                "title": {"text": "human (reference)", "standoff": 8},
+                "autorange": "reversed",
+                "automargin": True,
+                "type": "category",
+            },
         },
     }
 

@@ -1,9 +1,10 @@
 """Service-level objectives computed from the gateway's serving windows: the pure error-budget burn-rate math.
 
-No SLO objects exist in the store yet, so the dashboard declares objectives (:data:`DEFAULT_OBJECTIVES`, one
-availability and one latency objective per model) and computes, from per-window counts of good and bad
-events, the burn rate over several look-back windows and the multi-window alerts of the Google SRE workbook
-(a page fires when a long AND a short window both burn faster than the threshold). The burn-rate math
+Each deployment declares its SLO (``slo: {latency_ms, target, alerts}`` in its deployment file, a
+:class:`trilho.store.routing.SLOConfig`); :func:`declared` turns it into the objective and the alert rules the
+gateway itself tracks, and the page computes, from per-window counts of good and bad events, the burn rate
+over several look-back windows and those multi-window alerts (a rule fires when its long AND its short
+window both burn faster than its rate). A deployment without an SLO has none on the page. The burn-rate math
 itself (``Objective``, ``AlertRule``, ``burn_rate``) lives in :mod:`trilho.serving.slo`, shared with the
 gateway's live tracker, and is re-exported here. Nothing here does I/O: :func:`events_from_windows` turns
 stored window rows into events, :func:`evaluate` does the rest.
@@ -19,7 +20,6 @@ from typing import Any
 from trilho.serving.slo import DEFAULT_RULES, AlertRule, Objective, burn_rate, window_label
 
 __all__ = [
-    "DEFAULT_OBJECTIVES",
     "DEFAULT_RULES",
     "WINDOWS",
     "AlertRule",
@@ -29,6 +29,7 @@ __all__ = [
     "SLOStatus",
     "burn",
     "burn_rate",
+    "declared",
     "evaluate",
     "events_from_windows",
     "good_under",
@@ -36,10 +37,18 @@ __all__ = [
 ]
 
 
-DEFAULT_OBJECTIVES: tuple[Objective, ...] = (
-    Objective("availability", "errors", 0.995),
-    Objective("latency", "latency", 0.95, threshold_s=0.25),
-)
+def declared(config: Any) -> tuple[Objective, tuple[AlertRule, ...]]:
+    """The objective and alert rules of a deployment's ``SLOConfig``: ``target`` of requests answered without
+    error within ``latency_ms`` (what the gateway counts as good), alerted by the config's own rules."""
+    threshold_s = float(config.latency_ms) / 1000
+    objective = Objective("latency", "latency", float(config.target), threshold_s=threshold_s)
+    rules = tuple(
+        AlertRule(str(sev), timedelta(seconds=float(long_s)), timedelta(seconds=float(short_s)), float(rate))
+        for sev, long_s, short_s, rate in config.alerts
+    )
+    return objective, rules
+
+
 #: Look-back windows shown on the page.
 WINDOWS: tuple[timedelta, ...] = (
     timedelta(minutes=5),
@@ -105,8 +114,9 @@ def events_from_windows(rows: Iterable[Mapping[str, Any]], objective: Objective)
         total = int(r["requests"])
         if objective.kind == "errors":
             good = total - int(r["errors"])
-        else:
-            good = min(total, good_under(r["latency_histogram"], objective.threshold_s or 0.0))
+        else:  # answered without error within the threshold: errors are counted bad even when they were fast
+            fast = good_under(r["latency_histogram"], objective.threshold_s or 0.0)
+            good = max(0, min(total, fast) - int(r["errors"]))
         out.append(Events(r["window_end"], good, total))
     return out
 
