@@ -421,6 +421,8 @@ def _is_number(v: Any) -> bool:
 
 
 def _field(data: Any, path: Path, ctx: _Ctx, *, is_items: bool = False) -> Field:
+    """One property: its type, then each option family (bounds, strings, quality rules, array items,
+    tolerance), then the checks that need the whole field (an empty range, the default)."""
     if not isinstance(data, Mapping):
         raise ctx.error(path, "each property must be a mapping with at least a name")
     _check_keys(data, PROPERTY_KEYS, path, ctx)
@@ -433,9 +435,53 @@ def _field(data: Any, path: Path, ctx: _Ctx, *, is_items: bool = False) -> Field
     if not isinstance(opts, Mapping):
         raise ctx.error((*path, "logicalTypeOptions"), "logicalTypeOptions must be a mapping")
     _check_keys(opts, OPTION_KEYS, (*path, "logicalTypeOptions"), ctx)
+    opath = (*path, "logicalTypeOptions")
+    kw = {**_number_options(opts, ptype, opath, ctx), **_string_options(opts, ptype, opath, ctx)}
+    required = data.get("required", False)
+    unique = data.get("unique", False)
+    for key, value in (("required", required), ("unique", unique)):
+        if not isinstance(value, bool):
+            raise ctx.error((*path, key), f"{key} must be true or false, got {value!r}")
+    checks, unenforced, enum, unique = _quality_rules(data.get("quality"), ptype, kw, unique, path, ctx)
+    items, shape = _array_parts(data, ext, ptype, path, ctx)
+    tolerance = _tolerance(ext, ptype, items, path, ctx)
+    examples = data.get("examples", ())
+    if not isinstance(examples, list | tuple):
+        raise ctx.error((*path, "examples"), "examples must be a list")
+    result = Field(
+        name=name,
+        type=ptype,
+        required=required,
+        unique=unique,
+        description=data.get("description"),
+        enum=enum,
+        items=items,
+        shape=shape,
+        checks=tuple(checks),
+        tolerance=tolerance,
+        examples=tuple(examples),
+        physical_type_raw=physical_raw,
+        logical_type_raw=logical_raw,
+        extra=_kept(data, custom, opts, ptype.kind),
+        unenforced=tuple(unenforced),
+        **kw,
+    )
+    if ptype.kind in ("int", "float") and _empty_range(result):
+        lo, _, hi, _ = result.bounds()
+        raise ctx.error(
+            opath,
+            f"no {ptype.name} value satisfies the range (effective bounds {lo} .. {hi})",
+            fix=f"use bounds inside the {ptype.name} range [{ptype.lo}, {ptype.hi}]",
+        )
+    if "default" in ext:
+        result = dataclasses.replace(result, default=_default(result, ext["default"], path, ctx))
+    return result
+
+
+def _number_options(opts: Mapping[str, Any], ptype: Any, opath: Path, ctx: _Ctx) -> dict[str, Any]:
+    """minimum / maximum / exclusiveMinimum / exclusiveMaximum (ODCS flags or JSON Schema bounds)."""
     kw: dict[str, Any] = {}
     kind = ptype.kind
-    opath = (*path, "logicalTypeOptions")
     for key, attr in (("minimum", "minimum"), ("maximum", "maximum")):
         if key in opts:
             if kind not in ("int", "float"):
@@ -463,6 +509,13 @@ def _field(data: Any, path: Path, ctx: _Ctx, *, is_items: bool = False) -> Field
         lo, hi = kw["minimum"], kw["maximum"]
         if lo > hi or (lo == hi and (kw.get("exclusive_minimum") or kw.get("exclusive_maximum"))):
             raise ctx.error(opath, f"empty range: minimum {lo} is above maximum {hi}")
+    return kw
+
+
+def _string_options(opts: Mapping[str, Any], ptype: Any, opath: Path, ctx: _Ctx) -> dict[str, Any]:
+    """minLength / maxLength / pattern / format; options trilho keeps but does not enforce are warned of."""
+    kw: dict[str, Any] = {}
+    kind = ptype.kind
     for key, attr in (("minLength", "min_length"), ("maxLength", "max_length")):
         if key in opts:
             if kind != "string":
@@ -492,163 +545,149 @@ def _field(data: Any, path: Path, ctx: _Ctx, *, is_items: bool = False) -> Field
     unsupported = set(opts) & {"multipleOf", "uniqueItems", "minItems", "maxItems"}
     if unsupported:
         ctx.warnings.append(f"{render_path(opath)}: {', '.join(sorted(unsupported))} kept but not enforced")
-    required = data.get("required", False)
-    unique = data.get("unique", False)
-    for key, value in (("required", required), ("unique", unique)):
-        if not isinstance(value, bool):
-            raise ctx.error((*path, key), f"{key} must be true or false, got {value!r}")
-    quality = data.get("quality")
+    return kw
+
+
+def _quality_rules(
+    quality: Any, ptype: Any, kw: dict[str, Any], unique: bool, path: Path, ctx: _Ctx
+) -> tuple[list[DatasetCheck], list[dict], tuple[Any, ...] | None, bool]:
+    """A property's quality rules: allowed values (enum), a pattern rule (into ``kw``), null / missing /
+    duplicate checks (a zero-duplicates rule is ``unique``), the rest kept but not enforced."""
     checks: list[DatasetCheck] = []
     unenforced: list[dict] = []
     enum: tuple[Any, ...] | None = None
-    if quality is not None:
-        if not isinstance(quality, list):
-            raise ctx.error((*path, "quality"), "quality must be a list of rules")
-        for i, q in enumerate(quality):
-            qpath = (*path, "quality", i)
-            if not isinstance(q, Mapping):
-                raise ctx.error(qpath, "each quality rule must be a mapping")
-            metric = q.get("metric") or q.get("rule")
-            args = q.get("arguments") or {}
-            if metric in ("validValues", "invalidValues") and ("validValues" in q or "validValues" in args):
-                values = q.get("validValues", args.get("validValues"))
-                if not isinstance(values, list) or not values:
-                    raise ctx.error(qpath, "validValues must be a non-empty list")
-                _check_rule_is_zero(q, qpath, ctx)
-                enum = (
-                    _enum_values(values, ptype, qpath, ctx)
-                    if enum is None
-                    else tuple(v for v in enum if v in values)
-                )
-            elif metric == "invalidValues" and "pattern" in args:
-                _check_rule_is_zero(q, qpath, ctx)
-                if "pattern" in kw:
-                    raise ctx.error(
-                        qpath,
-                        "a property can carry only one pattern",
-                        fix="combine both patterns into one regular expression",
-                    )
-                kw["pattern"] = _pattern(args["pattern"], (*qpath, "arguments", "pattern"), kind, ctx)
-            elif metric in ("nullValues", "missingValues"):
-                checks.append(_dataset_check(metric, q, qpath, ctx))
-            elif metric == "nullCheck":
-                checks.append(DatasetCheck("nullValues", "mustBe", 0))
-            elif metric in ("duplicateValues", "duplicateCount"):
-                check = _dataset_check("duplicateValues", q, qpath, ctx)
-                if check.op == "mustBe" and check.threshold == 0:
-                    unique = True
-                else:
-                    checks.append(check)
-            else:
-                unenforced.append(dict(q))
-                ctx.warnings.append(
-                    f"{render_path(qpath)}: quality rule {metric or q.get('type')!r} is kept but "
-                    "not enforced by trilho"
-                )
-    items = None
-    shape = None
-    if kind == "array":
-        raw_items = data.get("items")
-        if not isinstance(raw_items, Mapping):
-            raise ctx.error(
-                (*path, "items"),
-                "an array property needs 'items' with the element type",
-                fix="add e.g. items: {logicalType: number, physicalType: float32}",
+    if quality is None:
+        return checks, unenforced, enum, unique
+    if not isinstance(quality, list):
+        raise ctx.error((*path, "quality"), "quality must be a list of rules")
+    for i, q in enumerate(quality):
+        qpath = (*path, "quality", i)
+        if not isinstance(q, Mapping):
+            raise ctx.error(qpath, "each quality rule must be a mapping")
+        metric = q.get("metric") or q.get("rule")
+        args = q.get("arguments") or {}
+        if metric in ("validValues", "invalidValues") and ("validValues" in q or "validValues" in args):
+            values = q.get("validValues", args.get("validValues"))
+            if not isinstance(values, list) or not values:
+                raise ctx.error(qpath, "validValues must be a non-empty list")
+            _check_rule_is_zero(q, qpath, ctx)
+            enum = (
+                _enum_values(values, ptype, qpath, ctx)
+                if enum is None
+                else tuple(v for v in enum if v in values)
             )
-        items = _field(raw_items, (*path, "items"), ctx, is_items=True)
-        if items.kind == "array":
-            raise ctx.error(
-                (*path, "items"),
-                "arrays of arrays are written as one array with a shape",
-                fix="use x-trilho: {shape: [rows, cols]} and a scalar item type",
-            )
-        if "shape" in ext:
-            raw_shape = ext["shape"]
-            if (
-                not isinstance(raw_shape, list)
-                or not raw_shape
-                or not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in raw_shape)
-            ):
+        elif metric == "invalidValues" and "pattern" in args:
+            _check_rule_is_zero(q, qpath, ctx)
+            if "pattern" in kw:
                 raise ctx.error(
-                    (*path, "x-trilho", "shape"),
-                    f"shape must be a list of sizes, got {raw_shape!r}",
-                    fix="e.g. shape: [384]",
+                    qpath,
+                    "a property can carry only one pattern",
+                    fix="combine both patterns into one regular expression",
                 )
-            shape = tuple(raw_shape)
-    elif "items" in data:
-        raise ctx.error((*path, "items"), f"items applies to arrays, not {ptype.name}")
-    elif "shape" in ext:
-        raise ctx.error((*path, "x-trilho", "shape"), f"shape applies to arrays, not {ptype.name}")
-    tolerance = None
-    if "tolerance" in ext:
-        tol = ext["tolerance"]
-        if (
-            not isinstance(tol, Mapping)
-            or set(tol) - {"abs", "rel"}
-            or not all(_is_number(v) and v >= 0 for v in tol.values())
-        ):
-            raise ctx.error(
-                (*path, "x-trilho", "tolerance"), f"tolerance must be {{abs, rel}} >= 0, got {tol!r}"
+            kw["pattern"] = _pattern(args["pattern"], (*qpath, "arguments", "pattern"), ptype.kind, ctx)
+        elif metric in ("nullValues", "missingValues"):
+            checks.append(_dataset_check(metric, q, qpath, ctx))
+        elif metric == "nullCheck":
+            checks.append(DatasetCheck("nullValues", "mustBe", 0))
+        elif metric in ("duplicateValues", "duplicateCount"):
+            check = _dataset_check("duplicateValues", q, qpath, ctx)
+            if check.op == "mustBe" and check.threshold == 0:
+                unique = True
+            else:
+                checks.append(check)
+        else:
+            unenforced.append(dict(q))
+            ctx.warnings.append(
+                f"{render_path(qpath)}: quality rule {metric or q.get('type')!r} is kept but "
+                "not enforced by trilho"
             )
-        if kind not in ("float", "int") and not (items is not None and items.kind in ("float", "int")):
-            raise ctx.error(
-                (*path, "x-trilho", "tolerance"), f"tolerance applies to numbers, not {ptype.name}"
-            )
-        tolerance = Tolerance(abs=float(tol.get("abs", 0.0)), rel=float(tol.get("rel", 0.0)))
-    examples = data.get("examples", ())
-    if not isinstance(examples, list | tuple):
-        raise ctx.error((*path, "examples"), "examples must be a list")
-    keep = {
-        k: v
-        for k, v in data.items()
-        if k
-        not in {
-            "name",
-            "logicalType",
-            "physicalType",
-            "required",
-            "unique",
-            "description",
-            "logicalTypeOptions",
-            "quality",
-            "items",
-            "examples",
-            "customProperties",
-            "x-trilho",
-        }
+    return checks, unenforced, enum, unique
+
+
+def _array_parts(
+    data: Mapping[str, Any], ext: Mapping[str, Any], ptype: Any, path: Path, ctx: _Ctx
+) -> tuple[Field | None, tuple[int, ...] | None]:
+    """An array's element type (``items``) and its ``x-trilho`` shape; both refused on other types."""
+    if ptype.kind != "array":
+        if "items" in data:
+            raise ctx.error((*path, "items"), f"items applies to arrays, not {ptype.name}")
+        if "shape" in ext:
+            raise ctx.error((*path, "x-trilho", "shape"), f"shape applies to arrays, not {ptype.name}")
+        return None, None
+    raw_items = data.get("items")
+    if not isinstance(raw_items, Mapping):
+        raise ctx.error(
+            (*path, "items"),
+            "an array property needs 'items' with the element type",
+            fix="add e.g. items: {logicalType: number, physicalType: float32}",
+        )
+    items = _field(raw_items, (*path, "items"), ctx, is_items=True)
+    if items.kind == "array":
+        raise ctx.error(
+            (*path, "items"),
+            "arrays of arrays are written as one array with a shape",
+            fix="use x-trilho: {shape: [rows, cols]} and a scalar item type",
+        )
+    if "shape" not in ext:
+        return items, None
+    raw_shape = ext["shape"]
+    if (
+        not isinstance(raw_shape, list)
+        or not raw_shape
+        or not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in raw_shape)
+    ):
+        raise ctx.error(
+            (*path, "x-trilho", "shape"),
+            f"shape must be a list of sizes, got {raw_shape!r}",
+            fix="e.g. shape: [384]",
+        )
+    return items, tuple(raw_shape)
+
+
+def _tolerance(
+    ext: Mapping[str, Any], ptype: Any, items: Field | None, path: Path, ctx: _Ctx
+) -> Tolerance | None:
+    """The ``x-trilho`` output tolerance ``{abs, rel}`` of a number (or an array of numbers)."""
+    if "tolerance" not in ext:
+        return None
+    tol = ext["tolerance"]
+    if (
+        not isinstance(tol, Mapping)
+        or set(tol) - {"abs", "rel"}
+        or not all(_is_number(v) and v >= 0 for v in tol.values())
+    ):
+        raise ctx.error((*path, "x-trilho", "tolerance"), f"tolerance must be {{abs, rel}} >= 0, got {tol!r}")
+    if ptype.kind not in ("float", "int") and not (items is not None and items.kind in ("float", "int")):
+        raise ctx.error((*path, "x-trilho", "tolerance"), f"tolerance applies to numbers, not {ptype.name}")
+    return Tolerance(abs=float(tol.get("abs", 0.0)), rel=float(tol.get("rel", 0.0)))
+
+
+_READ_KEYS = frozenset(
+    {
+        "name",
+        "logicalType",
+        "physicalType",
+        "required",
+        "unique",
+        "description",
+        "logicalTypeOptions",
+        "quality",
+        "items",
+        "examples",
+        "customProperties",
+        "x-trilho",
     }
+)
+
+
+def _kept(data: Mapping[str, Any], custom: Any, opts: Mapping[str, Any], kind: str) -> dict[str, Any]:
+    """What trilho does not read but writes back as it was (ODCS keys, custom properties, display format)."""
+    keep = {k: v for k, v in data.items() if k not in _READ_KEYS}
     if custom:
         keep["customProperties"] = custom
     if "format" in opts and kind != "string":
         keep["logicalTypeOptions"] = {"format": opts["format"]}
-    result = Field(
-        name=name,
-        type=ptype,
-        required=required,
-        unique=unique,
-        description=data.get("description"),
-        enum=enum,
-        items=items,
-        shape=shape,
-        checks=tuple(checks),
-        tolerance=tolerance,
-        examples=tuple(examples),
-        physical_type_raw=physical_raw,
-        logical_type_raw=logical_raw,
-        extra=keep,
-        unenforced=tuple(unenforced),
-        **kw,
-    )
-    if kind in ("int", "float") and _empty_range(result):
-        lo, _, hi, _ = result.bounds()
-        raise ctx.error(
-            opath,
-            f"no {ptype.name} value satisfies the range (effective bounds {lo} .. {hi})",
-            fix=f"use bounds inside the {ptype.name} range [{ptype.lo}, {ptype.hi}]",
-        )
-    if "default" in ext:
-        result = dataclasses.replace(result, default=_default(result, ext["default"], path, ctx))
-    return result
+    return keep
 
 
 DEFAULT_KINDS = ("int", "float", "bool", "string")
