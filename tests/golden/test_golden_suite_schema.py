@@ -1,5 +1,5 @@
-"""docs/schemas/golden-suite.schema.json is generated from the code that parses the format (trilho.formats): a change
-to that code regenerates it, here where the change is made."""
+"""docs/schemas/golden-suite.schema.json is generated (trilho.formats) from the code that parses the format:
+a change to that code regenerates it, checked here where the change is made."""
 
 import json
 from pathlib import Path

@@ -11,8 +11,8 @@ import pytest
 from trilho.registry import Registry
 from trilho.rollout.auth import create_token
 from trilho.store import Store
+from trilho.testing.dashboard import seed
 from trilho.web import create_app
-from trilho.web.demo import seed
 from trilho.web.screenshots import CHROMEDRIVER, CHROMIUM, serve_in_thread
 
 

@@ -14,8 +14,8 @@ from trilho.rollout import RolloutService
 from trilho.rollout.auth import create_token, revoke_token
 from trilho.store import Store
 from trilho.store.routing import get_deployment
+from trilho.testing.dashboard import seed
 from trilho.web import create_app
-from trilho.web.demo import seed
 from trilho.web.screenshots import serve_in_thread
 
 from .conftest import start_site

@@ -1,4 +1,5 @@
-"""Drift checks on files and frames: which columns to compare, reading CSV/Parquet, input errors."""
+"""Drift checks on files and frames: which columns to compare, input errors (files read by
+``trilho.frames.read_frame``)."""
 
 from __future__ import annotations
 
@@ -10,28 +11,7 @@ import pandas as pd
 
 from trilho.ct.drift import DriftConfig, DriftReport, categorical_drift, numeric_drift, performance_decay
 from trilho.errors import InputError
-
-
-def read_frame(path: str | Path, what: str = "data") -> pd.DataFrame:
-    """A CSV or Parquet file as a DataFrame; ``InputError`` when it is missing or of another kind."""
-    p = Path(path)
-    if not p.is_file():
-        raise InputError(
-            f"{what} file {str(p)!r} does not exist",
-            fix=f"pass the path of the {what} file",
-            field=what,
-            value=str(p),
-        )
-    if p.suffix.lower() in (".parquet", ".pq"):
-        return pd.read_parquet(p)
-    if p.suffix.lower() == ".csv":
-        return pd.read_csv(p)
-    raise InputError(
-        f"{what} file {str(p)!r} is neither .csv nor .parquet",
-        fix="convert it to CSV or Parquet",
-        field=what,
-        value=str(p),
-    )
+from trilho.frames import read_frame
 
 
 def check_frames(

@@ -143,7 +143,7 @@ def validate(ctx: Context) -> Plan:
 
     def run() -> dict[str, Any]:
         from trilho.contracts import load_contract
-        from trilho.ct.check import read_frame
+        from trilho.frames import read_frame
         from trilho.registry import contract_bridge as cb
 
         contract = load_contract(p.path(p.data["contract"]))

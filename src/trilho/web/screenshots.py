@@ -120,8 +120,8 @@ def capture(out: Path, *, width: int = 1366) -> list[Path]:
     from trilho.registry import Registry
     from trilho.rollout.auth import create_token
     from trilho.store import Store
+    from trilho.testing.dashboard import seed
     from trilho.web import create_app
-    from trilho.web.demo import seed
 
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
