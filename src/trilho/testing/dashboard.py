@@ -129,6 +129,9 @@ class Traffic:
                     shed=0,
                     latency_sum_s=n * lat,
                     latency_histogram=_hist(n, lat, self.rng),
+                    # model time per record: what a shadow step compares with the shadow's per-record time
+                    model_latency_sum_s=n * lat,
+                    model_latency_histogram=_hist(n, lat, self.rng),
                 )
             )
         for route in dep.shadows if dep.kill == "off" else ():
