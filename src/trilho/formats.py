@@ -186,7 +186,7 @@ def golden_suite_schema() -> dict[str, Any]:
 def eval_suite_schema() -> dict[str, Any]:
     """An eval suite YAML (``trilho eval run``), from the key sets its loader checks."""
     from trilho.evals import suites
-    from trilho.evals.checks.base import check_names
+    from trilho.evals.checks.base import builtin_check_names
     from trilho.evals.judges.rubric import KINDS as RUBRICS
 
     target = {
@@ -299,7 +299,7 @@ def eval_suite_schema() -> dict[str, Any]:
                     "type": "object",
                     "required": ["check"],
                     "properties": {
-                        "check": {"enum": check_names()},
+                        "check": {"enum": builtin_check_names()},
                         "id": _STRING,
                         "options": {"type": "object"},
                     },

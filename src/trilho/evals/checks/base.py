@@ -99,6 +99,11 @@ def check_names() -> list[str]:
     return sorted(_REGISTRY)
 
 
+def builtin_check_names() -> list[str]:
+    """The check names trilho ships (not ones a user or a test registered at run time)."""
+    return [name for name in check_names() if _REGISTRY[name].__module__.startswith("trilho.")]
+
+
 def make_check(name: str, options: Mapping[str, Any] | None = None) -> Check:
     """Build the check registered as ``name``; ``EvalError`` for an unknown name or bad options."""
     names = check_names()
