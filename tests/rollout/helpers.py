@@ -14,6 +14,7 @@ import numpy as np
 from trilho.obs.metrics import LATENCY_BUCKETS
 from trilho.store.routing import get_deployment, write_windows
 from trilho.testing.exposures import Exposures  # noqa: F401  (re-exported for the rollout tests)
+from trilho.testing.windows import serving_row, shadow_row
 
 BOUNDS = list(LATENCY_BUCKETS)
 
@@ -57,22 +58,19 @@ class Traffic:
             e = int(self.rng.binomial(n, self.error_rate.get(route.version, 0.01)))
             if route.role == "canary":
                 self.candidate_requests += n
+            lat = self.latency.get(route.version, 0.004)
             rows.append(
-                dict(
-                    gateway="g1",
-                    model=self.model,
-                    version=route.version,
-                    variant=route.role,
-                    window_start=self.last,
-                    window_end=now,
+                serving_row(
+                    self.model,
+                    route.version,
+                    route.role,
+                    self.last,
+                    now,
                     requests=n,
                     errors=e,
-                    fallbacks=0,
-                    shed=0,
-                    latency_sum_s=n * self.latency.get(route.version, 0.004),
-                    latency_histogram=hist(n, self.latency.get(route.version, 0.004)),
-                    model_latency_sum_s=n * self.latency.get(route.version, 0.004),
-                    model_latency_histogram=hist(n, self.latency.get(route.version, 0.004)),
+                    latency_s=lat,
+                    histogram=hist(n, lat),
+                    model_histogram=hist(n, lat),
                 )
             )
         for route in dep.shadows if dep.kill == "off" else ():
@@ -81,21 +79,16 @@ class Traffic:
             ok = n - e
             agreed = int(self.rng.binomial(ok, self.agreement.get(route.version, 1.0)))
             srows.append(
-                dict(
-                    gateway="g1",
-                    model=self.model,
-                    primary_version=dep.stable.version,
-                    shadow_version=route.version,
-                    comparator="exact",
-                    window_start=self.last,
-                    window_end=now,
+                shadow_row(
+                    self.model,
+                    dep.stable.version,
+                    route.version,
+                    self.last,
+                    now,
                     compared=ok,
                     agreed=agreed,
-                    score_sum=float(agreed),
-                    shadow_errors=e,
-                    dropped=0,
-                    shadow_latency_sum_s=0.0,
-                    shadow_latency_histogram=hist(n, self.latency.get(route.version, 0.004)),
+                    errors=e,
+                    histogram=hist(n, self.latency.get(route.version, 0.004)),
                 )
             )
         write_windows(self.store, rows, srows)

@@ -21,6 +21,7 @@ from trilho.clock import ManualClock
 from trilho.rollout import Controller, load_plan
 from trilho.rollout.gates import skip_gates
 from trilho.store.routing import Deployment, Route, SLOConfig, get_deployment, set_deployment, write_windows
+from trilho.testing.windows import serving_row, shadow_row
 
 BOUNDS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5]
 
@@ -115,44 +116,36 @@ class Traffic:
                 continue
             n = int(self.rng.binomial(total, route.weight if dep.kill == "off" else 1.0))
             lat = self.latency.get(route.version, 0.012)
+            errors = int(self.rng.binomial(n, self.error_rate.get(route.version, 0.002)))
+            histogram = _hist(n, lat, self.rng)  # draws in the order the seeded dashboard was made with
             rows.append(
-                dict(
-                    gateway="g1",
-                    model=self.model,
-                    version=route.version,
-                    variant=route.role,
-                    window_start=self.last,
-                    window_end=now,
+                serving_row(
+                    self.model,
+                    route.version,
+                    route.role,
+                    self.last,
+                    now,
                     requests=n,
-                    errors=int(self.rng.binomial(n, self.error_rate.get(route.version, 0.002))),
-                    fallbacks=0,
-                    shed=0,
-                    latency_sum_s=n * lat,
-                    latency_histogram=_hist(n, lat, self.rng),
-                    # model time per record: what a shadow step compares with the shadow's per-record time
-                    model_latency_sum_s=n * lat,
-                    model_latency_histogram=_hist(n, lat, self.rng),
+                    errors=errors,
+                    latency_s=lat,
+                    histogram=histogram,
+                    model_histogram=_hist(n, lat, self.rng),
                 )
             )
         for route in dep.shadows if dep.kill == "off" else ():
             n = int(self.rng.binomial(total, dep.shadow_fraction))
             agreed = int(self.rng.binomial(n, self.agreement.get(route.version, 0.985)))
             srows.append(
-                dict(
-                    gateway="g1",
-                    model=self.model,
-                    primary_version=dep.stable.version,
-                    shadow_version=route.version,
-                    comparator="exact",
-                    window_start=self.last,
-                    window_end=now,
+                shadow_row(
+                    self.model,
+                    dep.stable.version,
+                    route.version,
+                    self.last,
+                    now,
                     compared=n,
                     agreed=agreed,
-                    score_sum=float(agreed),
-                    shadow_errors=0,
-                    dropped=0,
-                    shadow_latency_sum_s=0.0,
-                    shadow_latency_histogram=_hist(n, 0.012, self.rng),
+                    errors=0,
+                    histogram=_hist(n, 0.012, self.rng),
                 )
             )
         write_windows(self.store, rows, srows)
